@@ -1,0 +1,110 @@
+// Command faultline is a fault-injection test harness for real Linux kernels
+// in QEMU guests. Run "faultline help" for the commands.
+//
+// The same static binary is the guest agent: run as PID 1 in the initramfs,
+// it prepares the guest and serves SSH.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"faultline/guest"
+)
+
+// Exit codes of faultline itself. "faultline vm" otherwise exits with the
+// guest command's status.
+const (
+	exitOK      = 0
+	exitUsage   = 2   // bad command line, before anything ran
+	exitCrash   = 122 // the guest kernel crashed
+	exitBoot    = 123 // the guest did not boot
+	exitTimeout = 124 // the guest command timed out
+	exitError   = 125 // faultline could not do its job (missing tool, bad input, infrastructure)
+)
+
+const usage = `faultline: fault-injection test harness for real Linux kernels in QEMU guests.
+
+Usage:
+  faultline kernels fetch SPEC...        download and unpack kernels into the cache
+  faultline kernels list [--json]        cached kernels and the specs faultline knows
+  faultline kernels show SPEC [--json]   release and paths of a kernel's files
+  faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
+  faultline bench boot [flags]           measure boot overhead against bare QEMU
+
+Kernel specs: debian:6.1, debian:6.1-cloud, debian:6.12, debian:6.12-cloud,
+an exact package name (linux-image-6.1.0-56-cloud-amd64-unsigned),
+file:PATH[,modules=DIR][,config=FILE], or the name of a cached kernel.
+
+Examples:
+  faultline kernels fetch debian:6.1-cloud
+  faultline vm --kernel debian:6.1-cloud --fs btrfs --mount-opt compress-force=zstd -- sh -c 'uname -r; cat /proc/mounts'
+  faultline vm --kernel debian:6.12-cloud --fs ext4 -- dmesg
+  faultline vm --kernel debian:6.1-cloud
+
+Exit codes:
+  0        success (vm: the guest command's own status, 0-255)
+  2        bad usage
+  122      the guest kernel crashed (console kept, path printed)
+  123      the guest did not boot
+  124      the guest command timed out
+  125      faultline error (missing tool, unknown kernel, infrastructure)
+
+Run "faultline COMMAND --help" for a command's flags.
+`
+
+func main() {
+	if os.Getpid() == 1 {
+		guest.Init()
+	}
+	if len(os.Args) > 1 && os.Args[1] == guest.ServeArg {
+		guest.Serve()
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return exitOK
+	case "kernels":
+		return cmdKernels(ctx, args[1:])
+	case "vm":
+		return cmdVM(ctx, args[1:])
+	case "bench":
+		return cmdBench(ctx, args[1:])
+	}
+	fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// progress prints a progress line on stderr.
+func progress(s string) { fmt.Fprintln(os.Stderr, "faultline: "+s) }
+
+// fail prints err and returns the exit code it deserves.
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
+	switch {
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, errCrash):
+		return exitCrash
+	case errors.Is(err, errBoot):
+		return exitBoot
+	case errors.Is(err, errTimeout):
+		return exitTimeout
+	}
+	return exitError
+}

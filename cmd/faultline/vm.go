@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"faultline/harness"
+	"faultline/kernels"
+)
+
+const vmUsage = `Usage: faultline vm [flags] [-- COMMAND [ARG...]]
+
+Boots a kernel in QEMU with the faultline agent as PID 1, makes a scratch
+filesystem mounted at /mnt/scratch (the command's working directory), runs
+COMMAND there over SSH, streams its output and exits with its status. With
+no COMMAND: an interactive shell. The guest is powered off afterwards.
+
+Examples:
+  faultline vm --kernel debian:6.1-cloud --fs btrfs --mount-opt compress-force=zstd -- sh -c 'uname -r; cat /proc/mounts'
+  faultline vm --kernel debian:6.12-cloud --fs ext4 -- dmesg
+  faultline vm --kernel file:arch/x86/boot/bzImage --fs none -- cat /proc/version
+  faultline vm --kernel debian:6.1-cloud
+
+Flags:
+`
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// vmFlags are the flags shared by commands that boot a VM.
+type vmFlags struct {
+	kernel      string
+	fs          string
+	mkfsOpts    multiFlag
+	mountOpts   multiFlag
+	cpus        int
+	memory      int
+	numa        int
+	diskSize    string
+	accel       string
+	bootTimeout time.Duration
+	appendArgs  multiFlag
+	console     string
+	echo        bool
+	quiet       bool
+}
+
+func (f *vmFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.kernel, "kernel", "debian:6.1-cloud", "kernel spec (see faultline kernels list)")
+	fs.StringVar(&f.fs, "fs", "btrfs", "scratch filesystem: btrfs, ext4 or none")
+	fs.Var(&f.mkfsOpts, "mkfs-opt", "extra mkfs argument (repeatable)")
+	fs.Var(&f.mountOpts, "mount-opt", "scratch mount option, e.g. compress-force=zstd (repeatable)")
+	fs.IntVar(&f.cpus, "cpus", 2, "guest CPUs")
+	fs.IntVar(&f.memory, "memory", 1024, "guest memory in MiB")
+	fs.IntVar(&f.numa, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
+	fs.StringVar(&f.diskSize, "disk-size", "4G", "scratch disk size (sparse), e.g. 512M, 4G")
+	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
+	fs.DurationVar(&f.bootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
+	fs.Var(&f.appendArgs, "append", "extra kernel command line argument (repeatable)")
+	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it")
+	fs.BoolVar(&f.echo, "echo-console", false, "copy the guest console to stderr as it arrives")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: bad size %q: want a number with optional K, M or G", errUsage, s)
+	}
+	return n * mult, nil
+}
+
+// options turns flags into harness options, resolving (and fetching) the
+// kernel.
+func (f *vmFlags) options() (harness.Options, error) {
+	var o harness.Options
+	prog := progress
+	if f.quiet {
+		prog = func(string) {}
+	}
+	store, err := kernels.NewStore()
+	if err != nil {
+		return o, err
+	}
+	k, err := store.Resolve(f.kernel, true, prog)
+	if err != nil {
+		return o, err
+	}
+	size, err := parseSize(f.diskSize)
+	if err != nil {
+		return o, err
+	}
+	fsType := f.fs
+	if fsType == "none" {
+		fsType = ""
+	}
+	agent, err := agentPath()
+	if err != nil {
+		return o, err
+	}
+	o = harness.Options{
+		Kernel: k, FS: fsType, MkfsOpts: f.mkfsOpts, MountOpts: strings.Join(f.mountOpts, ","),
+		DiskSize: size, CPUs: f.cpus, MemoryMB: f.memory, NUMANodes: f.numa, Accel: f.accel,
+		BootTimeout: f.bootTimeout, Cmdline: f.appendArgs, Agent: agent, Progress: prog,
+	}
+	if f.console != "" {
+		if o.ConsolePath, err = filepath.Abs(f.console); err != nil {
+			return o, err
+		}
+	}
+	if f.echo {
+		o.Echo = os.Stderr
+	}
+	return o, nil
+}
+
+// agentPath is the binary that becomes the guest's /init: this one, unless
+// FAULTLINE_AGENT names another.
+func agentPath() (string, error) {
+	if p := os.Getenv("FAULTLINE_AGENT"); p != "" {
+		return p, nil
+	}
+	p, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("locate faultline binary for the guest agent: %w", err)
+	}
+	return p, nil
+}
+
+func cmdVM(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("vm", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, vmUsage); fs.PrintDefaults() }
+	var vf vmFlags
+	vf.register(fs)
+	timeout := fs.Duration("timeout", 0, "kill the guest command after this long (0: no limit)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	opts, err := vf.options()
+	if err != nil {
+		return fail(err)
+	}
+	vm, err := harness.New(opts)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", errUsage, err))
+	}
+	code := runVM(ctx, vm, fs.Args(), *timeout)
+	if err := vm.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
+	}
+	if vm.Crashed() || code == exitBoot || code == exitCrash {
+		fmt.Fprintln(os.Stderr, "faultline: console kept at "+vm.Console())
+	}
+	return code
+}
+
+func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout time.Duration) int {
+	if err := vm.Boot(ctx); err != nil {
+		return fail(err)
+	}
+	cmd := &harness.Command{Shell: shellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout}
+	if len(argv) == 0 && term.IsTerminal(int(os.Stdin.Fd())) {
+		restore, err := rawTerminal(cmd)
+		if err != nil {
+			return fail(err)
+		}
+		defer restore()
+	}
+	code, err := vm.Run(ctx, cmd)
+	if err != nil {
+		return fail(err)
+	}
+	return code
+}
+
+// rawTerminal puts the local terminal in raw mode for an interactive guest
+// shell, and forwards window size changes.
+func rawTerminal(cmd *harness.Command) (func(), error) {
+	fd := int(os.Stdin.Fd())
+	cols, rows, err := term.GetSize(fd)
+	if err != nil {
+		cols, rows = 80, 24
+	}
+	cmd.Term = os.Getenv("TERM")
+	if cmd.Term == "" {
+		cmd.Term = "xterm"
+	}
+	cmd.Rows, cmd.Cols = rows, cols
+	state, err := term.MakeRaw(fd)
+	if err != nil {
+		return nil, fmt.Errorf("terminal raw mode: %w", err)
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	resize := make(chan [2]int, 1)
+	cmd.Resize = resize
+	go func() {
+		for range winch {
+			if c, r, err := term.GetSize(fd); err == nil {
+				select {
+				case resize <- [2]int{r, c}:
+				default:
+				}
+			}
+		}
+	}()
+	return func() { signal.Stop(winch); _ = term.Restore(fd, state) }, nil
+}
+
+// shellQuote joins argv into a command line that /bin/sh -c splits back into
+// argv.
+func shellQuote(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

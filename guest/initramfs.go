@@ -1,0 +1,244 @@
+// Package guest is everything that runs inside the VM: the initramfs it boots
+// from (built on the host) and the agent that runs there as PID 1, mounts the
+// filesystems, loads modules, prepares the scratch disk and serves SSH.
+package guest
+
+import (
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cavaliergopher/cpio"
+
+	"faultline/kernels"
+)
+
+// ConfigPath is where the agent finds its configuration: a QEMU fw_cfg blob
+// (-fw_cfg name=opt/faultline/config,file=...), exposed by qemu_fw_cfg.
+const ConfigPath = "/sys/firmware/qemu_fw_cfg/by_name/" + FwCfgName + "/raw"
+
+// FwCfgName is the fw_cfg item name of the agent's configuration.
+const FwCfgName = "opt/faultline/config"
+
+// ScratchDir is where the agent mounts the scratch disk in the guest.
+const ScratchDir = "/mnt/scratch"
+
+// ReadyLine is what the agent prints on the console once SSH is being served.
+const ReadyLine = "faultline-agent: ready"
+
+// ErrNotStatic is returned when a binary meant for the initramfs is
+// dynamically linked.
+var ErrNotStatic = errors.New("binary is not statically linked")
+
+// CheckStatic returns ErrNotStatic if the ELF file at path asks for a dynamic
+// loader.
+func CheckStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s: %w", path, ErrNotStatic)
+		}
+	}
+	return nil
+}
+
+// Initramfs describes the initramfs a VM boots from.
+type Initramfs struct {
+	// Agent is the static faultline binary that becomes /init.
+	Agent string
+	// Busybox is a static busybox (Debian's busybox-static) for the shell
+	// and standard tools.
+	Busybox string
+	// Modules are loaded by the agent in this order.
+	Modules []*kernels.Module
+	// ModulesDir is the directory the module paths are relative to.
+	ModulesDir string
+}
+
+// Build writes the initramfs (newc cpio, uncompressed: under TCG unpacking is
+// cheaper than decompressing) into cacheDir, named by a hash of its inputs,
+// and returns its path. An existing archive with the same inputs is reused.
+func (ir *Initramfs) Build(cacheDir string) (string, error) {
+	key, err := ir.key()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(cacheDir, "initramfs-"+key+".cpio")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(cacheDir, ".initramfs-")
+	if err != nil {
+		return "", fmt.Errorf("initramfs cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := ir.write(tmp); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", fmt.Errorf("write initramfs: %w", err)
+	}
+	return out, nil
+}
+
+// key hashes the identity of every input: path, size and modification time
+// of each file (the kernel cache is immutable; the agent changes with every
+// build and so does its mtime).
+func (ir *Initramfs) key() (string, error) {
+	h := sha256.New()
+	add := func(p string) error {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("initramfs input: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, st.Size(), st.ModTime().UnixNano())
+		return nil
+	}
+	fmt.Fprintf(h, "layout 1\n")
+	if err := add(ir.Agent); err != nil {
+		return "", err
+	}
+	if err := add(ir.Busybox); err != nil {
+		return "", err
+	}
+	for _, m := range ir.Modules {
+		if err := add(filepath.Join(ir.ModulesDir, m.Path)); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+func (ir *Initramfs) write(w io.Writer) error {
+	cw := cpio.NewWriter(w)
+	dir := func(name string) error {
+		return cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeDir | 0o755})
+	}
+	file := func(name string, mode cpio.FileMode, data []byte) error {
+		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeReg | mode, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err := cw.Write(data)
+		return err
+	}
+	for _, d := range []string{"bin", "sbin", "dev", "etc", "lib", "lib/modules", "mnt", "mnt/scratch",
+		"proc", "root", "run", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "var"} {
+		if err := dir(d); err != nil {
+			return err
+		}
+	}
+	// No /dev/console node: the cpio writer cannot record device numbers, so
+	// the agent opens the console itself once devtmpfs is mounted.
+	agent, err := os.ReadFile(ir.Agent)
+	if err != nil {
+		return err
+	}
+	if err := file("init", 0o755, agent); err != nil {
+		return err
+	}
+	bb, err := os.ReadFile(ir.Busybox)
+	if err != nil {
+		return err
+	}
+	if err := file("bin/busybox", 0o755, bb); err != nil {
+		return err
+	}
+	for _, l := range []string{"bin/sh"} {
+		if err := cw.WriteHeader(&cpio.Header{Name: l, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("busybox"))}); err != nil {
+			return err
+		}
+		if _, err := cw.Write([]byte("busybox")); err != nil {
+			return err
+		}
+	}
+	if err := file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n")); err != nil {
+		return err
+	}
+	if err := file("etc/group", 0o644, []byte("root:x:0:\n")); err != nil {
+		return err
+	}
+	var order strings.Builder
+	for i, m := range ir.Modules {
+		data, err := kernels.ReadModuleFile(filepath.Join(ir.ModulesDir, m.Path))
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("lib/modules/%03d-%s.ko", i, m.Name)
+		if err := file(name, 0o644, data); err != nil {
+			return err
+		}
+		fmt.Fprintf(&order, "/%s\n", name)
+	}
+	if err := file("lib/modules/order", 0o644, []byte(order.String())); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+// MinimalInitramfs writes (once) an initramfs whose /init powers the guest
+// off at once: the baseline for boot benchmarks and the KVM probe.
+func MinimalInitramfs(cacheDir, busybox string) (string, error) {
+	st, err := os.Stat(busybox)
+	if err != nil {
+		return "", fmt.Errorf("busybox: %w", err)
+	}
+	out := filepath.Join(cacheDir, fmt.Sprintf("minimal-%d-%d.cpio", st.Size(), st.ModTime().UnixNano()))
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	bb, err := os.ReadFile(busybox)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(cacheDir, ".minimal-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	cw := cpio.NewWriter(tmp)
+	script := []byte("#!/bin/busybox sh\n/bin/busybox poweroff -f\n")
+	entries := []struct {
+		name string
+		mode cpio.FileMode
+		data []byte
+	}{
+		{"bin", cpio.TypeDir | 0o755, nil},
+		{"bin/busybox", cpio.TypeReg | 0o755, bb},
+		{"init", cpio.TypeReg | 0o755, script},
+	}
+	for _, e := range entries {
+		if err := cw.WriteHeader(&cpio.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.data))}); err != nil {
+			return "", err
+		}
+		if _, err := cw.Write(e.data); err != nil {
+			return "", err
+		}
+	}
+	if err := cw.Close(); err != nil {
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	return out, os.Rename(tmp.Name(), out)
+}

@@ -1,0 +1,277 @@
+package guest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+)
+
+// PoweroffRequest is the SSH global request that asks the agent to sync and
+// power the guest off.
+const PoweroffRequest = "poweroff@faultline"
+
+// Serve runs the agent's SSH server until the guest is powered off. It reads
+// the configuration that Init saved.
+func Serve() {
+	b, err := os.ReadFile("/run/faultline-config.json")
+	if err != nil {
+		logf("server: %v", err)
+		os.Exit(1)
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		logf("server: %v", err)
+		os.Exit(1)
+	}
+	srv, err := NewServerConfig(&cfg)
+	if err != nil {
+		logf("server: %v", err)
+		os.Exit(1)
+	}
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.SSHPort))
+	if err != nil {
+		logf("server: %v", err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, ReadyLine)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			logf("accept: %v", err)
+			continue
+		}
+		go serveConn(c, srv)
+	}
+}
+
+// NewServerConfig makes the SSH server configuration: the controller's host
+// key, and public-key authentication with the one authorized key.
+func NewServerConfig(cfg *Config) (*ssh.ServerConfig, error) {
+	hostKey, err := ssh.ParsePrivateKey([]byte(cfg.HostKey))
+	if err != nil {
+		return nil, fmt.Errorf("parse host key: %w", err)
+	}
+	authorized, _, _, _, err := ssh.ParseAuthorizedKey([]byte(cfg.AuthorizedKey))
+	if err != nil {
+		return nil, fmt.Errorf("parse authorized key: %w", err)
+	}
+	want := authorized.Marshal()
+	srv := &ssh.ServerConfig{
+		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if bytes.Equal(key.Marshal(), want) {
+				return &ssh.Permissions{}, nil
+			}
+			return nil, fmt.Errorf("key not authorized")
+		},
+	}
+	srv.AddHostKey(hostKey)
+	return srv, nil
+}
+
+func serveConn(c net.Conn, srv *ssh.ServerConfig) {
+	conn, chans, reqs, err := ssh.NewServerConn(c, srv)
+	if err != nil {
+		c.Close()
+		return
+	}
+	defer conn.Close()
+	go func() {
+		for r := range reqs {
+			if r.Type == PoweroffRequest {
+				_ = r.Reply(true, nil)
+				conn.Close()
+				poweroff()
+			}
+			if r.WantReply {
+				_ = r.Reply(false, nil)
+			}
+		}
+	}()
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			_ = nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		go (&session{ch: ch}).serve(creqs)
+	}
+}
+
+type session struct {
+	ch   ssh.Channel
+	env  []string
+	term string
+	rows uint16
+	cols uint16
+	pty  bool
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	ptmx *os.File
+}
+
+var baseEnv = []string{
+	"PATH=/bin:/sbin:/usr/bin:/usr/sbin",
+	"HOME=/root",
+	"SHELL=/bin/sh",
+	"USER=root",
+}
+
+func (s *session) serve(reqs <-chan *ssh.Request) {
+	defer s.kill()
+	for r := range reqs {
+		ok := false
+		switch r.Type {
+		case "pty-req":
+			var p struct {
+				Term                 string
+				Cols, Rows, PxW, PxH uint32
+				Modes                string
+			}
+			if ssh.Unmarshal(r.Payload, &p) == nil {
+				s.pty, s.term, s.cols, s.rows, ok = true, p.Term, uint16(p.Cols), uint16(p.Rows), true
+			}
+		case "window-change":
+			var p struct{ Cols, Rows, PxW, PxH uint32 }
+			if ssh.Unmarshal(r.Payload, &p) == nil {
+				s.mu.Lock()
+				if s.ptmx != nil {
+					_ = pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(p.Rows), Cols: uint16(p.Cols)})
+				}
+				s.mu.Unlock()
+				ok = true
+			}
+		case "env":
+			var p struct{ Name, Value string }
+			if ssh.Unmarshal(r.Payload, &p) == nil {
+				s.env = append(s.env, p.Name+"="+p.Value)
+				ok = true
+			}
+		case "signal":
+			var p struct{ Signal string }
+			if ssh.Unmarshal(r.Payload, &p) == nil {
+				ok = s.signal(p.Signal)
+			}
+		case "exec", "shell":
+			var p struct{ Command string }
+			if r.Type == "exec" && ssh.Unmarshal(r.Payload, &p) != nil {
+				break
+			}
+			ok = s.start(p.Command) == nil
+		}
+		if r.WantReply {
+			_ = r.Reply(ok, nil)
+		}
+	}
+}
+
+func (s *session) start(command string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return fmt.Errorf("session already runs a command")
+	}
+	args := []string{"-l"}
+	if command != "" {
+		args = []string{"-c", command}
+	}
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.Env = append(append([]string{}, baseEnv...), s.env...)
+	if s.term != "" {
+		cmd.Env = append(cmd.Env, "TERM="+s.term)
+	}
+	if st, err := os.Stat(ScratchDir); err == nil && st.IsDir() {
+		cmd.Dir = ScratchDir
+	}
+	s.cmd = cmd
+	if s.pty {
+		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: s.rows, Cols: s.cols})
+		if err != nil {
+			s.exit(127)
+			return err
+		}
+		s.ptmx = ptmx
+		go func() { _, _ = io.Copy(ptmx, s.ch) }()
+		go func() {
+			_, _ = io.Copy(s.ch, ptmx) // ends with EIO once the shell and its children are gone
+			s.exit(exitCode(cmd.Wait()))
+		}()
+		return nil
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = s.ch
+	cmd.Stderr = s.ch.Stderr()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		s.exit(127)
+		return err
+	}
+	// Not waited for: the client's stdin may never end.
+	go func() { _, _ = io.Copy(stdin, s.ch); stdin.Close() }()
+	go func() { s.exit(exitCode(cmd.Wait())) }()
+	return nil
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 255
+}
+
+func (s *session) exit(code int) {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(code))
+	_, _ = s.ch.SendRequest("exit-status", false, b[:])
+	_ = s.ch.Close()
+}
+
+var signals = map[string]syscall.Signal{
+	"ABRT": unix.SIGABRT, "ALRM": unix.SIGALRM, "FPE": unix.SIGFPE, "HUP": unix.SIGHUP,
+	"ILL": unix.SIGILL, "INT": unix.SIGINT, "KILL": unix.SIGKILL, "PIPE": unix.SIGPIPE,
+	"QUIT": unix.SIGQUIT, "SEGV": unix.SIGSEGV, "TERM": unix.SIGTERM, "USR1": unix.SIGUSR1,
+	"USR2": unix.SIGUSR2,
+}
+
+func (s *session) signal(name string) bool {
+	sig, ok := signals[name]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok || s.cmd == nil || s.cmd.Process == nil {
+		return false
+	}
+	return unix.Kill(-s.cmd.Process.Pid, sig) == nil
+}
+
+// kill ends the session's process group when the client goes away.
+func (s *session) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		_ = unix.Kill(-s.cmd.Process.Pid, unix.SIGKILL)
+	}
+}

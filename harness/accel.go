@@ -1,0 +1,131 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"faultline/guest"
+	"faultline/kernels"
+)
+
+// kvmProbe is the cached outcome of a KVM probe on this host boot.
+type kvmProbe struct {
+	BootID string `json:"boot_id"`
+	Works  bool   `json:"works"`
+	Detail string `json:"detail"`
+}
+
+// KVMUsable tells whether /dev/kvm can run this kernel: the device must
+// open and answer KVM_GET_API_VERSION, and a real boot of the kernel with a
+// minimal init must power off within a few seconds (some paravirtual KVMs
+// answer every ioctl and then hang a stock kernel). The answer is cached
+// per host boot.
+func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel) (bool, string) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Sprintf("/dev/kvm: %v", err)
+	}
+	v, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), 0xAE00 /* KVM_GET_API_VERSION */, 0)
+	f.Close()
+	if errno != 0 || v != 12 {
+		return false, fmt.Sprintf("KVM_GET_API_VERSION: %d (%v)", v, errno)
+	}
+	bootID, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	cache, err := kernels.CacheDir()
+	if err != nil {
+		return false, err.Error()
+	}
+	path := filepath.Join(cache, "kvm-probe.json")
+	var p kvmProbe
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &p) == nil && p.BootID == strings.TrimSpace(string(bootID)) {
+		return p.Works, p.Detail
+	}
+	p = kvmProbe{BootID: strings.TrimSpace(string(bootID))}
+	elapsed, err := BootMinimal(ctx, qemu, k, "kvm", 10*time.Second)
+	if err != nil {
+		p.Detail = "a kvm boot of " + k.Name + " did not power off: " + err.Error()
+	} else {
+		p.Works, p.Detail = true, fmt.Sprintf("a kvm boot of %s powered off in %v", k.Name, elapsed.Round(time.Millisecond))
+	}
+	if b, err := json.Marshal(p); err == nil {
+		_ = os.MkdirAll(cache, 0o755)
+		_ = os.WriteFile(path, b, 0o644)
+	}
+	return p.Works, p.Detail
+}
+
+func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
+	switch v.opts.Accel {
+	case "tcg":
+		return "tcg", nil
+	case "kvm":
+		if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel); !ok {
+			return "", fmt.Errorf("--accel kvm: KVM does not work here (%s): %w; use --accel tcg", why, ErrNotSupported)
+		}
+		return "kvm", nil
+	}
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		return "tcg", nil
+	}
+	v.opts.Progress("probing KVM (once per host boot)")
+	if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel); ok {
+		return "kvm", nil
+	} else {
+		v.opts.Progress("KVM unusable, using TCG: " + why)
+	}
+	return "tcg", nil
+}
+
+// BootMinimal boots k with an init that powers off at once (busybox
+// poweroff -f) and the same QEMU flags a VM uses, and returns how long QEMU
+// ran. It is the baseline of the boot benchmark and the KVM probe.
+func BootMinimal(ctx context.Context, qemu string, k *kernels.Kernel, accel string, timeout time.Duration) (time.Duration, error) {
+	bb, err := ToolBusybox.Find()
+	if err != nil {
+		return 0, err
+	}
+	cache, err := kernels.CacheDir()
+	if err != nil {
+		return 0, err
+	}
+	initrd, err := guest.MinimalInitramfs(filepath.Join(cache, "initramfs"), bb)
+	if err != nil {
+		return 0, err
+	}
+	qc := &QEMUConfig{Kernel: k.Vmlinuz, Initrd: initrd, Accel: accel, CPUs: 2, MemoryMB: 1024,
+		Cmdline: BaseCmdline}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemu, qc.Args()...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	elapsed := time.Since(start)
+	if ctx.Err() != nil {
+		return elapsed, fmt.Errorf("no power-off within %v", timeout)
+	}
+	if err != nil {
+		return elapsed, fmt.Errorf("qemu: %w: %s", err, lastLines(out.String(), 5))
+	}
+	if !strings.Contains(out.String(), "reboot: Power down") {
+		return elapsed, fmt.Errorf("guest did not power down: %s", lastLines(out.String(), 5))
+	}
+	return elapsed, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}

@@ -1,0 +1,99 @@
+package harness
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"faultline/guest"
+)
+
+const consoleTailSize = 64 << 10
+
+// consoleWriter stores the guest console as it arrives (every byte goes to
+// the file at once, so a crash of faultline loses nothing already printed),
+// echoes it if asked, and watches it for the agent's ready line and for
+// kernel panics.
+type consoleWriter struct {
+	f    *os.File
+	echo io.Writer
+
+	mu      sync.Mutex
+	line    []byte
+	last    []byte // the last consoleTailSize bytes
+	panic   bool
+	ready   chan struct{}
+	isReady bool
+}
+
+func newConsoleWriter(f *os.File, echo io.Writer) *consoleWriter {
+	return &consoleWriter{f: f, echo: echo, ready: make(chan struct{})}
+}
+
+// panicMarkers are console lines after which the kernel is gone.
+var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic"}
+
+func (c *consoleWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	_, _ = c.f.Write(p)
+	if c.echo != nil {
+		_, _ = c.echo.Write(p)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last = append(c.last, p...)
+	if len(c.last) > 2*consoleTailSize {
+		c.last = append([]byte(nil), c.last[len(c.last)-consoleTailSize:]...)
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.line = append(c.line, p...)
+			if len(c.line) > 4096 {
+				c.line = c.line[:0]
+			}
+			break
+		}
+		c.line = append(c.line, p[:i]...)
+		c.scan(string(c.line))
+		c.line = c.line[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (c *consoleWriter) scan(line string) {
+	if !c.isReady && strings.Contains(line, guest.ReadyLine) {
+		c.isReady = true
+		close(c.ready)
+	}
+	for _, m := range panicMarkers {
+		if strings.Contains(line, m) {
+			c.panic = true
+		}
+	}
+}
+
+func (c *consoleWriter) panicked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.panic
+}
+
+// tail returns the last n lines of the console.
+func (c *consoleWriter) tail(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := strings.ReplaceAll(string(c.last), "\r", "")
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  | " + strings.Join(lines, "\n  | ")
+}
+
+func (c *consoleWriter) close() {
+	_ = c.f.Close()
+}

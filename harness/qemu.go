@@ -1,0 +1,128 @@
+package harness
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// QEMUConfig is everything that goes on a QEMU command line. Args composes
+// it from small parts so each can be tested on its own.
+type QEMUConfig struct {
+	// Kernel and Initrd are the -kernel and -initrd files.
+	Kernel, Initrd string
+	// Cmdline is the kernel command line.
+	Cmdline []string
+	// Accel is "tcg" or "kvm".
+	Accel string
+	// CPUs and MemoryMB size the guest.
+	CPUs, MemoryMB int
+	// NUMANodes splits CPUs and memory over this many nodes when > 1.
+	NUMANodes int
+	// Disks are raw images attached as virtio-blk, in order (vda, vdb...).
+	Disks []string
+	// SSHPort is the host port on 127.0.0.1 forwarded to GuestSSHPort.
+	SSHPort, GuestSSHPort int
+	// QMPSocket is the unix socket QEMU serves QMP on.
+	QMPSocket string
+	// FwCfg maps fw_cfg item names to host files.
+	FwCfg map[string]string
+}
+
+// Args returns QEMU's arguments (without the binary).
+func (c *QEMUConfig) Args() []string {
+	var a []string
+	a = append(a, c.baseArgs()...)
+	a = append(a, c.machineArgs()...)
+	a = append(a, c.bootArgs()...)
+	a = append(a, c.consoleArgs()...)
+	a = append(a, c.diskArgs()...)
+	a = append(a, c.netArgs()...)
+	a = append(a, c.deviceArgs()...)
+	a = append(a, c.fwCfgArgs()...)
+	return a
+}
+
+func (c *QEMUConfig) baseArgs() []string {
+	// -no-reboot: a guest reboot (the kernel's panic=-1) ends QEMU.
+	return []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"}
+}
+
+func (c *QEMUConfig) machineArgs() []string {
+	a := []string{"-machine", "q35"}
+	switch c.Accel {
+	case "kvm":
+		a = append(a, "-accel", "kvm", "-cpu", "host")
+	default:
+		a = append(a, "-accel", "tcg,thread=multi", "-cpu", "max")
+	}
+	a = append(a, "-smp", strconv.Itoa(c.CPUs), "-m", strconv.Itoa(c.MemoryMB)+"M")
+	if c.NUMANodes > 1 {
+		mem := c.MemoryMB / c.NUMANodes
+		cpus := c.CPUs / c.NUMANodes
+		for n := 0; n < c.NUMANodes; n++ {
+			id := "mem" + strconv.Itoa(n)
+			a = append(a, "-object", fmt.Sprintf("memory-backend-ram,id=%s,size=%dM", id, mem))
+			numa := fmt.Sprintf("node,nodeid=%d,memdev=%s", n, id)
+			if cpus > 0 {
+				numa += fmt.Sprintf(",cpus=%d-%d", n*cpus, (n+1)*cpus-1)
+			}
+			a = append(a, "-numa", numa)
+		}
+	}
+	return a
+}
+
+func (c *QEMUConfig) bootArgs() []string {
+	return []string{"-kernel", c.Kernel, "-initrd", c.Initrd, "-append", strings.Join(c.Cmdline, " ")}
+}
+
+func (c *QEMUConfig) consoleArgs() []string {
+	// The serial console goes to QEMU's stdout, which the harness reads from
+	// the first byte; QMP on a unix socket.
+	a := []string{"-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con"}
+	if c.QMPSocket != "" {
+		a = append(a, "-chardev", "socket,id=qmp,path="+c.QMPSocket+",server=on,wait=off",
+			"-mon", "chardev=qmp,mode=control")
+	}
+	return a
+}
+
+func (c *QEMUConfig) diskArgs() []string {
+	var a []string
+	for i, d := range c.Disks {
+		id := "disk" + strconv.Itoa(i)
+		a = append(a, "-drive", "file="+escapeComma(d)+",if=none,id="+id+",format=raw,cache=unsafe,aio=threads",
+			"-device", "virtio-blk-pci,drive="+id)
+	}
+	return a
+}
+
+func (c *QEMUConfig) netArgs() []string {
+	if c.SSHPort == 0 {
+		return nil
+	}
+	return []string{"-netdev", fmt.Sprintf("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", c.SSHPort, c.GuestSSHPort),
+		"-device", "virtio-net-pci,netdev=net0"}
+}
+
+func (c *QEMUConfig) deviceArgs() []string {
+	return []string{"-device", "virtio-rng-pci"}
+}
+
+func (c *QEMUConfig) fwCfgArgs() []string {
+	var a []string
+	names := make([]string, 0, len(c.FwCfg))
+	for name := range c.FwCfg {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a = append(a, "-fw_cfg", "name="+name+",file="+escapeComma(c.FwCfg[name]))
+	}
+	return a
+}
+
+// escapeComma doubles commas, QEMU's escape inside option values.
+func escapeComma(s string) string { return strings.ReplaceAll(s, ",", ",,") }

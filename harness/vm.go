@@ -1,0 +1,612 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+	"golang.org/x/crypto/ssh"
+
+	"faultline/guest"
+	"faultline/kernels"
+)
+
+// Errors a VM reports. They are wrapped with detail (console path and tail).
+var (
+	// ErrBootFailure: the guest did not reach the agent within the boot
+	// timeout, or QEMU ended before it did.
+	ErrBootFailure = errors.New("boot failure")
+	// ErrKernelCrashed: the guest kernel panicked or the guest died while a
+	// command ran.
+	ErrKernelCrashed = errors.New("kernel crashed")
+	// ErrTimeout: a command did not finish within its timeout.
+	ErrTimeout = errors.New("command timed out")
+	// ErrConnectionLost: the SSH connection dropped but the guest lives.
+	ErrConnectionLost = errors.New("connection to the guest agent lost")
+)
+
+// Instance is a VM as the rest of faultline sees it.
+type Instance interface {
+	// Boot starts the VM and returns once its agent answers.
+	Boot(ctx context.Context) error
+	// Run runs a shell command in the guest and returns its exit status.
+	Run(ctx context.Context, cmd *Command) (int, error)
+	// Console returns the path of the console log.
+	Console() string
+	// Close powers the guest off (killing QEMU if it must) and cleans up.
+	Close() error
+}
+
+// Options configure a VM.
+type Options struct {
+	// Kernel is the kernel to boot.
+	Kernel *kernels.Kernel
+	// FS is the scratch filesystem ("btrfs", "ext4"), or "" for no disk.
+	FS string
+	// MkfsOpts are extra mkfs arguments; MountOpts the mount options.
+	MkfsOpts  []string
+	MountOpts string
+	// DiskSize is the scratch image size in bytes (sparse).
+	DiskSize int64
+	// CPUs and MemoryMB size the guest; NUMANodes > 1 splits it.
+	CPUs, MemoryMB, NUMANodes int
+	// Accel is "auto", "tcg" or "kvm".
+	Accel string
+	// BootTimeout bounds the time to the agent's first answer.
+	BootTimeout time.Duration
+	// Cmdline holds extra kernel command line arguments.
+	Cmdline []string
+	// ConsolePath, if set, is where the console log is written and kept;
+	// otherwise it lives in the VM's temporary directory and is kept only
+	// when the guest crashed.
+	ConsolePath string
+	// Echo, if set, receives a copy of the console as it arrives.
+	Echo io.Writer
+	// Agent is the static faultline binary to run as the guest's /init.
+	Agent string
+	// Progress, if set, receives short progress lines.
+	Progress func(string)
+}
+
+func (o *Options) defaults() {
+	if o.CPUs == 0 {
+		o.CPUs = 2
+	}
+	if o.MemoryMB == 0 {
+		o.MemoryMB = 1024
+	}
+	if o.DiskSize == 0 {
+		o.DiskSize = 4 << 30
+	}
+	if o.BootTimeout == 0 {
+		o.BootTimeout = 60 * time.Second
+	}
+	if o.Accel == "" {
+		o.Accel = "auto"
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+}
+
+// GuestModules are the modules the agent loads when the kernel has them as
+// modules: virtio transport, disk, network, entropy and fw_cfg.
+var GuestModules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "qemu_fw_cfg"}
+
+// VM is a QEMU virtual machine running the faultline agent.
+type VM struct {
+	opts    Options
+	dir     string
+	console string
+
+	cmd      *exec.Cmd
+	qemuErr  bytes.Buffer
+	exited   chan struct{}
+	waitErr  error
+	consoleW *consoleWriter
+	mon      *qmp.SocketMonitor
+	client   *ssh.Client
+	closed   bool
+	powerReq bool
+
+	mu     sync.Mutex
+	events []string
+}
+
+// New validates options and prepares a VM; Boot starts it.
+func New(opts Options) (*VM, error) {
+	opts.defaults()
+	if opts.Kernel == nil {
+		return nil, errors.New("no kernel given")
+	}
+	if opts.FS != "" && opts.FS != "btrfs" && opts.FS != "ext4" {
+		return nil, fmt.Errorf("unknown filesystem %q: want btrfs, ext4 or none", opts.FS)
+	}
+	if opts.CPUs < 1 || opts.MemoryMB < 128 {
+		return nil, fmt.Errorf("VM too small: %d CPUs, %d MiB (want >= 1 CPU and >= 128 MiB)", opts.CPUs, opts.MemoryMB)
+	}
+	switch opts.Accel {
+	case "auto", "tcg", "kvm":
+	default:
+		return nil, fmt.Errorf("unknown accelerator %q: want auto, tcg or kvm", opts.Accel)
+	}
+	return &VM{opts: opts}, nil
+}
+
+var _ Instance = (*VM)(nil)
+
+// Console returns the path of the console log.
+func (v *VM) Console() string { return v.console }
+
+// Events returns the QMP events seen so far.
+func (v *VM) Events() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.events...)
+}
+
+// Boot starts QEMU and waits for the agent's SSH server.
+func (v *VM) Boot(ctx context.Context) error {
+	if v.cmd != nil {
+		return errors.New("VM already booted")
+	}
+	qemu, err := ToolQEMU.Find()
+	if err != nil {
+		return err
+	}
+	initrd, err := v.buildInitramfs()
+	if err != nil {
+		return err
+	}
+	accel, err := v.accel(ctx, qemu)
+	if err != nil {
+		return err
+	}
+	v.dir, err = os.MkdirTemp("", "faultline-vm-")
+	if err != nil {
+		return fmt.Errorf("create VM directory: %w", err)
+	}
+	v.console = v.opts.ConsolePath
+	if v.console == "" {
+		v.console = filepath.Join(v.dir, "console.log")
+	}
+	hostKey, err := NewKeyPair()
+	if err != nil {
+		return err
+	}
+	clientKey, err := NewKeyPair()
+	if err != nil {
+		return err
+	}
+	gcfg := guest.Config{
+		HostKey: string(hostKey.PEM), AuthorizedKey: clientKey.Public(),
+		IP: "10.0.2.15/24", Gateway: "10.0.2.2", SSHPort: 22,
+	}
+	qc := &QEMUConfig{
+		Kernel: v.opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel,
+		CPUs: v.opts.CPUs, MemoryMB: v.opts.MemoryMB, NUMANodes: v.opts.NUMANodes,
+		QMPSocket:    filepath.Join(v.dir, "qmp.sock"),
+		GuestSSHPort: gcfg.SSHPort,
+		FwCfg:        map[string]string{guest.FwCfgName: filepath.Join(v.dir, "agent.json")},
+		Cmdline:      append(append([]string{}, BaseCmdline...), v.opts.Cmdline...),
+	}
+	if v.opts.FS != "" {
+		v.opts.Progress("making " + v.opts.FS + " scratch disk")
+		img := filepath.Join(v.dir, "scratch.img")
+		if err := MakeScratch(img, v.opts.FS, v.opts.DiskSize, v.opts.MkfsOpts); err != nil {
+			return err
+		}
+		qc.Disks = []string{img}
+		gcfg.FS, gcfg.MountOpts, gcfg.ScratchDev = v.opts.FS, v.opts.MountOpts, "/dev/vda"
+	}
+	b, _ := json.Marshal(gcfg)
+	if err := os.WriteFile(qc.FwCfg[guest.FwCfgName], b, 0o600); err != nil {
+		return fmt.Errorf("write agent config: %w", err)
+	}
+	v.opts.Progress(fmt.Sprintf("booting %s (%s, %d CPUs, %d MiB)", v.opts.Kernel.Name, accel, qc.CPUs, qc.MemoryMB))
+	// A free port can be taken by someone else before QEMU binds it: retry.
+	for attempt := 0; ; attempt++ {
+		if qc.SSHPort, err = freePort(); err != nil {
+			return err
+		}
+		err = v.start(qemu, qc)
+		if err == nil || attempt == 2 || !strings.Contains(v.qemuErr.String(), "host forwarding") {
+			break
+		}
+		v.reset()
+	}
+	if err != nil {
+		return err
+	}
+	return v.waitReady(ctx, fmt.Sprintf("127.0.0.1:%d", qc.SSHPort), ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
+}
+
+// BaseCmdline is the kernel command line faultline always passes: serial
+// console, reboot (hence QEMU exit) at once on panic, printk timestamps.
+var BaseCmdline = []string{"console=ttyS0", "panic=-1", "printk.time=1", "mitigations=off", "random.trust_cpu=on"}
+
+func (v *VM) buildInitramfs() (string, error) {
+	bb, err := ToolBusybox.Find()
+	if err != nil {
+		return "", err
+	}
+	if err := guest.CheckStatic(bb); err != nil {
+		return "", fmt.Errorf("%w: Debian's busybox package is dynamic; %s", err, InstallHint("busybox-static"))
+	}
+	if v.opts.Agent == "" {
+		return "", errors.New("no agent binary given")
+	}
+	if err := guest.CheckStatic(v.opts.Agent); err != nil {
+		return "", fmt.Errorf("%w: build faultline with CGO_ENABLED=0 (make build)", err)
+	}
+	k := v.opts.Kernel
+	if opts, err := k.ConfigOptions(); err == nil && len(opts) > 0 && opts["CONFIG_FW_CFG_SYSFS"] == "" {
+		return "", fmt.Errorf("kernel %s lacks CONFIG_FW_CFG_SYSFS, which the agent needs for its configuration: %w", k.Name, ErrNotSupported)
+	}
+	idx, err := k.Modules()
+	if err != nil {
+		return "", err
+	}
+	wanted := append([]string{}, GuestModules...)
+	if v.opts.FS != "" {
+		wanted = append(wanted, v.opts.FS)
+	}
+	order, _ := idx.LoadOrder(wanted)
+	cache, err := kernels.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	ir := &guest.Initramfs{Agent: v.opts.Agent, Busybox: bb, Modules: order, ModulesDir: idx.Dir}
+	return ir.Build(filepath.Join(cache, "initramfs"))
+}
+
+// ErrNotSupported is returned when the kernel or host lacks a feature.
+var ErrNotSupported = errors.New("not supported")
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (v *VM) start(qemu string, qc *QEMUConfig) error {
+	v.cmd = exec.Command(qemu, qc.Args()...)
+	// Own process group: a terminal's Ctrl-C reaches faultline, which then
+	// shuts the guest down; the guest dies with faultline in any case.
+	v.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	v.qemuErr.Reset()
+	v.cmd.Stderr = &v.qemuErr
+	out, err := v.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(v.console, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("console log: %w", err)
+	}
+	v.consoleW = newConsoleWriter(f, v.opts.Echo)
+	if err := v.cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("start %s: %w", qemu, err)
+	}
+	v.exited = make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(v.consoleW, out)
+		close(copied)
+	}()
+	go func() {
+		<-copied
+		v.waitErr = v.cmd.Wait()
+		v.consoleW.close()
+		close(v.exited)
+	}()
+	return v.connectQMP(qc.QMPSocket)
+}
+
+// reset forgets a QEMU that failed to start, so Boot can try again.
+func (v *VM) reset() {
+	if v.mon != nil {
+		_ = v.mon.Disconnect()
+		v.mon = nil
+	}
+	v.kill()
+	v.cmd = nil
+}
+
+func (v *VM) connectQMP(sock string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-v.exited:
+			return fmt.Errorf("%w: qemu exited at start: %s", ErrBootFailure, v.qemuTail())
+		default:
+		}
+		mon, err := qmp.NewSocketMonitor("unix", sock, time.Second)
+		if err == nil {
+			if err = mon.Connect(); err == nil {
+				v.mon = mon
+				events, _ := mon.Events(context.Background())
+				go v.drainEvents(events)
+				return nil
+			}
+			_ = mon.Disconnect()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("connect to QMP at %s: %w", sock, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// drainEvents reads every QMP event, so QEMU never blocks on the monitor,
+// and records them.
+func (v *VM) drainEvents(events <-chan qmp.Event) {
+	for e := range events {
+		desc := e.Event
+		if r, ok := e.Data["reason"].(string); ok {
+			desc += " (" + r + ")"
+		}
+		v.mu.Lock()
+		v.events = append(v.events, desc)
+		v.mu.Unlock()
+	}
+}
+
+func (v *VM) qemuTail() string {
+	s := strings.TrimSpace(v.qemuErr.String())
+	if len(s) > 2000 {
+		s = s[len(s)-2000:]
+	}
+	if s == "" {
+		return "(qemu printed nothing)"
+	}
+	return s
+}
+
+func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) error {
+	timer := time.NewTimer(v.opts.BootTimeout)
+	defer timer.Stop()
+	select {
+	case <-v.consoleW.ready:
+	case <-v.exited:
+		return v.bootFailure("qemu exited before the agent was ready")
+	case <-timer.C:
+		return v.bootFailure(fmt.Sprintf("agent not ready after %v", v.opts.BootTimeout))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var err error
+	for i := 0; i < 50; i++ {
+		if v.client, err = dialSSH(addr, cfg); err == nil {
+			return nil
+		}
+		var kerr *ssh.ExitError
+		if errors.As(err, &kerr) || strings.Contains(err.Error(), "host key mismatch") ||
+			strings.Contains(err.Error(), "unable to authenticate") {
+			return fmt.Errorf("ssh to guest: %w", err)
+		}
+		select {
+		case <-v.exited:
+			return v.bootFailure("qemu exited before SSH was up")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return v.bootFailure(fmt.Sprintf("agent ready but SSH failed: %v", err))
+}
+
+func (v *VM) bootFailure(what string) error {
+	if v.consoleW.panicked() {
+		return fmt.Errorf("%w during boot: %s; console %s:\n%s", ErrKernelCrashed, what, v.console, v.consoleW.tail(30))
+	}
+	return fmt.Errorf("%w: %s; console %s:\n%s", ErrBootFailure, what, v.console, v.consoleW.tail(30))
+}
+
+// Command is a shell command to run in the guest.
+type Command struct {
+	// Shell is the command line, run with /bin/sh -c; empty for an
+	// interactive login shell.
+	Shell string
+	// Stdin, Stdout and Stderr are connected to the command.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Term, if set, asks for a pseudo-terminal of that type and size.
+	Term       string
+	Rows, Cols int
+	// Resize, if set, delivers terminal size changes (rows, cols).
+	Resize <-chan [2]int
+	// Timeout, if non-zero, bounds the command's run time.
+	Timeout time.Duration
+}
+
+// Run runs cmd in the guest and returns its exit status.
+func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
+	if v.client == nil {
+		return -1, errors.New("VM not booted")
+	}
+	sess, err := v.client.NewSession()
+	if err != nil {
+		return -1, v.lost(fmt.Errorf("open session: %w", err))
+	}
+	defer sess.Close()
+	sess.Stdin, sess.Stdout, sess.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	if cmd.Term != "" {
+		if err := sess.RequestPty(cmd.Term, cmd.Rows, cmd.Cols, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+			return -1, v.lost(fmt.Errorf("request pty: %w", err))
+		}
+	}
+	if cmd.Shell == "" {
+		err = sess.Shell()
+	} else {
+		err = sess.Start(cmd.Shell)
+	}
+	if err != nil {
+		return -1, v.lost(fmt.Errorf("start command: %w", err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	var timeout <-chan time.Time
+	if cmd.Timeout > 0 {
+		t := time.NewTimer(cmd.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		select {
+		case err := <-done:
+			var ee *ssh.ExitError
+			switch {
+			case err == nil:
+				return 0, nil
+			case errors.As(err, &ee):
+				return ee.ExitStatus(), nil
+			default:
+				return -1, v.lost(err)
+			}
+		case sz := <-cmd.Resize:
+			_ = sess.WindowChange(sz[0], sz[1])
+		case <-timeout:
+			_ = sess.Signal(ssh.SIGKILL)
+			return -1, fmt.Errorf("%w after %v: %q", ErrTimeout, cmd.Timeout, cmd.Shell)
+		case <-ctx.Done():
+			_ = sess.Signal(ssh.SIGKILL)
+			return -1, ctx.Err()
+		}
+	}
+}
+
+// lost explains a broken session: a crashed guest, or a dropped connection.
+func (v *VM) lost(err error) error {
+	select {
+	case <-v.exited:
+	case <-time.After(3 * time.Second):
+	}
+	if v.Crashed() {
+		return fmt.Errorf("%w (console %s):\n%s", ErrKernelCrashed, v.console, v.consoleW.tail(40))
+	}
+	select {
+	case <-v.exited:
+		return fmt.Errorf("%w: qemu exited (%v): %v", ErrKernelCrashed, v.waitErr, err)
+	default:
+	}
+	return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+}
+
+// Crashed reports whether the guest kernel panicked, or reset or stopped
+// without being asked to power off.
+func (v *VM) Crashed() bool {
+	if v.consoleW != nil && v.consoleW.panicked() {
+		return true
+	}
+	for _, e := range v.Events() {
+		if strings.HasPrefix(e, "GUEST_PANICKED") || e == "SHUTDOWN (guest-reset)" {
+			return true
+		}
+	}
+	if v.exited != nil && !v.powerReq {
+		select {
+		case <-v.exited:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// Close powers the guest off and removes the VM's files; QEMU is always
+// reaped, killed if it does not stop. The console is kept if the guest
+// crashed or Options.ConsolePath named it.
+func (v *VM) Close() error {
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	if v.cmd != nil {
+		v.stop()
+	}
+	if v.dir == "" {
+		return nil
+	}
+	var kept error
+	if v.opts.ConsolePath == "" && v.Crashed() {
+		dst := filepath.Join(os.TempDir(), "faultline-console-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".log")
+		if err := os.Rename(v.console, dst); err == nil {
+			v.console = dst
+		} else {
+			kept = fmt.Errorf("keep console: %w", err)
+		}
+	}
+	if err := os.RemoveAll(v.dir); err != nil && kept == nil {
+		kept = fmt.Errorf("remove VM directory: %w", err)
+	}
+	return kept
+}
+
+// stop asks the agent to power off, then QMP to quit, then kills QEMU.
+func (v *VM) stop() {
+	if v.client != nil {
+		select {
+		case <-v.exited:
+		default:
+			v.powerReq = true
+			go func() { _, _, _ = v.client.SendRequest(guest.PoweroffRequest, true, nil) }()
+		}
+		if !v.waitExit(15 * time.Second) {
+			v.opts.Progress("guest did not power off; asking QEMU to quit")
+		}
+		v.client.Close()
+	}
+	if v.mon != nil {
+		select {
+		case <-v.exited:
+		default:
+			v.powerReq = true
+			_, _ = v.mon.Run([]byte(`{"execute":"quit"}`))
+			v.waitExit(5 * time.Second)
+		}
+		_ = v.mon.Disconnect()
+	}
+	v.kill()
+}
+
+func (v *VM) waitExit(d time.Duration) bool {
+	select {
+	case <-v.exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// kill ends QEMU for sure and waits for it.
+func (v *VM) kill() {
+	if v.cmd == nil || v.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-v.exited:
+		return
+	default:
+	}
+	_ = syscall.Kill(-v.cmd.Process.Pid, syscall.SIGKILL)
+	_ = v.cmd.Process.Kill()
+	<-v.exited
+}
