@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,17 +29,53 @@ func logf(format string, args ...any) {
 // It never returns.
 func Init() {
 	start := time.Now()
-	if err := setup(); err != nil {
-		logf("setup failed: %v", err)
-		poweroff()
+	steps := []string{}
+	step := func(name string, t0 time.Time) {
+		steps = append(steps, fmt.Sprintf("%s %dms", name, time.Since(t0).Milliseconds()))
 	}
-	cmd := exec.Command("/init", ServeArg)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		logf("start server: %v", err)
-		poweroff()
+	t := time.Now()
+	if err := mountBase(); err != nil {
+		failSetup(err)
 	}
-	logf("setup took %v", time.Since(start).Round(time.Millisecond))
+	step("mounts", t)
+	// Start the SSH server at once, so its start-up overlaps module loading;
+	// it gets its configuration through a pipe as soon as fw_cfg is read.
+	r, w, err := os.Pipe()
+	if err != nil {
+		failSetup(err)
+	}
+	srv := exec.Command("/init", ServeArg)
+	srv.Stdout, srv.Stderr = os.Stdout, os.Stderr
+	srv.ExtraFiles = []*os.File{r}
+	if err := srv.Start(); err != nil {
+		failSetup(fmt.Errorf("start server: %w", err))
+	}
+	r.Close()
+	t = time.Now()
+	loadModules("/lib/modules/order")
+	step("modules", t)
+	t = time.Now()
+	cfg, raw, err := readConfig()
+	if err != nil {
+		failSetup(err)
+	}
+	if err := setupSystem(cfg); err != nil {
+		failSetup(err)
+	}
+	// The network is up: the server may listen (a connection that arrives
+	// before eth0 has its address waits for a SYN retry).
+	if _, err := w.Write(raw); err != nil {
+		failSetup(fmt.Errorf("pass config to server: %w", err))
+	}
+	w.Close()
+	if cfg.FS != "" {
+		if err := mountScratch(cfg); err != nil {
+			failSetup(err)
+		}
+	}
+	step("config+net+disk", t)
+	logf("setup took %dms (%s)", time.Since(start).Milliseconds(), strings.Join(steps, ", "))
+	fmt.Fprintln(os.Stderr, ReadyLine)
 	// PID 1 reaps every child, including the orphans of guest commands; the
 	// server is a separate process so that its own exec.Cmd.Wait calls are
 	// not raced by this loop.
@@ -52,11 +90,20 @@ func Init() {
 			time.Sleep(time.Second)
 			continue
 		}
-		if pid == cmd.Process.Pid {
+		if pid == srv.Process.Pid {
 			logf("server exited (%v); powering off", ws)
 			poweroff()
 		}
 	}
+}
+
+// SetupFailedPrefix starts the console line the agent prints when the guest
+// cannot be set up; it powers off right after.
+const SetupFailedPrefix = "faultline-agent: setup failed: "
+
+func failSetup(err error) {
+	fmt.Fprintln(os.Stderr, SetupFailedPrefix+err.Error())
+	poweroff()
 }
 
 func poweroff() {
@@ -87,7 +134,7 @@ var baseMounts = []mount{
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", "nsdelegate", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, true},
 }
 
-func setup() error {
+func mountBase() error {
 	for _, m := range baseMounts {
 		if err := os.MkdirAll(m.target, 0o755); err != nil && !m.optional {
 			return fmt.Errorf("mkdir %s: %w", m.target, err)
@@ -103,29 +150,15 @@ func setup() error {
 			openConsole()
 		}
 	}
-	if err := loadModules("/lib/modules/order"); err != nil {
-		return err
-	}
-	cfg, err := readConfig()
-	if err != nil {
-		return err
-	}
-	if out, err := exec.Command("/bin/busybox", "--install", "-s", "/bin").CombinedOutput(); err != nil {
-		return fmt.Errorf("busybox --install: %w: %s", err, out)
-	}
+	return nil
+}
+
+func setupSystem(cfg *Config) error {
 	_ = os.WriteFile("/proc/sys/kernel/hostname", []byte("faultline"), 0o644)
 	// Let user space in the guest see everything the kernel does.
 	_ = os.WriteFile("/proc/sys/kernel/kptr_restrict", []byte("0"), 0o644)
 	_ = os.WriteFile("/proc/sys/kernel/dmesg_restrict", []byte("0"), 0o644)
-	if err := network(cfg); err != nil {
-		return err
-	}
-	if cfg.FS != "" {
-		if err := mountScratch(cfg); err != nil {
-			return err
-		}
-	}
-	return nil
+	return network(cfg)
 }
 
 // openConsole makes /dev/console the agent's stdin, stdout and stderr: the
@@ -140,54 +173,119 @@ func openConsole() {
 	}
 }
 
-func loadModules(orderFile string) error {
+// loadModules loads the modules the order file lists ("PATH NAME DEPS"),
+// each as soon as the modules it needs are loaded, in parallel otherwise.
+// A module that fails to load is reported, not fatal: the step that needs it
+// names what is missing.
+func loadModules(orderFile string) {
 	b, err := os.ReadFile(orderFile)
 	if err != nil {
-		return fmt.Errorf("module order: %w", err)
+		logf("module order: %v", err)
+		return
 	}
-	for _, path := range strings.Fields(string(b)) {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("load module: %w", err)
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			// A module that fails to load is reported, not fatal: the
-			// step that needs it names what is missing.
-			logf("load module %s: %v", path, err)
-		}
+	done := map[string]chan struct{}{}
+	type mod struct {
+		path, name string
+		deps       []string
 	}
-	return nil
+	var mods []mod
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		m := mod{path: f[0], name: f[1]}
+		if len(f) > 2 {
+			m.deps = strings.Split(f[2], ",")
+		}
+		mods = append(mods, m)
+		done[m.name] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for _, m := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[m.name])
+			for _, d := range m.deps {
+				if ch, ok := done[d]; ok {
+					<-ch
+				}
+			}
+			f, err := os.Open(m.path)
+			if err != nil {
+				logf("load module %s: %v", m.path, err)
+				return
+			}
+			defer f.Close()
+			if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+				logf("load module %s: %v", m.path, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
-func readConfig() (*Config, error) {
+func readConfig() (*Config, []byte, error) {
 	b, err := os.ReadFile(ConfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("read agent config (kernel needs CONFIG_FW_CFG_SYSFS): %w", err)
+		return nil, nil, fmt.Errorf("read agent config (kernel needs CONFIG_FW_CFG_SYSFS): %w", err)
 	}
 	var cfg Config
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, fmt.Errorf("parse agent config: %w", err)
+		return nil, nil, fmt.Errorf("parse agent config: %w", err)
 	}
-	// The server (a child) reads it from here: fw_cfg is read once.
-	if err := os.WriteFile("/run/faultline-config.json", b, 0o600); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
+	return &cfg, b, nil
 }
 
+// network brings up lo and eth0 with the guest's address, by ioctl: no
+// process to start. The host (the user-mode network's gateway) is on-link,
+// so no route is needed.
 func network(cfg *Config) error {
-	cmds := [][]string{
-		{"ip", "link", "set", "lo", "up"},
-		{"ip", "link", "set", "eth0", "up"},
-		{"ip", "addr", "add", cfg.IP, "dev", "eth0"},
-		{"ip", "route", "add", "default", "via", cfg.Gateway},
+	ip, ipnet, err := net.ParseCIDR(cfg.IP)
+	if err != nil {
+		return fmt.Errorf("network: bad address %q: %w", cfg.IP, err)
 	}
-	for _, c := range cmds {
-		if out, err := exec.Command("/bin/busybox", c...).CombinedOutput(); err != nil {
-			return fmt.Errorf("network: %s: %w: %s", strings.Join(c, " "), err, strings.TrimSpace(string(out)))
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	defer unix.Close(fd)
+	sockaddr := func(ifr *unix.Ifreq, a net.IP) error {
+		return ifr.SetInet4Addr(a.To4())
+	}
+	if err := ifUp(fd, "lo"); err != nil {
+		return err
+	}
+	for _, set := range []struct {
+		req  uint
+		addr net.IP
+	}{{unix.SIOCSIFADDR, ip}, {unix.SIOCSIFNETMASK, net.IP(ipnet.Mask)}} {
+		ifr, err := unix.NewIfreq("eth0")
+		if err != nil {
+			return err
 		}
+		if err := sockaddr(ifr, set.addr); err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, set.req, ifr); err != nil {
+			return fmt.Errorf("network: set eth0 address %s: %w (virtio_net loaded?)", cfg.IP, err)
+		}
+	}
+	return ifUp(fd, "eth0")
+}
+
+func ifUp(fd int, name string) error {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("network: %s: %w", name, err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("network: bring up %s: %w", name, err)
 	}
 	return nil
 }

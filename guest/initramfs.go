@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -29,7 +30,12 @@ const FwCfgName = "opt/faultline/config"
 // ScratchDir is where the agent mounts the scratch disk in the guest.
 const ScratchDir = "/mnt/scratch"
 
-// ReadyLine is what the agent prints on the console once SSH is being served.
+// ListeningLine is what the agent prints on the console once its SSH server
+// accepts connections; the host may handshake while setup finishes.
+const ListeningLine = "faultline-agent: listening"
+
+// ReadyLine is what the agent prints on the console once the guest is set up
+// (scratch disk mounted): commands may run.
 const ReadyLine = "faultline-agent: ready"
 
 // ErrNotStatic is returned when a binary meant for the initramfs is
@@ -63,6 +69,9 @@ type Initramfs struct {
 	Modules []*kernels.Module
 	// ModulesDir is the directory the module paths are relative to.
 	ModulesDir string
+	// Requires maps a module name to the modules it must wait for
+	// (kernels.ModuleIndex.Requires); the agent loads the rest in parallel.
+	Requires map[string][]string
 }
 
 // Build writes the initramfs (newc cpio, uncompressed: under TCG unpacking is
@@ -111,7 +120,7 @@ func (ir *Initramfs) key() (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, st.Size(), st.ModTime().UnixNano())
 		return nil
 	}
-	fmt.Fprintf(h, "layout 1\n")
+	fmt.Fprintf(h, "layout 3\n")
 	if err := add(ir.Agent); err != nil {
 		return "", err
 	}
@@ -160,11 +169,24 @@ func (ir *Initramfs) write(w io.Writer) error {
 	if err := file("bin/busybox", 0o755, bb); err != nil {
 		return err
 	}
-	for _, l := range []string{"bin/sh"} {
-		if err := cw.WriteHeader(&cpio.Header{Name: l, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("busybox"))}); err != nil {
+	// One symlink per applet, made here rather than by "busybox --install"
+	// at every boot.
+	applets, err := exec.Command(ir.Busybox, "--list-full").Output()
+	if err != nil {
+		return fmt.Errorf("%s --list-full: %w", ir.Busybox, err)
+	}
+	seen := map[string]bool{"bin/busybox": true}
+	for _, a := range strings.Fields(string(applets)) {
+		dir := filepath.Dir(a)
+		if seen[a] || strings.Contains(a, "..") || (dir != "bin" && dir != "sbin" && dir != "usr/bin" && dir != "usr/sbin") {
+			continue
+		}
+		seen[a] = true
+		target := strings.Repeat("../", strings.Count(a, "/")) + "bin/busybox"
+		if err := cw.WriteHeader(&cpio.Header{Name: a, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(target))}); err != nil {
 			return err
 		}
-		if _, err := cw.Write([]byte("busybox")); err != nil {
+		if _, err := cw.Write([]byte(target)); err != nil {
 			return err
 		}
 	}
@@ -174,7 +196,13 @@ func (ir *Initramfs) write(w io.Writer) error {
 	if err := file("etc/group", 0o644, []byte("root:x:0:\n")); err != nil {
 		return err
 	}
+	// The order file lists one module a line, dependencies first, with the
+	// names of the modules it must wait for: "PATH NAME DEP,DEP".
 	var order strings.Builder
+	in := map[string]bool{}
+	for _, m := range ir.Modules {
+		in[m.Name] = true
+	}
 	for i, m := range ir.Modules {
 		data, err := kernels.ReadModuleFile(filepath.Join(ir.ModulesDir, m.Path))
 		if err != nil {
@@ -184,7 +212,13 @@ func (ir *Initramfs) write(w io.Writer) error {
 		if err := file(name, 0o644, data); err != nil {
 			return err
 		}
-		fmt.Fprintf(&order, "/%s\n", name)
+		var deps []string
+		for _, d := range ir.Requires[m.Name] {
+			if in[d] && d != m.Name {
+				deps = append(deps, d)
+			}
+		}
+		fmt.Fprintf(&order, "/%s %s %s\n", name, m.Name, strings.Join(deps, ","))
 	}
 	if err := file("lib/modules/order", 0o644, []byte(order.String())); err != nil {
 		return err

@@ -22,10 +22,10 @@ import (
 // power the guest off.
 const PoweroffRequest = "poweroff@faultline"
 
-// Serve runs the agent's SSH server until the guest is powered off. It reads
-// the configuration that Init saved.
+// Serve runs the agent's SSH server until the guest is powered off. Init
+// passes it the configuration through file descriptor 3.
 func Serve() {
-	b, err := os.ReadFile("/run/faultline-config.json")
+	b, err := io.ReadAll(os.NewFile(3, "config"))
 	if err != nil {
 		logf("server: %v", err)
 		os.Exit(1)
@@ -45,7 +45,7 @@ func Serve() {
 		logf("server: %v", err)
 		os.Exit(1)
 	}
-	fmt.Fprintln(os.Stderr, ReadyLine)
+	fmt.Fprintln(os.Stderr, ListeningLine)
 	for {
 		c, err := l.Accept()
 		if err != nil {

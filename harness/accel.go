@@ -27,7 +27,7 @@ type kvmProbe struct {
 // minimal init must power off within a few seconds (some paravirtual KVMs
 // answer every ioctl and then hang a stock kernel). The answer is cached
 // per host boot.
-func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel) (bool, string) {
+func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel, progress func(string)) (bool, string) {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return false, fmt.Sprintf("/dev/kvm: %v", err)
@@ -48,6 +48,9 @@ func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel) (bool, strin
 		return p.Works, p.Detail
 	}
 	p = kvmProbe{BootID: strings.TrimSpace(string(bootID))}
+	if progress != nil {
+		progress("probing KVM with a real boot (once per host boot)")
+	}
 	elapsed, err := BootMinimal(ctx, qemu, k, "kvm", 10*time.Second)
 	if err != nil {
 		p.Detail = "a kvm boot of " + k.Name + " did not power off: " + err.Error()
@@ -66,7 +69,7 @@ func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
 	case "tcg":
 		return "tcg", nil
 	case "kvm":
-		if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel); !ok {
+		if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel, v.opts.Progress); !ok {
 			return "", fmt.Errorf("--accel kvm: KVM does not work here (%s): %w; use --accel tcg", why, ErrNotSupported)
 		}
 		return "kvm", nil
@@ -74,11 +77,10 @@ func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return "tcg", nil
 	}
-	v.opts.Progress("probing KVM (once per host boot)")
-	if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel); ok {
+	if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel, v.opts.Progress); ok {
 		return "kvm", nil
-	} else {
-		v.opts.Progress("KVM unusable, using TCG: " + why)
+	} else if v.opts.Accel == "auto" {
+		v.opts.Progress("using TCG: KVM is unusable here (" + firstLine(why) + ")")
 	}
 	return "tcg", nil
 }
@@ -128,4 +130,12 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " / ")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:160] + "..."
+	}
+	return s
 }

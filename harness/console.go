@@ -20,16 +20,19 @@ type consoleWriter struct {
 	f    *os.File
 	echo io.Writer
 
-	mu      sync.Mutex
-	line    []byte
-	last    []byte // the last consoleTailSize bytes
-	panic   bool
-	ready   chan struct{}
-	isReady bool
+	mu        sync.Mutex
+	line      []byte
+	last      []byte // the last consoleTailSize bytes
+	panic     bool
+	failed    string // the agent's setup-failed line
+	listening chan struct{}
+	ready     chan struct{}
+	isListen  bool
+	isReady   bool
 }
 
 func newConsoleWriter(f *os.File, echo io.Writer) *consoleWriter {
-	return &consoleWriter{f: f, echo: echo, ready: make(chan struct{})}
+	return &consoleWriter{f: f, echo: echo, ready: make(chan struct{}), listening: make(chan struct{})}
 }
 
 // panicMarkers are console lines after which the kernel is gone.
@@ -65,15 +68,27 @@ func (c *consoleWriter) Write(p []byte) (int, error) {
 }
 
 func (c *consoleWriter) scan(line string) {
-	if !c.isReady && strings.Contains(line, guest.ReadyLine) {
+	switch {
+	case !c.isListen && strings.Contains(line, guest.ListeningLine):
+		c.isListen = true
+		close(c.listening)
+	case !c.isReady && strings.Contains(line, guest.ReadyLine):
 		c.isReady = true
 		close(c.ready)
+	case c.failed == "" && strings.Contains(line, guest.SetupFailedPrefix):
+		_, c.failed, _ = strings.Cut(line, guest.SetupFailedPrefix)
 	}
 	for _, m := range panicMarkers {
 		if strings.Contains(line, m) {
 			c.panic = true
 		}
 	}
+}
+
+func (c *consoleWriter) setupFailed() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 func (c *consoleWriter) panicked() bool {

@@ -269,7 +269,10 @@ func (v *VM) buildInitramfs() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ir := &guest.Initramfs{Agent: v.opts.Agent, Busybox: bb, Modules: order, ModulesDir: idx.Dir}
+	ir := &guest.Initramfs{Agent: v.opts.Agent, Busybox: bb, Modules: order, ModulesDir: idx.Dir, Requires: map[string][]string{}}
+	for _, m := range order {
+		ir.Requires[m.Name] = idx.Requires(m)
+	}
 	return ir.Build(filepath.Join(cache, "initramfs"))
 }
 
@@ -380,44 +383,52 @@ func (v *VM) qemuTail() string {
 	return s
 }
 
+// waitReady waits for the agent's SSH server, connects (the handshake
+// overlaps the guest's last setup steps), then waits for the guest to be
+// ready.
 func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) error {
 	timer := time.NewTimer(v.opts.BootTimeout)
 	defer timer.Stop()
-	select {
-	case <-v.consoleW.ready:
-	case <-v.exited:
-		return v.bootFailure("qemu exited before the agent was ready")
-	case <-timer.C:
-		return v.bootFailure(fmt.Sprintf("agent not ready after %v", v.opts.BootTimeout))
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	var err error
-	for i := 0; i < 50; i++ {
-		if v.client, err = dialSSH(addr, cfg); err == nil {
-			return nil
-		}
-		var kerr *ssh.ExitError
-		if errors.As(err, &kerr) || strings.Contains(err.Error(), "host key mismatch") ||
-			strings.Contains(err.Error(), "unable to authenticate") {
-			return fmt.Errorf("ssh to guest: %w", err)
-		}
+	wait := func(ch <-chan struct{}, what string) error {
 		select {
+		case <-ch:
+			return nil
 		case <-v.exited:
-			return v.bootFailure("qemu exited before SSH was up")
+			if f := v.consoleW.setupFailed(); f != "" {
+				return v.bootFailure("guest setup failed: " + f)
+			}
+			return v.bootFailure("qemu exited before " + what)
+		case <-timer.C:
+			return v.bootFailure(fmt.Sprintf("no %s after %v", what, v.opts.BootTimeout))
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return v.bootFailure(fmt.Sprintf("agent ready but SSH failed: %v", err))
+	if err := wait(v.consoleW.listening, "agent"); err != nil {
+		return err
+	}
+	var err error
+	for i := 0; ; i++ {
+		if v.client, err = dialSSH(addr, cfg); err == nil {
+			break
+		}
+		if strings.Contains(err.Error(), "host key mismatch") || strings.Contains(err.Error(), "unable to authenticate") || i == 50 {
+			return v.bootFailure(fmt.Sprintf("agent listening but SSH failed: %v", err))
+		}
+		retry := make(chan struct{})
+		go func() { time.Sleep(20 * time.Millisecond); close(retry) }()
+		if err := wait(retry, "SSH"); err != nil {
+			return err
+		}
+	}
+	return wait(v.consoleW.ready, "ready guest")
 }
 
 func (v *VM) bootFailure(what string) error {
 	if v.consoleW.panicked() {
-		return fmt.Errorf("%w during boot: %s; console %s:\n%s", ErrKernelCrashed, what, v.console, v.consoleW.tail(30))
+		return fmt.Errorf("%w during boot: %s; console tail:\n%s", ErrKernelCrashed, what, v.consoleW.tail(30))
 	}
-	return fmt.Errorf("%w: %s; console %s:\n%s", ErrBootFailure, what, v.console, v.consoleW.tail(30))
+	return fmt.Errorf("%w: %s; console tail:\n%s", ErrBootFailure, what, v.consoleW.tail(30))
 }
 
 // Command is a shell command to run in the guest.
@@ -500,7 +511,7 @@ func (v *VM) lost(err error) error {
 	case <-time.After(3 * time.Second):
 	}
 	if v.Crashed() {
-		return fmt.Errorf("%w (console %s):\n%s", ErrKernelCrashed, v.console, v.consoleW.tail(40))
+		return fmt.Errorf("%w; console tail:\n%s", ErrKernelCrashed, v.consoleW.tail(40))
 	}
 	select {
 	case <-v.exited:

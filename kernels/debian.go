@@ -97,7 +97,8 @@ func (s *Store) ResolveDebian(spec string) (string, error) {
 		}
 	}
 	if len(match) == 0 {
-		return "", fmt.Errorf("%w %q: no package matches %s in the apt lists (run: apt-get update)", ErrUnknownSpec, spec, re)
+		return "", fmt.Errorf("%w %q: no package matches %s in the apt lists (run apt-get update if they are stale); valid specs: %s",
+			ErrUnknownSpec, spec, re, s.validSpecs())
 	}
 	sortPackages(match)
 	return match[len(match)-1], nil

@@ -236,6 +236,23 @@ func (idx *ModuleIndex) resolve(name string) []*Module {
 	return out
 }
 
+// Requires returns the names of the modules m needs loaded first: its
+// depends= and the modules its soft dependencies resolve to.
+func (idx *ModuleIndex) Requires(m *Module) []string {
+	var out []string
+	for _, d := range m.Depends {
+		if _, ok := idx.Modules[d]; ok {
+			out = append(out, d)
+		}
+	}
+	for _, s := range m.SoftPre {
+		for _, sm := range idx.resolve(s) {
+			out = append(out, sm.Name)
+		}
+	}
+	return out
+}
+
 // LoadOrder returns the modules to load, dependencies first, so that every
 // wanted name is available: names built into the kernel need nothing, names
 // neither built in nor loadable are returned in missing. Soft dependencies
@@ -249,15 +266,8 @@ func (idx *ModuleIndex) LoadOrder(wanted []string) (order []*Module, missing []s
 			return // done, or a cycle: break it
 		}
 		state[m.Name] = 1
-		for _, d := range m.Depends {
-			if dm, ok := idx.Modules[d]; ok {
-				visit(dm)
-			}
-		}
-		for _, s := range m.SoftPre {
-			for _, sm := range idx.resolve(s) {
-				visit(sm)
-			}
+		for _, d := range idx.Requires(m) {
+			visit(idx.Modules[d])
 		}
 		state[m.Name] = 2
 		order = append(order, m)

@@ -60,7 +60,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	accel := opts.Accel
 	if accel == "auto" {
 		accel = "tcg"
-		if ok, _ := harness.KVMUsable(ctx, qemu, opts.Kernel); ok {
+		if ok, _ := harness.KVMUsable(ctx, qemu, opts.Kernel, progress); ok {
 			accel = "kvm"
 		}
 	}

@@ -1,0 +1,198 @@
+package main
+
+// End-to-end tests: they build the faultline binary and run it as a user
+// would, booting the real debian:6.1-cloud kernel under QEMU (TCG here).
+// They take a few seconds each; -short skips them.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faultline-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "faultline")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build faultline: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// faultline runs the binary with its own TMPDIR, so that leftovers of this
+// run can be told apart from others'.
+func faultline(t *testing.T, tmp, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run faultline: %v", err)
+	}
+	return r
+}
+
+// needKernel makes sure debian:6.1-cloud is fetched.
+func needKernel(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots a VM; skipped with -short")
+	}
+	r := faultline(t, t.TempDir(), "", "kernels", "fetch", "debian:6.1-cloud")
+	if r.code != 0 {
+		t.Fatalf("kernels fetch: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// noQEMULeft fails if a QEMU process that used tmp still runs.
+func noQEMULeft(t *testing.T, tmp string) {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-f", "qemu-system.*"+tmp).Output()
+	if len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("QEMU left running: pids %s", out)
+	}
+	ents, _ := os.ReadDir(tmp)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "faultline-vm-") {
+			t.Errorf("VM directory left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestVMBtrfsCompressed(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "btrfs", "--mount-opt", "compress-force=zstd",
+		"--", "sh", "-c", "uname -r; grep /mnt/scratch /proc/mounts; head -c 1048576 /dev/zero > f; sync; pwd; exit 7")
+	if r.code != 7 {
+		t.Fatalf("exit %d, want the guest's 7; stderr:\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"6.1.0-", "/dev/vda /mnt/scratch btrfs", "compress-force=zstd", "\n/mnt/scratch\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	noQEMULeft(t, tmp)
+}
+
+func TestVMExt4StdinStderr(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "hello from the host\n", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4",
+		"--", "sh", "-c", "cat > f; sync; cat f; grep -c ' /mnt/scratch ext4 ' /proc/mounts; echo to-stderr >&2")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if r.stdout != "hello from the host\n1\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "to-stderr") {
+		t.Errorf("guest stderr not streamed: %q", r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
+
+func TestVMKernelCrash(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none",
+		"--", "sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60")
+	if r.code != exitCrash {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitCrash, r.stderr)
+	}
+	_, path, ok := strings.Cut(r.stderr, "console kept at ")
+	if !ok {
+		t.Fatalf("no console path in stderr:\n%s", r.stderr)
+	}
+	b, err := os.ReadFile(strings.TrimSpace(path))
+	if err != nil || !bytes.Contains(b, []byte("Kernel panic - not syncing")) {
+		t.Errorf("kept console %s lacks the panic (%v)", path, err)
+	}
+	noQEMULeft(t, tmp)
+}
+
+func TestVMNotAKernel(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	bogus := filepath.Join(tmp, "bzImage")
+	os.WriteFile(bogus, []byte("this is not a kernel\n"), 0o644)
+	r := faultline(t, tmp, "", "vm", "--kernel", "file:"+bogus, "--fs", "none", "--boot-timeout", "20s", "--", "true")
+	if r.code != exitBoot || !strings.Contains(r.stderr, "boot failure") {
+		t.Fatalf("exit %d, want %d with 'boot failure'; stderr:\n%s", r.code, exitBoot, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
+
+func TestVMTimeout(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none", "--timeout", "2s", "--", "sleep", "600")
+	if r.code != exitTimeout {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitTimeout, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
+
+func TestBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "nosuch-kernel", "--", "true")
+	if r.code != exitError || !strings.Contains(r.stderr, "valid specs: debian:6.1") {
+		t.Errorf("unknown kernel: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	r = faultline(t, tmp, "", "vm", "--fs", "xfs", "--", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, `unknown filesystem "xfs"`) {
+		t.Errorf("unknown fs: exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	r = faultline(t, tmp, "", "frobnicate")
+	if r.code != exitUsage {
+		t.Errorf("unknown command: exit %d", r.code)
+	}
+}
+
+func TestKernelsShowJSON(t *testing.T) {
+	needKernel(t)
+	r := faultline(t, t.TempDir(), "", "kernels", "show", "debian:6.1-cloud", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	release, _ := raw["release"].(string)
+	for _, f := range []string{"vmlinuz", "system_map", "config", "modules_dir"} {
+		p, _ := raw[f].(string)
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %q: %v", f, p, err)
+		}
+	}
+	if !strings.HasPrefix(release, "6.1.0-") {
+		t.Errorf("release = %q", release)
+	}
+}

@@ -1,0 +1,90 @@
+package guest
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cavaliergopher/cpio"
+
+	"faultline/kernels"
+)
+
+func TestInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ir := &Initramfs{
+		Agent:      write("agent", "AGENT"),
+		Busybox:    write("busybox", "BUSYBOX"),
+		ModulesDir: filepath.Join(dir, "mods"),
+		Modules:    []*kernels.Module{{Name: "virtio_ring", Path: "a/virtio_ring.ko"}, {Name: "virtio_blk", Path: "b/virtio_blk.ko"}},
+	}
+	write("mods/a/virtio_ring.ko", "RING")
+	write("mods/b/virtio_blk.ko", "BLK")
+	cache := filepath.Join(dir, "cache")
+	path, err := ir.Build(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := cpio.NewReader(f)
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		files[h.Name] = string(b)
+	}
+	for name, want := range map[string]string{
+		"init":                           "AGENT",
+		"bin/busybox":                    "BUSYBOX",
+		"lib/modules/000-virtio_ring.ko": "RING",
+		"lib/modules/001-virtio_blk.ko":  "BLK",
+		"lib/modules/order":              "/lib/modules/000-virtio_ring.ko\n/lib/modules/001-virtio_blk.ko\n",
+	} {
+		if files[name] != want {
+			t.Errorf("%s = %q, want %q", name, files[name], want)
+		}
+	}
+	if _, ok := files["mnt/scratch"]; !ok {
+		t.Error("no mnt/scratch directory")
+	}
+	// Same inputs: same archive, not rebuilt.
+	again, err := ir.Build(cache)
+	if err != nil || again != path {
+		t.Errorf("rebuild = %s, %v; want cached %s", again, err, path)
+	}
+	// A changed input: a new archive.
+	write("agent", "AGENT2")
+	if changed, _ := ir.Build(cache); changed == path {
+		t.Error("changed agent did not change the archive key")
+	}
+}
+
+func TestCheckStatic(t *testing.T) {
+	if err := CheckStatic("/bin/sh"); err == nil {
+		t.Skip("/bin/sh is static here")
+	} else if !errors.Is(err, ErrNotStatic) {
+		t.Errorf("CheckStatic(/bin/sh) = %v, want ErrNotStatic", err)
+	}
+}

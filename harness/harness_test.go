@@ -1,0 +1,150 @@
+package harness
+
+import (
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"faultline/guest"
+)
+
+func TestQEMUArgs(t *testing.T) {
+	c := &QEMUConfig{
+		Kernel: "/k/vmlinuz", Initrd: "/c/ir.cpio", Cmdline: []string{"console=ttyS0", "panic=-1"},
+		Accel: "tcg", CPUs: 2, MemoryMB: 1024, Disks: []string{"/tmp/a,b.img"},
+		SSHPort: 4022, GuestSSHPort: 22, QMPSocket: "/tmp/q.sock",
+		FwCfg: map[string]string{"opt/faultline/config": "/tmp/agent.json"},
+	}
+	got := strings.Join(c.Args(), " ")
+	for _, want := range []string{
+		"-accel tcg,thread=multi -cpu max",
+		"-smp 2 -m 1024M",
+		"-kernel /k/vmlinuz -initrd /c/ir.cpio -append console=ttyS0 panic=-1",
+		"-no-reboot",
+		"-drive file=/tmp/a,,b.img,if=none,id=disk0,format=raw",
+		"-device virtio-blk-pci,drive=disk0",
+		"hostfwd=tcp:127.0.0.1:4022-:22",
+		"-device virtio-rng-pci",
+		"-chardev socket,id=qmp,path=/tmp/q.sock,server=on,wait=off -mon chardev=qmp,mode=control",
+		"-fw_cfg name=opt/faultline/config,file=/tmp/agent.json",
+		"-serial chardev:con",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args lack %q:\n%s", want, got)
+		}
+	}
+	c.Accel = "kvm"
+	if a := c.Args(); !slices.Contains(a, "kvm") || slices.Contains(a, "tcg,thread=multi") {
+		t.Errorf("kvm args: %v", a)
+	}
+	c.NUMANodes, c.CPUs, c.MemoryMB = 2, 2, 2048
+	got = strings.Join(c.Args(), " ")
+	for _, want := range []string{
+		"-object memory-backend-ram,id=mem0,size=1024M -numa node,nodeid=0,memdev=mem0,cpus=0-0",
+		"-numa node,nodeid=1,memdev=mem1,cpus=1-1",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("numa args lack %q:\n%s", want, got)
+		}
+	}
+}
+
+// handshake runs the agent's SSH server config against a client config over
+// an in-memory connection and returns the client's error.
+func handshake(t *testing.T, serverHost, serverAuthorized, clientKey *KeyPair, pinned ssh.PublicKey) error {
+	t.Helper()
+	srv, err := guest.NewServerConfig(&guest.Config{HostKey: string(serverHost.PEM), AuthorizedKey: serverAuthorized.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A real socket: net.Pipe is unbuffered and both sides write their
+	// version line first.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	go func() {
+		if c, _, _, err := ssh.NewServerConn(a, srv); err == nil {
+			c.Close()
+		}
+		a.Close()
+	}()
+	c, _, _, err := ssh.NewClientConn(b, "guest", ClientConfig(clientKey, pinned, 5*time.Second))
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+func TestSSHAuth(t *testing.T) {
+	host, client, other := mustKey(t), mustKey(t), mustKey(t)
+	if err := handshake(t, host, client, client, host.Signer.PublicKey()); err != nil {
+		t.Fatalf("good keys refused: %v", err)
+	}
+	if err := handshake(t, host, client, client, other.Signer.PublicKey()); err == nil || !strings.Contains(err.Error(), "host key mismatch") {
+		t.Errorf("wrong pinned host key accepted: %v", err)
+	}
+	if err := handshake(t, host, client, other, host.Signer.PublicKey()); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("unauthorized client key accepted: %v", err)
+	}
+}
+
+func mustKey(t *testing.T) *KeyPair {
+	k, err := NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestMissingToolNamesPackage(t *testing.T) {
+	_, err := Tool{Name: "no-such-tool-xyz", Package: "some-pkg"}.Find()
+	if err == nil || !strings.Contains(err.Error(), "some-pkg") || !strings.Contains(err.Error(), "apt-get install") {
+		t.Errorf("Find = %v; want the package and install command", err)
+	}
+}
+
+func TestConsoleWriter(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsoleWriter(f, nil)
+	for _, chunk := range []string{"[ 1.0] boot\r\nfaultline-ag", "ent: ready\n[ 2.0] Kernel panic - not", " syncing: sysrq\n"} {
+		if n, err := c.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	select {
+	case <-c.ready:
+	default:
+		t.Error("ready line split over two writes not seen")
+	}
+	if !c.panicked() {
+		t.Error("panic line not seen")
+	}
+	if tail := c.tail(1); !strings.Contains(tail, "Kernel panic") {
+		t.Errorf("tail(1) = %q", tail)
+	}
+	c.close()
+	b, _ := os.ReadFile(f.Name())
+	if !strings.HasPrefix(string(b), "[ 1.0] boot") || !strings.HasSuffix(string(b), "sysrq\n") {
+		t.Errorf("console file = %q", b)
+	}
+}
