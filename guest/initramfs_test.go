@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cavaliergopher/cpio"
@@ -26,7 +27,7 @@ func TestInitramfs(t *testing.T) {
 	}
 	ir := &Initramfs{
 		Agent:      write("agent", "AGENT"),
-		Busybox:    write("busybox", "BUSYBOX"),
+		Busybox:    write("busybox", "#!/bin/sh\necho bin/sh usr/bin/env linuxrc ../etc/passwd bin/busybox\n"),
 		ModulesDir: filepath.Join(dir, "mods"),
 		Modules:    []*kernels.Module{{Name: "virtio_ring", Path: "a/virtio_ring.ko"}, {Name: "virtio_blk", Path: "b/virtio_blk.ko"}},
 	}
@@ -57,7 +58,8 @@ func TestInitramfs(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"init":                           "AGENT",
-		"bin/busybox":                    "BUSYBOX",
+		"bin/sh":                         "busybox",
+		"usr/bin/env":                    "../../bin/busybox",
 		"lib/modules/000-virtio_ring.ko": "RING",
 		"lib/modules/001-virtio_blk.ko":  "BLK",
 		"lib/modules/order":              "/lib/modules/000-virtio_ring.ko\n/lib/modules/001-virtio_blk.ko\n",
@@ -65,6 +67,14 @@ func TestInitramfs(t *testing.T) {
 		if files[name] != want {
 			t.Errorf("%s = %q, want %q", name, files[name], want)
 		}
+	}
+	for _, bad := range []string{"linuxrc", "../etc/passwd"} {
+		if _, ok := files[bad]; ok {
+			t.Errorf("applet link %s made", bad)
+		}
+	}
+	if !strings.HasPrefix(files["bin/busybox"], "#!/bin/sh") {
+		t.Errorf("bin/busybox = %q", files["bin/busybox"])
 	}
 	if _, ok := files["mnt/scratch"]; !ok {
 		t.Error("no mnt/scratch directory")
