@@ -30,6 +30,7 @@ func TestInitramfs(t *testing.T) {
 		Busybox:    write("busybox", "#!/bin/sh\necho bin/sh usr/bin/env linuxrc ../etc/passwd bin/busybox\n"),
 		ModulesDir: filepath.Join(dir, "mods"),
 		Modules:    []*kernels.Module{{Name: "virtio_ring", Path: "a/virtio_ring.ko"}, {Name: "virtio_blk", Path: "b/virtio_blk.ko"}},
+		Requires:   map[string][]string{"virtio_blk": {"virtio_ring", "not_in_image"}},
 	}
 	write("mods/a/virtio_ring.ko", "RING")
 	write("mods/b/virtio_blk.ko", "BLK")
@@ -55,6 +56,9 @@ func TestInitramfs(t *testing.T) {
 		}
 		b, _ := io.ReadAll(r)
 		files[h.Name] = string(b)
+		if h.Mode&cpio.ModeType == cpio.TypeSymlink {
+			files[h.Name] = h.Linkname
+		}
 	}
 	for name, want := range map[string]string{
 		"init":                           "AGENT",
@@ -62,7 +66,7 @@ func TestInitramfs(t *testing.T) {
 		"usr/bin/env":                    "../../bin/busybox",
 		"lib/modules/000-virtio_ring.ko": "RING",
 		"lib/modules/001-virtio_blk.ko":  "BLK",
-		"lib/modules/order":              "/lib/modules/000-virtio_ring.ko\n/lib/modules/001-virtio_blk.ko\n",
+		"lib/modules/order":              "/lib/modules/000-virtio_ring.ko virtio_ring \n/lib/modules/001-virtio_blk.ko virtio_blk virtio_ring\n",
 	} {
 		if files[name] != want {
 			t.Errorf("%s = %q, want %q", name, files[name], want)
