@@ -62,7 +62,7 @@ func TestInitramfs(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"init":                           "AGENT",
-		"bin/sh":                         "busybox",
+		"bin/sh":                         "../bin/busybox",
 		"usr/bin/env":                    "../../bin/busybox",
 		"lib/modules/000-virtio_ring.ko": "RING",
 		"lib/modules/001-virtio_blk.ko":  "BLK",
