@@ -9,7 +9,7 @@ all: build
 
 # The binary is also the guest agent (PID 1 in the initramfs): it must be static.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/faultline
 
 deps:
 	@scripts/deps.sh
