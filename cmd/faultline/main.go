@@ -35,6 +35,7 @@ Usage:
   faultline kernels show SPEC [--json]   release and paths of a kernel's files
   faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
   faultline bench boot [flags]           measure boot overhead against bare QEMU
+  faultline classify [--json] FILE...    find and title the crashes in console logs
 
 Kernel specs: debian:6.1, debian:6.1-cloud, debian:6.12, debian:6.12-cloud,
 an exact package name (linux-image-6.1.0-56-cloud-amd64-unsigned),
@@ -48,7 +49,7 @@ Examples:
 
 Exit codes:
   0        success (vm: the guest command's own status, 0-255)
-  2        bad usage
+  2        bad usage (classify: an input could not be read)
   122      the guest kernel crashed (console kept, path printed)
   123      the guest did not boot
   124      the guest command timed out
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string) int {
 		return cmdVM(ctx, args[1:])
 	case "bench":
 		return cmdBench(ctx, args[1:])
+	case "classify":
+		return cmdClassify(ctx, args[1:])
 	}
 	fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

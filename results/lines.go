@@ -1,0 +1,131 @@
+// Package results turns guest console logs into crash reports: it finds each
+// oops, gives it a syzbot-style title, a type and a guilty frame, flags
+// reports whose stack cannot be trusted, and matches reports against known
+// bug signatures.
+package results
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// line is one console line with its printk decorations removed.
+type line struct {
+	num  int    // 1-based line number in the log
+	raw  string // as logged, without "\r"
+	text string // without <level>, [timestamp] and [T123]/[C1] caller id
+	ctx  string // the caller id ("T123", "C1"), if the log had one
+}
+
+// prefixRE matches what printk and serial capture put before a message:
+// a syslog level, a timestamp, a caller id (CONFIG_PRINTK_CALLER).
+var prefixRE = regexp.MustCompile(`^(?:<\d+>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?`)
+
+func splitLines(log []byte) []line {
+	s := strings.ReplaceAll(string(log), "\r", "")
+	raw := strings.Split(s, "\n")
+	if n := len(raw); n > 0 && raw[n-1] == "" {
+		raw = raw[:n-1]
+	}
+	out := make([]line, len(raw))
+	for i, r := range raw {
+		l := line{num: i + 1, raw: r}
+		m := prefixRE.FindStringSubmatchIndex(r)
+		text := r
+		if m != nil && m[1] > 0 {
+			text = r[m[1]:]
+			if m[2] >= 0 {
+				l.ctx = r[m[2]:m[3]]
+			}
+			text = strings.TrimPrefix(text, " ")
+		}
+		l.text = text
+		out[i] = l
+	}
+	return out
+}
+
+// frameRE matches a stack frame: "func+0x1/0x2", optionally behind an
+// old-style "[<ffffffff81234567>]" address, optionally marked unreliable
+// with "?", optionally followed by a module name.
+var frameRE = regexp.MustCompile(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
+
+// ripRE matches the line that names the faulting instruction: x86 "RIP:"
+// and "IP:", arm64 "pc :", arm "PC is at", powerpc "NIP".
+var ripRE = regexp.MustCompile(`(?:^|\s)(?:RIP: [0-9a-f]{4}:|EIP: [0-9a-f]{4}:|IP:|pc :|PC is at|NIP \[[0-9a-f]+\])\s*(?:\[<[0-9a-f]+>\]\s*)*(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
+
+// frame is a function in a stack trace.
+type frame struct {
+	fn       string // normalised: compiler suffixes (.isra.0, .part.1, .cold) removed
+	line     int    // index into the report's lines
+	reliable bool   // not marked "?"
+}
+
+// syscallRE matches the wrappers around a system call's body.
+var syscallRE = regexp.MustCompile(`^(?:SyS_|ksys_|__se_sys_|__do_sys_|compat_SyS_|__se_compat_sys_|__do_compat_sys_)(\w+)`)
+
+// archSyscallRE matches the architecture's syscall stubs, named sys_X.
+var archSyscallRE = regexp.MustCompile(`^__(?:x64|ia32|arm64|s390x|riscv)_(?:compat_)?sys_(\w+)`)
+
+// cleanFunc removes the suffixes the compiler adds to function clones
+// (.isra.0, .part.1, .cold, .constprop.0).
+func cleanFunc(fn string) string {
+	if i := strings.IndexByte(fn, '.'); i > 0 {
+		fn = fn[:i]
+	}
+	return fn
+}
+
+// synchronizeRE matches the flavours of waiting for an RCU grace period,
+// which hang reports name as one.
+var synchronizeRE = regexp.MustCompile(`^_?_?synchronize_(?:s?rcu|sched|rcu_bh)(?:_expedited|_normal)?$`)
+
+// titleFunc is how a guilty function appears in a title: a system call by
+// its own name (SyS_bpf, __x64_sys_bpf: bpf), grace-period waits as
+// synchronize_rcu, C++-mangled test names demangled to the bare name.
+func titleFunc(fn string) string {
+	if m := syscallRE.FindStringSubmatch(fn); m != nil {
+		return m[1]
+	}
+	if m := archSyscallRE.FindStringSubmatch(fn); m != nil {
+		return "sys_" + m[1]
+	}
+	if synchronizeRE.MatchString(fn) {
+		return "synchronize_rcu"
+	}
+	if m := mangledRE.FindStringSubmatch(fn); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil && n <= len(m[2]) {
+			return m[2][:n]
+		}
+	}
+	return fn
+}
+
+// mangledRE matches an Itanium C++ mangled name (_Z8fakeNameiii).
+var mangledRE = regexp.MustCompile(`^_Z(\d+)([A-Za-z_]\w*)`)
+
+// armFrameRE matches the 32-bit ARM unwinder's "[<pc>] (func) from [<lr>]
+// (caller+0x18/0x1c)" lines: the function is the first one named.
+var armFrameRE = regexp.MustCompile(`^\s*\[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<`)
+
+// parseFrame returns the frame a line holds, if any.
+func parseFrame(text string) (frame, bool) {
+	if m := armFrameRE.FindStringSubmatch(text); m != nil {
+		return frame{fn: cleanFunc(m[1]), reliable: true}, true
+	}
+	m := frameRE.FindStringSubmatch(text)
+	if m == nil {
+		return frame{}, false
+	}
+	return frame{fn: cleanFunc(m[2]), reliable: m[1] == ""}, true
+}
+
+// parseRIP returns the function a RIP:/IP:/pc line names.
+func parseRIP(text string) (string, bool) {
+	m := ripRE.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return cleanFunc(m[1]), true
+}

@@ -1,0 +1,135 @@
+package results
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Report is one crash found in a console log.
+type Report struct {
+	// Title follows the syzbot convention ("KASAN: use-after-free Read in
+	// f", "WARNING in f", "INFO: task hung in f"); "corrupted" stands for
+	// the frame when none can be trusted.
+	Title string `json:"title"`
+	// AltTitles are other titles the same bug may be reported under.
+	AltTitles []string `json:"alt_titles"`
+	// Type is the bug class (WARNING, HANG, LOCKDEP, KASAN-READ, ...).
+	Type string `json:"type"`
+	// Frame is the guilty function, or "corrupted".
+	Frame string `json:"frame"`
+	// Corrupted tells that the report cannot be trusted: no usable stack,
+	// or interleaved and truncated text; CorruptedReason says why.
+	Corrupted       bool   `json:"corrupted"`
+	CorruptedReason string `json:"corrupted_reason"`
+	// Signature is the id of the known bug the report matches, or "new".
+	Signature string `json:"signature"`
+	// StartLine and EndLine are the 1-based first and last log lines of
+	// the report.
+	StartLine int `json:"start_line"`
+	EndLine   int `json:"end_line"`
+	// Report is the report's text, printk prefixes kept.
+	Report string `json:"report"`
+
+	lines []line // the report's lines
+}
+
+// maxReportLines bounds a report whose end is not marked.
+const maxReportLines = 400
+
+// endRE matches lines that end a report (kept in it).
+var endRE = regexp.MustCompile(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
+
+// Parse returns the crash reports in a console log, in log order.
+func Parse(log []byte) []*Report {
+	lines := splitLines(log)
+	var reports []*Report
+	for i := 0; i < len(lines); {
+		k, m := findHeader(lines[i].text)
+		if k == nil || !k.confirmed(lines, i) {
+			i++
+			continue
+		}
+		end := reportEnd(lines, i)
+		r := &Report{StartLine: lines[i].num, EndLine: lines[end].num, lines: lines[i : end+1]}
+		k.describe(r, m)
+		var sb strings.Builder
+		for _, l := range r.lines {
+			sb.WriteString(l.raw)
+			sb.WriteByte('\n')
+		}
+		r.Report = sb.String()
+		r.lines = nil
+		if r.AltTitles == nil {
+			r.AltTitles = []string{}
+		}
+		reports = append(reports, r)
+		i = end + 1
+	}
+	return reports
+}
+
+// reportEnd returns the index of the last line of the report starting at
+// start: the line before the next report, an end marker, or the cap. A panic
+// that the oops caused stays in the same report.
+func reportEnd(lines []line, start int) int {
+	limit := min(len(lines)-1, start+maxReportLines)
+	for j := start + 1; j <= limit; j++ {
+		t := lines[j].text
+		if k, _ := findHeader(t); k != nil && !k.continuation && k.confirmed(lines, j) {
+			if cur, _ := findHeader(lines[start].text); cur != nil && cur.absorbs != nil && j-start <= 8 && cur.absorbs.MatchString(t) {
+				continue
+			}
+			return j - 1
+		}
+		if endRE.MatchString(t) {
+			if j+1 <= limit && strings.Contains(lines[j+1].text, "Kernel panic - not syncing") {
+				continue
+			}
+			return j
+		}
+	}
+	return limit
+}
+
+// findHeader returns the oops kind whose header line t is, if any.
+func findHeader(t string) (*oopsKind, []string) {
+	for _, k := range kinds {
+		if !strings.Contains(t, k.needle) {
+			continue
+		}
+		m := k.header.FindStringSubmatch(t)
+		if m == nil {
+			continue
+		}
+		suppressed := false
+		for _, s := range k.suppress {
+			if s.MatchString(t) {
+				suppressed = true
+				break
+			}
+		}
+		if suppressed {
+			continue
+		}
+		return k, m
+	}
+	return nil, nil
+}
+
+// confirmed reports whether the header at lines[i] is a real report: some
+// kinds need a line that follows.
+func (k *oopsKind) confirmed(lines []line, i int) bool {
+	if k.needs == nil {
+		return true
+	}
+	within := k.needsWithin
+	if within == 0 {
+		within = 5
+	}
+	for j := i + 1; j < len(lines) && j <= i+within; j++ {
+		if k.needs.MatchString(lines[j].text) {
+			return true
+		}
+	}
+	return false
+}
