@@ -58,7 +58,6 @@ var ripRE = regexp.MustCompile(`(?:^|\s)(?:RIP: [0-9a-f]{4}:|EIP: [0-9a-f]{4}:|I
 // frame is a function in a stack trace.
 type frame struct {
 	fn       string // normalised: compiler suffixes (.isra.0, .part.1, .cold) removed
-	line     int    // index into the report's lines
 	reliable bool   // not marked "?"
 }
 
