@@ -544,6 +544,22 @@ var kinds = []*oopsKind{
 			r.setNoFrame("WARNING", "WARNING: kernel stack regs has bad value")
 		},
 	},
+	{
+		needle: "INFO: Freed in ",
+		header: re(`INFO: Freed in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+ age=\d+ cpu=\d+ pid=\d+`),
+		describe: func(r *Report, m []string) {
+			r.setNoFrame("MEMORY_SAFETY_BUG", "INFO: Freed in "+titleFunc(cleanFunc(m[1]))+" age=NUM cpu=NUM pid=NUM")
+		},
+	},
+	{
+		// A Go program's crash (the faultline agent, a Go workload).
+		needle: ": ",
+		header: re(`^(?:runtime: |fatal error: |panic: )`),
+		needs:  re(`^goroutine \d+ \[`),
+		describe: func(r *Report, m []string) {
+			r.setNoFrame("DoS", "go runtime error")
+		},
+	},
 	// --- panics (last: an oops before them names the bug) ---
 	{
 		needle:       "Kernel panic - not syncing",

@@ -105,8 +105,9 @@ func titleFunc(fn string) string {
 var mangledRE = regexp.MustCompile(`^_Z(\d+)([A-Za-z_]\w*)`)
 
 // armFrameRE matches the 32-bit ARM unwinder's "[<pc>] (func) from [<lr>]
-// (caller+0x18/0x1c)" lines: the function is the first one named.
-var armFrameRE = regexp.MustCompile(`^\s*\[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<`)
+// (caller+0x18/0x1c)" lines. The frame is the caller: with tail calls the
+// next line does not always name it again.
+var armFrameRE = regexp.MustCompile(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)`)
 
 // parseFrame returns the frame a line holds, if any.
 func parseFrame(text string) (frame, bool) {

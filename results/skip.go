@@ -76,7 +76,7 @@ var skipFrameRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	`device_release$`, `ref_tracker_`, `kernel_fpu_begin`, `unlock_page`, `folio_unlock`, `free_large_kmalloc`,
 	`aesti_`, `_?_?crypto_`, `simple_copy_to_iter`, `post_alloc_hook`, `_?_?set_page_owner`, `prep_new_page`,
 	`skb_panic`, `skb_under_panic`, `skb_over_panic`, `skb_push`, `skb_put`, `_?_?do_kernel_fault`, `do_mem_abort`,
-	`do_tag_check_fault`, `el1_`, `el0_`, `_?_?dabt_`, `_?_?irq_svc`, `tty_ldisc_lock`, `_?_?flush_work$`,
+	`do_tag_check_fault`, `el1_`, `el0_`, `_?_?irq_svc`, `print_tainted`, `ret_fast_syscall`, `vector_swi`, `_?_?sys_trace`, `stack_trace_`, `arch_stack_walk`, `_?_?save_stack`, `tty_ldisc_lock`, `_?_?flush_work$`,
 	`sock_kmalloc`, `sk_prot_alloc`, `_?_?dev_alloc_skb`, `dev_alloc_skb`, `_?_?netdev_alloc_skb`,
 	`pcpu_`, `_?_?list_lru_init`, `unwind_next_frame`, `unwind_get_return`, `unwind_backtrace`, `sget_userns`,
 	`alloc_super`, `_?_?unregister_client`, `i2c_unregister_device`, `xts_`, `_?_?xts_`, `skcipher_`,
@@ -121,7 +121,7 @@ func skipFrame(fn string) bool { return skipFrameRE.MatchString(fn) }
 // read/write, sendmsg, netlink).
 var stallAnchorRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	// entry points
-	`entry_SYSCALL`, `do_syscall_`, `do_fast_syscall`, `_?_?do_fast_syscall`, `do_int80`, `ret_from_fork`,
+	`ret_fast_syscall`, `vector_swi`, `entry_SYSCALL`, `do_syscall_`, `do_fast_syscall`, `_?_?do_fast_syscall`, `do_int80`, `ret_from_fork`,
 	`kthread$`, `worker_thread`, `process_one_work`, `process_scheduled_works`, `smpboot_thread_fn`,
 	`call_timer_fn`, `expire_timers`, `_?_?run_timers`, `run_timer_softirq`, `_?_?do_softirq`, `handle_softirqs`,
 	`net_rx_action`, `_?_?napi_poll`, `tasklet_action`, `_?_?tasklet_action`, `rcu_do_batch`, `rcu_core`,
