@@ -124,7 +124,26 @@ type VM struct {
 
 	mu     sync.Mutex
 	events []string
+
+	timings Timings
 }
+
+// Timings are the wall-clock phases of a VM's life, measured on the host.
+type Timings struct {
+	// Prepare is initramfs, keys and scratch disk, before QEMU starts.
+	Prepare time.Duration `json:"prepare_ns"`
+	// Listening is QEMU start to the agent's SSH server listening.
+	Listening time.Duration `json:"listening_ns"`
+	// Connected is listening to the SSH handshake done.
+	Connected time.Duration `json:"connected_ns"`
+	// Ready is connected to the guest ready (scratch disk mounted).
+	Ready time.Duration `json:"ready_ns"`
+	// Shutdown is the power-off request to QEMU's exit.
+	Shutdown time.Duration `json:"shutdown_ns"`
+}
+
+// Timings returns the phases measured so far.
+func (v *VM) Timings() Timings { return v.timings }
 
 // New validates options and prepares a VM; Boot starts it.
 func New(opts Options) (*VM, error) {
@@ -183,6 +202,7 @@ func (v *VM) Boot(ctx context.Context) error {
 	if v.console == "" {
 		v.console = filepath.Join(v.dir, "console.log")
 	}
+	prepStart := time.Now()
 	hostKey, err := NewKeyPair()
 	if err != nil {
 		return err
@@ -216,6 +236,7 @@ func (v *VM) Boot(ctx context.Context) error {
 	if err := os.WriteFile(qc.FwCfg[guest.FwCfgName], b, 0o600); err != nil {
 		return fmt.Errorf("write agent config: %w", err)
 	}
+	v.timings.Prepare = time.Since(prepStart)
 	v.opts.Progress(fmt.Sprintf("booting %s (%s, %d CPUs, %d MiB)", v.opts.Kernel.Name, accel, qc.CPUs, qc.MemoryMB))
 	// A free port can be taken by someone else before QEMU binds it: retry.
 	for attempt := 0; ; attempt++ {
@@ -404,9 +425,12 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 			return ctx.Err()
 		}
 	}
+	t0 := time.Now()
 	if err := wait(v.consoleW.listening, "agent"); err != nil {
 		return err
 	}
+	v.timings.Listening = time.Since(t0)
+	t0 = time.Now()
 	var err error
 	for i := 0; ; i++ {
 		if v.client, err = dialSSH(addr, cfg); err == nil {
@@ -421,7 +445,11 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 			return err
 		}
 	}
-	return wait(v.consoleW.ready, "ready guest")
+	v.timings.Connected = time.Since(t0)
+	t0 = time.Now()
+	err = wait(v.consoleW.ready, "ready guest")
+	v.timings.Ready = time.Since(t0)
+	return err
 }
 
 func (v *VM) bootFailure(what string) error {
@@ -573,6 +601,8 @@ func (v *VM) Close() error {
 
 // stop asks the agent to power off, then QMP to quit, then kills QEMU.
 func (v *VM) stop() {
+	t0 := time.Now()
+	defer func() { v.timings.Shutdown = time.Since(t0) }()
 	if v.client != nil {
 		select {
 		case <-v.exited:

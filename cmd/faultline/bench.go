@@ -73,17 +73,21 @@ func cmdBench(ctx context.Context, args []string) int {
 		return fail(err)
 	}
 	var a, b []time.Duration
+	var phases []harness.Timings
 	for i := 0; i < *n; i++ {
 		da, err := harness.BootMinimal(ctx, qemu, opts.Kernel, accel, time.Minute)
 		if err != nil {
 			return fail(fmt.Errorf("baseline boot: %w", err))
 		}
-		db, err := bootOnce(ctx, opts)
+		db, tm, err := bootOnceTimed(ctx, opts)
 		if err != nil {
 			return fail(err)
 		}
-		a, b = append(a, da), append(b, db)
-		progress(fmt.Sprintf("round %d/%d: bare %v, faultline %v", i+1, *n, da.Round(time.Millisecond), db.Round(time.Millisecond)))
+		a, b, phases = append(a, da), append(b, db), append(phases, tm)
+		progress(fmt.Sprintf("round %d/%d: bare %v, faultline %v (prepare %v, to listening %v, ssh %v, to ready %v, shutdown %v)",
+			i+1, *n, da.Round(time.Millisecond), db.Round(time.Millisecond), tm.Prepare.Round(time.Millisecond),
+			tm.Listening.Round(time.Millisecond), tm.Connected.Round(time.Millisecond), tm.Ready.Round(time.Millisecond),
+			tm.Shutdown.Round(time.Millisecond)))
 	}
 	ma, mb := median(a), median(b)
 	ratio := float64(mb) / float64(ma)
@@ -91,7 +95,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		return printJSON(map[string]any{
 			"kernel": opts.Kernel.Name, "accel": accel, "fs": vf.fs, "rounds": *n,
 			"bare_median_ms": ma.Milliseconds(), "faultline_median_ms": mb.Milliseconds(), "ratio": ratio,
-			"bare_ms": ms(a), "faultline_ms": ms(b),
+			"bare_ms": ms(a), "faultline_ms": ms(b), "phases": phases,
 		})
 	}
 	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", opts.Kernel.Name, accel, vf.fs, *n)
@@ -102,26 +106,34 @@ func cmdBench(ctx context.Context, args []string) int {
 }
 
 func bootOnce(ctx context.Context, opts harness.Options) (time.Duration, error) {
+	d, _, err := bootOnceTimed(ctx, opts)
+	return d, err
+}
+
+// bootOnceTimed boots, runs "true", powers off, and returns the total and
+// the VM's phases.
+func bootOnceTimed(ctx context.Context, opts harness.Options) (time.Duration, harness.Timings, error) {
+	var tm harness.Timings
 	start := time.Now()
 	vm, err := harness.New(opts)
 	if err != nil {
-		return 0, err
+		return 0, tm, err
 	}
 	defer vm.Close()
 	if err := vm.Boot(ctx); err != nil {
-		return 0, err
+		return 0, tm, err
 	}
 	code, err := vm.Run(ctx, &harness.Command{Shell: "true", Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil {
-		return 0, err
+		return 0, tm, err
 	}
 	if code != 0 {
-		return 0, fmt.Errorf("guest 'true' exited %d", code)
+		return 0, tm, fmt.Errorf("guest 'true' exited %d", code)
 	}
 	if err := vm.Close(); err != nil {
-		return 0, err
+		return 0, tm, err
 	}
-	return time.Since(start), nil
+	return time.Since(start), vm.Timings(), nil
 }
 
 func median(d []time.Duration) time.Duration {
