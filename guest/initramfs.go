@@ -120,7 +120,7 @@ func (ir *Initramfs) key() (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, st.Size(), st.ModTime().UnixNano())
 		return nil
 	}
-	fmt.Fprintf(h, "layout 3\n")
+	fmt.Fprintf(h, "layout 4\n")
 	if err := add(ir.Agent); err != nil {
 		return "", err
 	}
@@ -161,6 +161,15 @@ func (ir *Initramfs) write(w io.Writer) error {
 	}
 	if err := file("init", 0o755, agent); err != nil {
 		return err
+	}
+	// The agent binary is also the guest's "workload" command.
+	for _, l := range []string{"bin/workload", "bin/faultline"} {
+		if err := cw.WriteHeader(&cpio.Header{Name: l, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("../init"))}); err != nil {
+			return err
+		}
+		if _, err := cw.Write([]byte("../init")); err != nil {
+			return err
+		}
 	}
 	bb, err := os.ReadFile(ir.Busybox)
 	if err != nil {

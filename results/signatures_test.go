@@ -44,7 +44,7 @@ func TestSeeds(t *testing.T) {
 // lost-data lines; the flood of lines is one symptom report.
 func TestSeedDSymptomAndWarning(t *testing.T) {
 	sigs, _ := LoadSignatures()
-	log, _ := os.ReadFile("testdata/seeds/seed-d-6.1.log")
+	log, _ := os.ReadFile("testdata/seeds/seed-d-6.1-stock.log")
 	reps := Classify(log, sigs)
 	if len(reps) != 2 || reps[1].Type != "SYMPTOM" || reps[1].Signature != "seed-d-ext4-gup-dio-no-buffers" {
 		for _, r := range reps {

@@ -196,3 +196,43 @@ func TestKernelsShowJSON(t *testing.T) {
 		t.Errorf("release = %q", release)
 	}
 }
+
+// TestWorkloadMmapDIO runs the mmap-dio workload briefly on ext4 in the
+// stock kernel: it must reach its functions (one iomap_dio_rw per
+// operation), and any data it reports lost must come with the kernel's
+// "does not have buffers attached" (seed D) on the console.
+func TestWorkloadMmapDIO(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	console := filepath.Join(tmp, "console.log")
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "150s", "--console", console,
+		"--", "workload", "mmap-dio", "--duration", "5s", "--size", "16M")
+	if r.code != 0 && r.code != 1 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var sum struct {
+		Ops       int64
+		Integrity struct {
+			OK        bool
+			BadBlocks int64 `json:"bad_blocks"`
+		}
+		Reach map[string]struct{ Hits int64 }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("summary is not JSON: %v\n%s", err, r.stdout)
+	}
+	if sum.Ops == 0 || sum.Reach["iomap_dio_rw"].Hits != sum.Ops || sum.Reach["ext4_dirty_folio"].Hits == 0 {
+		t.Errorf("reach: ops %d, %+v", sum.Ops, sum.Reach)
+	}
+	log, _ := os.ReadFile(console)
+	lost := bytes.Contains(log, []byte("does not have buffers attached"))
+	if (r.code == 1) != !sum.Integrity.OK || (!sum.Integrity.OK && !lost) {
+		t.Errorf("exit %d, integrity ok=%v (%d bad blocks), kernel reported dropped pages: %v", r.code, sum.Integrity.OK, sum.Integrity.BadBlocks, lost)
+	}
+	t.Logf("ops %d, bad blocks %d, kernel dropped pages: %v", sum.Ops, sum.Integrity.BadBlocks, lost)
+	r = faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--", "workload", "mmap-dio", "--threads", "0")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--threads must be >= 1") {
+		t.Errorf("bad parameter: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}

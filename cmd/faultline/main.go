@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"faultline/guest"
@@ -68,6 +69,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if filepath.Base(os.Args[0]) == "workload" {
+		// In the guest, /bin/workload is a link to the agent binary.
+		os.Exit(cmdWorkload(ctx, os.Args[1:]))
+	}
 	os.Exit(run(ctx, os.Args[1:]))
 }
 
@@ -88,6 +93,8 @@ func run(ctx context.Context, args []string) int {
 		return cmdBench(ctx, args[1:])
 	case "classify":
 		return cmdClassify(ctx, args[1:])
+	case "workload":
+		return cmdWorkload(ctx, args[1:])
 	}
 	fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

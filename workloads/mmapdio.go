@@ -1,0 +1,303 @@
+package workloads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MmapDIO is the mmap + O_DIRECT workload (seeds C and D): a file is
+// mapped MAP_SHARED and another file is read into the mapping with
+// O_DIRECT, so the kernel dirties the mapped page cache pages through
+// get_user_pages after the read, while writeback (msync) and reclaim
+// (memory.reclaim of its cgroup) run against the same pages. On ext4 a
+// page whose buffers reclaim stripped is then dirtied without them; its
+// data is dropped at writeback ("does not have buffers attached").
+type MmapDIO struct {
+	// Dir is where the files go (the scratch filesystem).
+	Dir string
+	// Duration is how long the racing runs.
+	Duration time.Duration
+	// Threads is the number of mmap + O_DIRECT readers.
+	Threads int
+	// Seed fixes the sequence of chunks each thread works on.
+	Seed int64
+	// FileSize and ChunkSize size the files and each O_DIRECT read
+	// (multiples of 4096).
+	FileSize, ChunkSize int64
+	// ReclaimBytes is written to memory.reclaim in a loop (0: no reclaim).
+	ReclaimBytes int64
+	// Compact, if set, also triggers compaction (page migration).
+	Compact bool
+}
+
+// MmapDIOReach are the functions the workload must reach.
+var MmapDIOReach = []string{"ext4_dirty_folio", "iomap_dio_rw", "mpage_prepare_extent_to_map", "btrfs_writepage_fixup_worker", "migrate_pages"}
+
+// Validate checks the parameters before anything runs.
+func (w *MmapDIO) Validate() error {
+	switch {
+	case w.Threads < 1:
+		return fmt.Errorf("mmap-dio: --threads must be >= 1, got %d", w.Threads)
+	case w.ChunkSize < 4096 || w.ChunkSize%4096 != 0:
+		return fmt.Errorf("mmap-dio: --chunk must be a multiple of 4096, got %d", w.ChunkSize)
+	case w.FileSize < w.ChunkSize || w.FileSize%w.ChunkSize != 0:
+		return fmt.Errorf("mmap-dio: --size must be a multiple of --chunk (%d), got %d", w.ChunkSize, w.FileSize)
+	case w.Duration <= 0:
+		return fmt.Errorf("mmap-dio: --duration must be > 0")
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(w.Dir, &st); err != nil {
+		return fmt.Errorf("mmap-dio: %s: %w", w.Dir, err)
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < 3*w.FileSize {
+		return fmt.Errorf("mmap-dio: --size %d needs %d bytes free in %s, there are %d", w.FileSize, 3*w.FileSize, w.Dir, free)
+	}
+	return nil
+}
+
+// Run runs the workload and checks the data.
+func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	// Enter the cgroup first, so the files' page cache is charged to it
+	// and memory.reclaim reclaims it.
+	if err := enterCgroup("faultline-mmap-dio"); err != nil && w.ReclaimBytes > 0 {
+		return nil, err
+	}
+	src, dst := filepath.Join(w.Dir, "mmap-dio.src"), filepath.Join(w.Dir, "mmap-dio.dst")
+	if err := w.prepare(src, dst); err != nil {
+		return nil, err
+	}
+	reach := newReachCounter("faultline_reach", MmapDIOReach)
+	defer reach.close()
+	reach.enable()
+
+	srcFD, err := unix.Open(src, unix.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmap-dio: open %s O_DIRECT: %w", src, err)
+	}
+	defer unix.Close(srcFD)
+	dstF, err := os.OpenFile(dst, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmap-dio: %w", err)
+	}
+	mem, err := unix.Mmap(int(dstF.Fd()), 0, int(w.FileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		dstF.Close()
+		return nil, fmt.Errorf("mmap-dio: mmap: %w", err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	defer cancel()
+	start := time.Now()
+	var ops, errs atomic.Int64
+	touched := make([]atomic.Bool, w.FileSize/w.ChunkSize)
+	var wg sync.WaitGroup
+	for t := 0; t < w.Threads; t++ {
+		wg.Add(1)
+		go func(t int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(w.Seed + int64(t)))
+			for ctx.Err() == nil {
+				c := rng.Int63n(w.FileSize / w.ChunkSize)
+				off := c * w.ChunkSize
+				region := mem[off : off+w.ChunkSize]
+				// Fault the pages in writable (page_mkwrite attaches
+				// buffers), then let O_DIRECT dirty them via GUP.
+				for p := int64(0); p < w.ChunkSize; p += 4096 {
+					region[p] = 0xA5
+				}
+				n, err := unix.Pread(srcFD, region, off)
+				if err != nil || int64(n) != w.ChunkSize {
+					errs.Add(1)
+				}
+				touched[c].Store(true)
+				if rng.Intn(4) == 0 {
+					_ = unix.Msync(region, unix.MS_ASYNC)
+				}
+				ops.Add(1)
+			}
+		}(t)
+	}
+	if w.ReclaimBytes > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes)
+		}()
+	}
+	if w.Compact {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+
+	// Everything written through the mapping must reach the disk.
+	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
+		errs.Add(1)
+	}
+	_ = unix.Munmap(mem)
+	_ = dstF.Sync()
+	dstF.Close()
+	sum := &Summary{
+		Workload: "mmap-dio", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
+		Errors: errs.Load(), Reach: reach.counts(secs),
+		Params: map[string]string{
+			"threads": strconv.Itoa(w.Threads), "seed": strconv.FormatInt(w.Seed, 10),
+			"size": strconv.FormatInt(w.FileSize, 10), "chunk": strconv.FormatInt(w.ChunkSize, 10),
+			"reclaim": strconv.FormatInt(w.ReclaimBytes, 10), "compact": strconv.FormatBool(w.Compact),
+		},
+	}
+	isTouched := func(c int64) bool { return touched[c].Load() }
+	sum.Integrity, err = w.verify(dst, isTouched)
+	return sum, err
+}
+
+// prepare writes the source pattern and a destination of zeros (blocks
+// allocated), both synced.
+func (w *MmapDIO) prepare(src, dst string) error {
+	buf := make([]byte, w.ChunkSize)
+	sf, err := os.Create(src)
+	if err != nil {
+		return fmt.Errorf("mmap-dio: %w", err)
+	}
+	for off := int64(0); off < w.FileSize; off += w.ChunkSize {
+		fillPattern(buf, w.Seed, 1, off)
+		if _, err := sf.WriteAt(buf, off); err != nil {
+			sf.Close()
+			return fmt.Errorf("mmap-dio: write %s: %w", src, err)
+		}
+	}
+	if err := sf.Sync(); err != nil {
+		sf.Close()
+		return fmt.Errorf("mmap-dio: sync %s: %w", src, err)
+	}
+	sf.Close()
+	df, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("mmap-dio: %w", err)
+	}
+	defer df.Close()
+	zero := make([]byte, w.ChunkSize)
+	for off := int64(0); off < w.FileSize; off += w.ChunkSize {
+		if _, err := df.WriteAt(zero, off); err != nil {
+			return fmt.Errorf("mmap-dio: write %s: %w", dst, err)
+		}
+	}
+	return df.Sync()
+}
+
+// verify drops the page cache and reads the destination back: a chunk that
+// was read into must hold the source pattern, others zeros.
+func (w *MmapDIO) verify(dst string, touched func(int64) bool) (Integrity, error) {
+	var in Integrity
+	unix.Sync()
+	if err := writeKernfs("/proc/sys/vm/drop_caches", "3"); err != nil {
+		return in, fmt.Errorf("mmap-dio: drop caches: %w", err)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		return in, fmt.Errorf("mmap-dio: %w", err)
+	}
+	defer f.Close()
+	got, want := make([]byte, w.ChunkSize), make([]byte, w.ChunkSize)
+	zero := make([]byte, 4096)
+	for c := int64(0); c < w.FileSize/w.ChunkSize; c++ {
+		off := c * w.ChunkSize
+		if _, err := f.ReadAt(got, off); err != nil {
+			in.BadBlocks++
+			in.Bad = appendBad(in.Bad, BadBlock{dst, off, "read error: " + err.Error()})
+			continue
+		}
+		if touched(c) {
+			fillPattern(want, w.Seed, 1, off)
+		} else {
+			clear(want)
+		}
+		for p := int64(0); p < w.ChunkSize; p += 4096 {
+			g, x := got[p:p+4096], want[p:p+4096]
+			in.CheckedBytes += 4096
+			if bytes.Equal(g, x) {
+				continue
+			}
+			in.BadBlocks++
+			what := "wrong data"
+			switch {
+			case bytes.Equal(g, zero):
+				what = "lost write: zeros (the data never reached the disk)"
+			case g[0] == 0xA5:
+				what = "lost write: the mapping's marker, not the O_DIRECT data"
+			}
+			in.Bad = appendBad(in.Bad, BadBlock{dst, off + p, what})
+		}
+	}
+	in.OK = in.BadBlocks == 0
+	return in, nil
+}
+
+func appendBad(b []BadBlock, x BadBlock) []BadBlock {
+	if len(b) < 20 {
+		b = append(b, x)
+	}
+	return b
+}
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// enterCgroup moves the calling process into a child cgroup with the
+// memory controller enabled.
+func enterCgroup(name string) error {
+	_ = writeKernfs(filepath.Join(cgroupRoot, "cgroup.subtree_control"), "+memory +io")
+	dir := filepath.Join(cgroupRoot, name)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	if err := writeKernfs(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(os.Getpid())); err != nil {
+		return fmt.Errorf("enter cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeKernfs writes s to a sysfs/cgroupfs/procfs file with plain system
+// calls. os.WriteFile would hand an EAGAIN (memory.reclaim's "could not
+// reclaim that much") to Go's poller, which then waits for a writability
+// event that kernfs never sends.
+func writeKernfs(path, s string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Write(fd, []byte(s))
+	return err
+}
+
+// reclaim asks the kernel to reclaim n bytes from the cgroup, in a loop
+// (memory.reclaim, Linux >= 5.19).
+func reclaim(ctx context.Context, name string, n int64) {
+	path := filepath.Join(cgroupRoot, name, "memory.reclaim")
+	for ctx.Err() == nil {
+		if err := writeKernfs(path, strconv.FormatInt(n, 10)); err != nil {
+			time.Sleep(time.Millisecond) // EAGAIN when nothing is left to reclaim
+		}
+	}
+}
