@@ -28,11 +28,19 @@ test: deps build vet
 test-short:
 	$(GO) test -short -count=1 ./...
 
-# The main job. For now: boot the stock kernel on compressed btrfs and run a command.
+# The main job, for now: run the mmap + O_DIRECT race workload on ext4 in Debian's stock
+# 6.1 kernel, where it finds seed D (GUP + DIO dirtying pages without buffers: data
+# lost), then classify the console against the known signatures.
+DEMO_DIR ?= /tmp/faultline-demo
 demo: deps build
 	$(BIN) kernels fetch $(KERNEL)
-	$(BIN) vm --kernel $(KERNEL) --fs btrfs --mount-opt compress-force=zstd -- \
-	  sh -c 'uname -a; grep /mnt/scratch /proc/mounts; dd if=/dev/urandom of=f bs=1M count=8 2>/dev/null; sync; ls -l f; df -h /mnt/scratch'
+	@mkdir -p $(DEMO_DIR)
+	@echo "== mmap-dio on ext4, $(KERNEL), 10 s (exit 1 = the workload found lost data)"
+	-$(BIN) vm --kernel $(KERNEL) --fs ext4 --timeout 300s --console $(DEMO_DIR)/console.log -- \
+	  workload mmap-dio --duration 10s --size 16M > $(DEMO_DIR)/summary.json; \
+	  python3 -c 'import json; d=json.load(open("$(DEMO_DIR)/summary.json")); i=d["integrity"]; print("ops %d, lost 4K blocks %d, first: %s" % (d["ops"], i["bad_blocks"], (i.get("bad") or [None])[0])); print("reach:", {k: v["hits"] for k, v in d["reach"].items()})' 2>/dev/null || cat $(DEMO_DIR)/summary.json
+	@echo "== crashes and symptoms in the console ($(DEMO_DIR)/console.log)"
+	$(BIN) classify $(DEMO_DIR)/console.log
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
