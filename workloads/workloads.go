@@ -118,10 +118,12 @@ func (rc *reachCounter) counts(seconds float64) map[string]Reach {
 	return out
 }
 
-// close removes the probes.
+// close disables and removes the probes (an enabled event cannot be
+// removed).
 func (rc *reachCounter) close() {
 	events := filepath.Join(rc.tracefs, "kprobe_events")
 	for _, fn := range rc.names {
+		_ = writeKernfs(filepath.Join(rc.tracefs, "events", rc.group, fn, "enable"), "0")
 		if f, err := os.OpenFile(events, os.O_WRONLY|os.O_APPEND, 0); err == nil {
 			fmt.Fprintf(f, "-:%s/%s\n", rc.group, fn)
 			f.Close()
