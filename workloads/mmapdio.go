@@ -53,6 +53,8 @@ func (w *MmapDIO) Validate() error {
 		return fmt.Errorf("mmap-dio: --chunk must be a multiple of 4096, got %d", w.ChunkSize)
 	case w.FileSize < w.ChunkSize || w.FileSize%w.ChunkSize != 0:
 		return fmt.Errorf("mmap-dio: --size must be a multiple of --chunk (%d), got %d", w.ChunkSize, w.FileSize)
+	case w.FileSize/w.ChunkSize < int64(w.Threads):
+		return fmt.Errorf("mmap-dio: --threads %d needs at least that many chunks; --size/--chunk = %d", w.Threads, w.FileSize/w.ChunkSize)
 	case w.Duration <= 0:
 		return fmt.Errorf("mmap-dio: --duration must be > 0")
 	}
@@ -110,8 +112,14 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		go func(t int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(w.Seed + int64(t)))
-			for ctx.Err() == nil {
-				c := rng.Int63n(w.FileSize / w.ChunkSize)
+			// Each thread owns the chunks c with c % Threads == t: no
+			// thread writes into a buffer another thread's O_DIRECT read
+			// is landing in (btrfs verifies direct-read checksums on the
+			// user buffer, and would report that as "csum failed").
+			chunks := w.FileSize / w.ChunkSize
+			mine := (chunks - int64(t) + int64(w.Threads) - 1) / int64(w.Threads)
+			for ctx.Err() == nil && mine > 0 {
+				c := int64(t) + rng.Int63n(mine)*int64(w.Threads)
 				off := c * w.ChunkSize
 				region := mem[off : off+w.ChunkSize]
 				// Fault the pages in writable (page_mkwrite attaches

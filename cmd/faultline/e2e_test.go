@@ -198,23 +198,23 @@ func TestKernelsShowJSON(t *testing.T) {
 }
 
 // TestWorkloadMmapDIO runs the mmap-dio workload briefly on ext4 in the
-// stock kernel: it must reach its functions (one iomap_dio_rw per
-// operation), and any data it reports lost must come with the kernel's
-// "does not have buffers attached" (seed D) on the console.
+// stock kernel without reclaim or compaction: seed D needs reclaim, so this
+// run must reach its functions (one iomap_dio_rw per operation) and lose
+// nothing. The run with reclaim, which loses data on 6.1 and sometimes
+// locks the guest up, is make demo's: it is not deterministic enough for CI.
 func TestWorkloadMmapDIO(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
-	console := filepath.Join(tmp, "console.log")
-	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "150s", "--console", console,
-		"--", "workload", "mmap-dio", "--duration", "5s", "--size", "16M")
-	if r.code != 0 && r.code != 1 {
-		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "150s",
+		"--", "workload", "mmap-dio", "--duration", "5s", "--size", "16M", "--reclaim", "0", "--compact=false")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	var sum struct {
 		Ops       int64
 		Integrity struct {
-			OK        bool
-			BadBlocks int64 `json:"bad_blocks"`
+			OK           bool
+			CheckedBytes int64 `json:"checked_bytes"`
 		}
 		Reach map[string]struct{ Hits int64 }
 	}
@@ -224,12 +224,9 @@ func TestWorkloadMmapDIO(t *testing.T) {
 	if sum.Ops == 0 || sum.Reach["iomap_dio_rw"].Hits != sum.Ops || sum.Reach["ext4_dirty_folio"].Hits == 0 {
 		t.Errorf("reach: ops %d, %+v", sum.Ops, sum.Reach)
 	}
-	log, _ := os.ReadFile(console)
-	lost := bytes.Contains(log, []byte("does not have buffers attached"))
-	if (r.code == 1) != !sum.Integrity.OK || (!sum.Integrity.OK && !lost) {
-		t.Errorf("exit %d, integrity ok=%v (%d bad blocks), kernel reported dropped pages: %v", r.code, sum.Integrity.OK, sum.Integrity.BadBlocks, lost)
+	if !sum.Integrity.OK || sum.Integrity.CheckedBytes != 16<<20 {
+		t.Errorf("integrity: %+v", sum.Integrity)
 	}
-	t.Logf("ops %d, bad blocks %d, kernel dropped pages: %v", sum.Ops, sum.Integrity.BadBlocks, lost)
 	r = faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--", "workload", "mmap-dio", "--threads", "0")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--threads must be >= 1") {
 		t.Errorf("bad parameter: exit %d, stderr:\n%s", r.code, r.stderr)
