@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -123,6 +124,7 @@ type session struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	ptmx *os.File
+	done atomic.Bool // the command has been waited for
 }
 
 var baseEnv = []string{
@@ -209,7 +211,9 @@ func (s *session) start(command string) error {
 		go func() { _, _ = io.Copy(ptmx, s.ch) }()
 		go func() {
 			_, _ = io.Copy(s.ch, ptmx) // ends with EIO once the shell and its children are gone
-			s.exit(exitCode(cmd.Wait()))
+			err := cmd.Wait()
+			s.done.Store(true)
+			s.exit(exitCode(err))
 		}()
 		return nil
 	}
@@ -226,7 +230,11 @@ func (s *session) start(command string) error {
 	}
 	// Not waited for: the client's stdin may never end.
 	go func() { _, _ = io.Copy(stdin, s.ch); stdin.Close() }()
-	go func() { s.exit(exitCode(cmd.Wait())) }()
+	go func() {
+		err := cmd.Wait()
+		s.done.Store(true)
+		s.exit(exitCode(err))
+	}()
 	return nil
 }
 
@@ -271,7 +279,7 @@ func (s *session) signal(name string) bool {
 func (s *session) kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil && s.cmd.Process != nil && s.cmd.ProcessState == nil {
+	if s.cmd != nil && s.cmd.Process != nil && !s.done.Load() {
 		_ = unix.Kill(-s.cmd.Process.Pid, unix.SIGKILL)
 	}
 }

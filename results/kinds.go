@@ -9,7 +9,7 @@ import (
 // and how to title it.
 type oopsKind struct {
 	// needle is a fixed string every header of the kind contains (a cheap
-	// filter before the regexp).
+	// filter before the regexp); "a|b" means either.
 	needle string
 	// header matches the report's first line.
 	header *regexp.Regexp
@@ -553,7 +553,7 @@ var kinds = []*oopsKind{
 	},
 	{
 		// A Go program's crash (the faultline agent, a Go workload).
-		needle: ": ",
+		needle: "runtime: |fatal error: |panic: ",
 		header: re(`^(?:runtime: |fatal error: |panic: )`),
 		needs:  re(`^goroutine \d+ \[`),
 		describe: func(r *Report, m []string) {

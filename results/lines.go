@@ -111,8 +111,13 @@ var armFrameRE = regexp.MustCompile(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0
 
 // parseFrame returns the frame a line holds, if any.
 func parseFrame(text string) (frame, bool) {
-	if m := armFrameRE.FindStringSubmatch(text); m != nil {
-		return frame{fn: cleanFunc(m[1]), reliable: true}, true
+	if !strings.Contains(text, "+0x") && !strings.Contains(text, ") from [<") {
+		return frame{}, false // cheap test first: most lines are not frames
+	}
+	if strings.Contains(text, ") from [<") {
+		if m := armFrameRE.FindStringSubmatch(text); m != nil {
+			return frame{fn: cleanFunc(m[1]), reliable: true}, true
+		}
 	}
 	m := frameRE.FindStringSubmatch(text)
 	if m == nil {

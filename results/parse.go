@@ -30,7 +30,8 @@ type Report struct {
 	// Report is the report's text, printk prefixes kept.
 	Report string `json:"report"`
 
-	lines []line // the report's lines
+	lines  []line   // the report's lines, while it is being described
+	frames []string // every stack function in the report, for signatures
 }
 
 // maxReportLines bounds a report whose end is not marked.
@@ -38,6 +39,12 @@ const maxReportLines = 400
 
 // endRE matches lines that end a report (kept in it).
 var endRE = regexp.MustCompile(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
+
+// isEnd reports whether t ends a report, testing the cheap strings first.
+func isEnd(t string) bool {
+	return (strings.Contains(t, "---[ end") || strings.Contains(t, "Kernel Offset: ") || strings.Contains(t, "Rebooting in ")) &&
+		endRE.MatchString(t)
+}
 
 // Parse returns the crash reports in a console log, in log order.
 func Parse(log []byte) []*Report {
@@ -52,6 +59,11 @@ func Parse(log []byte) []*Report {
 		end := reportEnd(lines, i)
 		r := &Report{StartLine: lines[i].num, EndLine: lines[end].num, lines: lines[i : end+1]}
 		k.describe(r, m)
+		for _, l := range r.lines {
+			if f, ok := parseFrame(l.text); ok {
+				r.frames = append(r.frames, f.fn)
+			}
+		}
 		var sb strings.Builder
 		for _, l := range r.lines {
 			sb.WriteString(l.raw)
@@ -81,7 +93,7 @@ func reportEnd(lines []line, start int) int {
 			}
 			return j - 1
 		}
-		if endRE.MatchString(t) {
+		if isEnd(t) {
 			if j+1 <= limit && strings.Contains(lines[j+1].text, "Kernel panic - not syncing") {
 				continue
 			}
@@ -94,7 +106,7 @@ func reportEnd(lines []line, start int) int {
 // findHeader returns the oops kind whose header line t is, if any.
 func findHeader(t string) (*oopsKind, []string) {
 	for _, k := range kinds {
-		if !strings.Contains(t, k.needle) {
+		if !containsNeedle(t, k.needle) {
 			continue
 		}
 		m := k.header.FindStringSubmatch(t)
@@ -114,6 +126,21 @@ func findHeader(t string) (*oopsKind, []string) {
 		return k, m
 	}
 	return nil, nil
+}
+
+// containsNeedle reports whether t contains needle or, for "a|b", one of
+// its alternatives.
+func containsNeedle(t, needle string) bool {
+	for {
+		alt, rest, more := strings.Cut(needle, "|")
+		if strings.Contains(t, alt) {
+			return true
+		}
+		if !more {
+			return false
+		}
+		needle = rest
+	}
 }
 
 // confirmed reports whether the header at lines[i] is a real report: some

@@ -58,3 +58,21 @@ func BenchmarkClassifyCorpus(b *testing.B) {
 	}
 	b.ReportMetric(float64(reports)/b.Elapsed().Seconds(), "reports/s")
 }
+
+// BenchmarkSplitCorpus is the baseline for BenchmarkClassifyCorpus: only
+// splitting the same logs into lines and stripping printk prefixes.
+func BenchmarkSplitCorpus(b *testing.B) {
+	cases := loadCorpus(b)
+	var size int64
+	for _, c := range cases {
+		size += int64(len(c.log))
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, c := range cases {
+			_ = splitLines(c.log)
+		}
+	}
+}

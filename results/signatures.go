@@ -177,12 +177,7 @@ func findKeyLine(n *yaml.Node, key string) int {
 
 // matchReport returns the id of the first signature that matches r.
 func (s *Signatures) matchReport(r *Report) string {
-	var frames []string
-	for _, l := range strings.Split(r.Report, "\n") {
-		if f, ok := parseFrame(prefixRE.ReplaceAllString(l, "")); ok {
-			frames = append(frames, f.fn)
-		}
-	}
+	frames := r.frames
 	for _, sig := range s.List {
 		for i := range sig.Matchers {
 			if sig.Matchers[i].matches(r, frames) {
