@@ -460,7 +460,7 @@ var kinds = []*oopsKind{
 		header: re(`BUG: memory leak`),
 		needs:  re(`unreferenced object`), needsWithin: 3,
 		describe: func(r *Report, m []string) {
-			start := max(r.firstLineIndex(re(`backtrace`), 0), 0)
+			start := max(r.firstLineIndex(backtraceRE, 0), 0)
 			// Everything that allocates is the leak's mechanism, not its
 			// owner.
 			var fns []string
@@ -500,7 +500,7 @@ var kinds = []*oopsKind{
 		needle: "BUG: Dentry",
 		header: re(`BUG: Dentry .* still in use`),
 		describe: func(r *Report, m []string) {
-			if strings.Contains(m[0], "[unmount of") || r.firstLineIndex(re(`\[unmount of`), 0) >= 0 {
+			if strings.Contains(m[0], "[unmount of") || r.firstLineIndex(unmountRE, 0) >= 0 {
 				r.setNoFrame("BUG", "BUG: Dentry still in use in unmount")
 				return
 			}
@@ -583,6 +583,13 @@ func ubsanKind(msg string) string {
 	return "undefined-behaviour"
 }
 
+// Lines some kinds look for inside their report.
+var (
+	backtraceRE      = re(`backtrace`)
+	unmountRE        = re(`\[unmount of`)
+	stackBacktraceRE = re(`(?i)stack backtrace:`)
+)
+
 // lockFrameRE finds the "at: FUNC+0x..." of the lock a lockdep report is
 // about.
 var lockFrameRE = re(`at: (?:\[<[0-9a-f]+>\] )?([A-Za-z0-9_.]+)\+0x`)
@@ -597,7 +604,7 @@ func (r *Report) lockFrame() string {
 			break
 		}
 	}
-	if i := r.firstLineIndex(re(`(?i)stack backtrace:`), 0); i >= 0 {
+	if i := r.firstLineIndex(stackBacktraceRE, 0); i >= 0 {
 		cands = append(cands, r.reliableFrames(i)...)
 	}
 	return pick(cands...)

@@ -56,7 +56,7 @@ func Parse(log []byte) []*Report {
 			i++
 			continue
 		}
-		end := reportEnd(lines, i)
+		end := reportEnd(lines, i, k)
 		r := &Report{StartLine: lines[i].num, EndLine: lines[end].num, lines: lines[i : end+1]}
 		k.describe(r, m)
 		for _, l := range r.lines {
@@ -83,12 +83,12 @@ func Parse(log []byte) []*Report {
 // reportEnd returns the index of the last line of the report starting at
 // start: the line before the next report, an end marker, or the cap. A panic
 // that the oops caused stays in the same report.
-func reportEnd(lines []line, start int) int {
+func reportEnd(lines []line, start int, cur *oopsKind) int {
 	limit := min(len(lines)-1, start+maxReportLines)
 	for j := start + 1; j <= limit; j++ {
 		t := lines[j].text
 		if k, _ := findHeader(t); k != nil && !k.continuation && k.confirmed(lines, j) {
-			if cur, _ := findHeader(lines[start].text); cur != nil && cur.absorbs != nil && j-start <= 8 && cur.absorbs.MatchString(t) {
+			if cur.absorbs != nil && j-start <= 8 && cur.absorbs.MatchString(t) {
 				continue
 			}
 			return j - 1

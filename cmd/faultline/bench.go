@@ -69,7 +69,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	if _, err := harness.BootMinimal(ctx, qemu, opts.Kernel, accel, time.Minute); err != nil {
 		return fail(fmt.Errorf("baseline boot: %w", err))
 	}
-	if _, err := bootOnce(ctx, opts); err != nil {
+	if _, _, err := bootOnceTimed(ctx, opts); err != nil {
 		return fail(err)
 	}
 	var a, b []time.Duration
@@ -103,11 +103,6 @@ func cmdBench(ctx context.Context, args []string) int {
 	fmt.Printf("faultline boot+ssh+true+poweroff: median %v\n", mb.Round(time.Millisecond))
 	fmt.Printf("ratio faultline/bare: %.2f\n", ratio)
 	return exitOK
-}
-
-func bootOnce(ctx context.Context, opts harness.Options) (time.Duration, error) {
-	d, _, err := bootOnceTimed(ctx, opts)
-	return d, err
 }
 
 // bootOnceTimed boots, runs "true", powers off, and returns the total and
