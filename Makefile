@@ -34,7 +34,7 @@ test-short:
 DEMO_DIR ?= /tmp/faultline-demo
 demo: deps build
 	$(BIN) kernels fetch $(KERNEL)
-	@mkdir -p $(DEMO_DIR)
+	@mkdir -p $(DEMO_DIR) && rm -f $(DEMO_DIR)/console.log $(DEMO_DIR)/summary.json
 	@echo "== mmap-dio on ext4, $(KERNEL), 10 s (exit 1 = the workload found lost data)"
 	-$(BIN) vm --kernel $(KERNEL) --fs ext4 --timeout 300s --console $(DEMO_DIR)/console.log -- \
 	  workload mmap-dio --duration 10s --size 16M > $(DEMO_DIR)/summary.json; \

@@ -126,6 +126,9 @@ type VM struct {
 	events []string
 
 	timings Timings
+	// failed is set when the run did not end cleanly (boot failure,
+	// timeout, lost connection): the console is then kept.
+	failed bool
 }
 
 // Timings are the wall-clock phases of a VM's life, measured on the host.
@@ -199,6 +202,12 @@ func (v *VM) Boot(ctx context.Context) error {
 		return fmt.Errorf("create VM directory: %w", err)
 	}
 	v.console = v.opts.ConsolePath
+	if v.console != "" {
+		// Never overwrite a console someone kept.
+		if st, err := os.Stat(v.console); err == nil && st.Size() > 0 {
+			return fmt.Errorf("console file %s exists and is not empty: choose another path or remove it", v.console)
+		}
+	}
 	if v.console == "" {
 		v.console = filepath.Join(v.dir, "console.log")
 	}
@@ -422,6 +431,7 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 		case <-timer.C:
 			return v.bootFailure(fmt.Sprintf("no %s after %v", what, v.opts.BootTimeout))
 		case <-ctx.Done():
+			v.failed = true
 			return ctx.Err()
 		}
 	}
@@ -453,6 +463,7 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 }
 
 func (v *VM) bootFailure(what string) error {
+	v.failed = true
 	if v.consoleW.panicked() {
 		return fmt.Errorf("%w during boot: %s; console tail:\n%s", ErrKernelCrashed, what, v.consoleW.tail(30))
 	}
@@ -523,9 +534,11 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 		case sz := <-cmd.Resize:
 			_ = sess.WindowChange(sz[0], sz[1])
 		case <-timeout:
+			v.failed = true
 			_ = sess.Signal(ssh.SIGKILL)
 			return -1, fmt.Errorf("%w after %v: %q", ErrTimeout, cmd.Timeout, cmd.Shell)
 		case <-ctx.Done():
+			v.failed = true
 			_ = sess.Signal(ssh.SIGKILL)
 			return -1, ctx.Err()
 		}
@@ -534,6 +547,7 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 
 // lost explains a broken session: a crashed guest, or a dropped connection.
 func (v *VM) lost(err error) error {
+	v.failed = true
 	select {
 	case <-v.exited:
 	case <-time.After(3 * time.Second):
@@ -548,6 +562,10 @@ func (v *VM) lost(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ErrConnectionLost, err)
 }
+
+// Kept reports whether Close keeps the console: the guest crashed or the
+// run failed.
+func (v *VM) Kept() bool { return v.opts.ConsolePath != "" || v.failed || v.Crashed() }
 
 // Crashed reports whether the guest kernel panicked, or reset or stopped
 // without being asked to power off.
@@ -572,7 +590,8 @@ func (v *VM) Crashed() bool {
 
 // Close powers the guest off and removes the VM's files; QEMU is always
 // reaped, killed if it does not stop. The console is kept if the guest
-// crashed or Options.ConsolePath named it.
+// crashed, the run failed (boot failure, timeout, lost connection), or
+// Options.ConsolePath named it.
 func (v *VM) Close() error {
 	if v.closed {
 		return nil
@@ -585,7 +604,7 @@ func (v *VM) Close() error {
 		return nil
 	}
 	var kept error
-	if v.opts.ConsolePath == "" && v.Crashed() {
+	if v.opts.ConsolePath == "" && (v.failed || v.Crashed()) {
 		dst := filepath.Join(os.TempDir(), "faultline-console-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".log")
 		if err := os.Rename(v.console, dst); err == nil {
 			v.console = dst

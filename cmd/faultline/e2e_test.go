@@ -156,6 +156,11 @@ func TestVMTimeout(t *testing.T) {
 	if r.code != exitTimeout {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitTimeout, r.stderr)
 	}
+	// A timed-out run keeps its console for inspection.
+	_, path, ok := strings.Cut(r.stderr, "console kept at ")
+	if b, err := os.ReadFile(strings.TrimSpace(path)); !ok || err != nil || !bytes.Contains(b, []byte("faultline-agent: ready")) {
+		t.Errorf("console of the timed-out run not kept (%q, %v)", path, err)
+	}
 	noQEMULeft(t, tmp)
 }
 
@@ -230,6 +235,21 @@ func TestWorkloadMmapDIO(t *testing.T) {
 	r = faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--", "workload", "mmap-dio", "--threads", "0")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--threads must be >= 1") {
 		t.Errorf("bad parameter: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
+
+// TestVMKeepsExistingConsole: a console file that already holds a run's
+// output is never overwritten.
+func TestVMKeepsExistingConsole(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	old := filepath.Join(tmp, "console.log")
+	os.WriteFile(old, []byte("an earlier run\n"), 0o644)
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none", "--console", old, "--", "true")
+	b, _ := os.ReadFile(old)
+	if r.code != exitError || !strings.Contains(r.stderr, "exists and is not empty") || string(b) != "an earlier run\n" {
+		t.Errorf("exit %d, console now %q; stderr:\n%s", r.code, b, r.stderr)
 	}
 	noQEMULeft(t, tmp)
 }

@@ -69,7 +69,7 @@ func (f *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
 	fs.Var(&f.appendArgs, "append", "extra kernel command line argument (repeatable)")
-	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it")
+	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it (refused if it exists and is not empty)")
 	fs.BoolVar(&f.echo, "echo-console", false, "copy the guest console to stderr as it arrives")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
 }
@@ -172,7 +172,7 @@ func cmdVM(ctx context.Context, args []string) int {
 	if err := vm.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 	}
-	if vm.Crashed() || code == exitBoot || code == exitCrash {
+	if vm.Kept() && vm.Console() != "" {
 		fmt.Fprintln(os.Stderr, "faultline: console kept at "+vm.Console())
 	}
 	return code
