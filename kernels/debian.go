@@ -22,6 +22,26 @@ type Apt interface {
 	PackageNames(prefix string) ([]string, error)
 	// Download fetches the .deb of pkg into dir and returns its path.
 	Download(pkg, dir string) (string, error)
+	// CandidateVersion returns the version apt would install of pkg.
+	CandidateVersion(pkg string) (string, error)
+}
+
+// CandidateVersion runs apt-cache policy.
+func (SystemApt) CandidateVersion(pkg string) (string, error) {
+	out, err := exec.Command("apt-cache", "policy", pkg).Output()
+	if err != nil {
+		return "", fmt.Errorf("apt-cache policy %s: %w", pkg, exitDetail(err))
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Candidate:"); ok {
+			v = strings.TrimSpace(v)
+			if v == "" || v == "(none)" {
+				break
+			}
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%w: package %s is not in the apt lists (run apt-get update; is the Debian release right?)", ErrUnknownSpec, pkg)
 }
 
 // SystemApt runs the system's apt-cache and apt-get.

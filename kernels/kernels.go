@@ -46,6 +46,18 @@ type Kernel struct {
 	ModulesDir string `json:"modules_dir,omitempty"`
 	// ModuleCount is the number of loadable modules indexed.
 	ModuleCount int `json:"module_count"`
+	// Spec is the build spec a built kernel came from.
+	Spec string `json:"spec,omitempty"`
+	// Key is a built kernel's cache key: a hash of source identity, config
+	// recipe, patches and compiler.
+	Key string `json:"key,omitempty"`
+	// BuiltFrom is a built kernel's source identity
+	// (linux-source-6.1_6.1.192-2, git-SHA, tree-PATH-DESCRIBE).
+	BuiltFrom string `json:"built_from,omitempty"`
+	// Patches is a built kernel's patch series, in order.
+	Patches []string `json:"patches,omitempty"`
+	// BuildLog is a built kernel's full build log.
+	BuildLog string `json:"build_log,omitempty"`
 }
 
 // CacheDir returns faultline's per-user cache directory:
@@ -142,6 +154,8 @@ func writeManifest(k *Kernel, dir string) error {
 //	                          package (debian:6.1, debian:6.1-cloud, debian:6.12-cloud)
 //	linux-image-...-unsigned  that exact Debian package
 //	file:PATH[,modules=DIR]   a local bzImage, with an optional modules directory
+//	NAME                      a shipped build spec (6.1-harness), once built
+//	FILE.yaml                 a build spec file, once built
 //	NAME                      a kernel already in the cache (kernels list)
 func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel, error) {
 	if progress == nil {
@@ -150,6 +164,13 @@ func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel
 	switch {
 	case strings.HasPrefix(spec, "file:"):
 		return fileKernel(spec)
+	case IsBuildSpec(spec):
+		bs, err := LoadBuildSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		b := &Builder{Store: s, Cache: filepath.Dir(s.Root)}
+		return b.Lookup(bs)
 	case strings.HasPrefix(spec, "debian:"):
 		pkg, err := s.ResolveDebian(spec)
 		if err != nil {
@@ -171,7 +192,8 @@ func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel
 
 func (s *Store) validSpecs() string {
 	specs := append([]string{}, DebianSpecs...)
-	specs = append(specs, "linux-image-<release>-<flavour>-amd64-unsigned", "file:PATH[,modules=DIR]")
+	specs = append(specs, ShippedSpecs()...)
+	specs = append(specs, "linux-image-<release>-<flavour>-amd64-unsigned", "file:PATH[,modules=DIR]", "SPEC.yaml")
 	if ks, _ := s.List(); len(ks) > 0 {
 		for _, k := range ks {
 			specs = append(specs, k.Name)

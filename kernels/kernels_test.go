@@ -21,6 +21,13 @@ func (f fakeApt) PackageNames(prefix string) ([]string, error) {
 	return out, nil
 }
 
+func (f fakeApt) CandidateVersion(pkg string) (string, error) {
+	if pkg == "linux-source-6.1" {
+		return "6.1.192-2", nil
+	}
+	return "", ErrUnknownSpec
+}
+
 func (f fakeApt) Download(pkg, dir string) (string, error) {
 	return "", errors.New("no network in unit tests")
 }

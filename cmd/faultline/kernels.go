@@ -7,7 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+	"time"
+
+	"golang.org/x/term"
 
 	"faultline/harness"
 	"faultline/kernels"
@@ -22,12 +26,22 @@ var (
 
 const kernelsUsage = `Usage:
   faultline kernels fetch SPEC...
+  faultline kernels build [--jobs N] [--json] BUILDSPEC...
   faultline kernels list [--json]
   faultline kernels show SPEC [--json]
 
+fetch downloads Debian's prebuilt kernels. build builds a kernel from a build
+spec: a shipped one (kernels/specs: 6.1-harness, 6.1-mutant-seed-a..d,
+6.1-debug) or a YAML file with name, source (debian-source:6.1, tree:PATH,
+git:REPO@REF), config (base + fragments) and patches. A build already in the
+cache costs nothing; a changed patch series rebuilds only what it touches.
+Built kernels are used by name: faultline vm --kernel 6.1-harness.
+
 Examples:
   faultline kernels fetch debian:6.1-cloud debian:6.12-cloud
-  faultline kernels show debian:6.1-cloud --json
+  faultline kernels build 6.1-harness 6.1-mutant-seed-a
+  faultline kernels build ./my-series.yaml --jobs 4
+  faultline kernels show 6.1-harness --json
 `
 
 func cmdKernels(ctx context.Context, args []string) int {
@@ -41,6 +55,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("kernels "+args[0], flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, kernelsUsage) }
 	asJSON := fs.Bool("json", false, "machine-readable output")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "build: make -j")
 	if err := fs.Parse(reorder(args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -65,6 +80,12 @@ func cmdKernels(ctx context.Context, args []string) int {
 			fmt.Printf("%s\t%s\t%s\n", spec, k.Name, k.Release)
 		}
 		return exitOK
+	case "build":
+		if fs.NArg() == 0 {
+			fmt.Fprint(os.Stderr, kernelsUsage)
+			return exitUsage
+		}
+		return cmdKernelsBuild(ctx, store, fs.Args(), *jobs, *asJSON)
 	case "list":
 		ks, err := store.List()
 		if err != nil {
@@ -74,16 +95,21 @@ func cmdKernels(ctx context.Context, args []string) int {
 			if ks == nil {
 				ks = []*kernels.Kernel{}
 			}
-			return printJSON(map[string]any{"kernels": ks, "specs": kernels.DebianSpecs})
+			return printJSON(map[string]any{"kernels": ks, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs()})
 		}
 		fmt.Println("Cached kernels:")
 		if len(ks) == 0 {
 			fmt.Println("  (none; faultline kernels fetch debian:6.1-cloud)")
 		}
 		for _, k := range ks {
-			fmt.Printf("  %-50s %s\n", k.Name, k.Release)
+			extra := ""
+			if k.Source == "build" {
+				extra = "  built " + k.Version + " from " + k.BuiltFrom
+			}
+			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, extra)
 		}
 		fmt.Println("Specs: " + strings.Join(kernels.DebianSpecs, ", ") + ", file:PATH[,modules=DIR]")
+		fmt.Println("Build specs: " + strings.Join(kernels.ShippedSpecs(), ", ") + ", FILE.yaml")
 		return exitOK
 	case "show":
 		if fs.NArg() != 1 {
@@ -110,6 +136,67 @@ func cmdKernels(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "faultline kernels: unknown subcommand %q\n%s", args[0], kernelsUsage)
 	return exitUsage
+}
+
+// cmdKernelsBuild builds each spec in turn, printing one line per kernel.
+func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, jobs int, asJSON bool) int {
+	b, err := kernels.NewBuilder(store)
+	if err != nil {
+		return fail(err)
+	}
+	b.Jobs = jobs
+	b.Progress = newStatusLine(os.Stderr)
+	var results []*kernels.BuildResult
+	for _, arg := range specs {
+		spec, err := kernels.LoadBuildSpec(arg)
+		if err != nil {
+			return fail(err)
+		}
+		r, err := b.Build(ctx, spec)
+		b.Progress("")
+		if err != nil {
+			return fail(err)
+		}
+		results = append(results, r)
+		if !asJSON {
+			how := "cached"
+			if !r.Cached {
+				how = fmt.Sprintf("built in %s (%d objects)", r.Duration.Round(time.Second), r.Compiled)
+			}
+			fmt.Printf("%s\t%s\t%s\t%s\n", spec.Name, r.Kernel.Release, how, r.Kernel.Dir)
+		}
+	}
+	if asJSON {
+		return printJSON(map[string]any{"builds": results})
+	}
+	return exitOK
+}
+
+// newStatusLine returns a progress function that rewrites one line on a
+// terminal and prints a line at most every 15 s otherwise. An empty
+// message ends the line.
+func newStatusLine(w *os.File) func(string) {
+	tty := term.IsTerminal(int(w.Fd()))
+	var last time.Time
+	shown := false
+	return func(msg string) {
+		switch {
+		case msg == "":
+			if tty && shown {
+				fmt.Fprintln(w)
+			}
+			shown = false
+		case tty:
+			if len(msg) > 150 {
+				msg = msg[:150]
+			}
+			fmt.Fprintf(w, "\r\033[Kfaultline: %s", msg)
+			shown = true
+		case time.Since(last) >= 15*time.Second || !strings.Contains(msg, " objects, "):
+			last = time.Now()
+			fmt.Fprintln(w, "faultline: "+msg)
+		}
+	}
 }
 
 // feature is one kernel feature read from the kernel's config.

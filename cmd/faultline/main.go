@@ -32,6 +32,7 @@ const usage = `faultline: fault-injection test harness for real Linux kernels in
 
 Usage:
   faultline kernels fetch SPEC...        download and unpack kernels into the cache
+  faultline kernels build BUILDSPEC...   build a kernel (source + config + patches)
   faultline kernels list [--json]        cached kernels and the specs faultline knows
   faultline kernels show SPEC [--json]   release and paths of a kernel's files
   faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
@@ -40,7 +41,8 @@ Usage:
 
 Kernel specs: debian:6.1, debian:6.1-cloud, debian:6.12, debian:6.12-cloud,
 an exact package name (linux-image-6.1.0-56-cloud-amd64-unsigned),
-file:PATH[,modules=DIR][,config=FILE], or the name of a cached kernel.
+file:PATH[,modules=DIR][,config=FILE], a built kernel's build spec
+(6.1-harness, 6.1-mutant-seed-a..d, FILE.yaml), or a cached kernel's name.
 
 Examples:
   faultline kernels fetch debian:6.1-cloud

@@ -1,0 +1,743 @@
+package kernels
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrBuildFailed is returned when make fails; the error names the kept log.
+var ErrBuildFailed = errors.New("kernel build failed")
+
+// ErrPatch is returned when a patch of the series does not apply.
+var ErrPatch = errors.New("patch does not apply")
+
+// ErrMissingTools is returned when a build tool is not installed; the error
+// carries the apt-get command that installs it.
+var ErrMissingTools = errors.New("missing kernel build tools")
+
+// source is where a build's kernel tree comes from.
+type source struct {
+	kind string // debian-source, tree, git
+	arg  string // series, path, repo
+	ref  string // git ref
+}
+
+func parseSource(spec, dir string) (source, error) {
+	kind, arg, ok := strings.Cut(spec, ":")
+	if !ok || arg == "" {
+		return source{}, fmt.Errorf("source %q: want debian-source:SERIES, tree:PATH or git:REPO@REF", spec)
+	}
+	abs := func(p string) string {
+		if !filepath.IsAbs(p) && dir != "" {
+			return filepath.Join(dir, p)
+		}
+		return p
+	}
+	switch kind {
+	case "debian-source":
+		if !regexp.MustCompile(`^[0-9]+\.[0-9]+$`).MatchString(arg) {
+			return source{}, fmt.Errorf("source %q: want a series such as debian-source:6.1 or debian-source:6.12", spec)
+		}
+		return source{kind: kind, arg: arg}, nil
+	case "tree":
+		return source{kind: kind, arg: abs(arg)}, nil
+	case "git":
+		repo, ref, ok := strings.Cut(arg, "@")
+		if !ok || repo == "" || ref == "" {
+			return source{}, fmt.Errorf("source %q: want git:REPO@REF", spec)
+		}
+		return source{kind: kind, arg: abs(repo), ref: ref}, nil
+	}
+	return source{}, fmt.Errorf("source %q: unknown kind %q; want debian-source:SERIES, tree:PATH or git:REPO@REF", spec, kind)
+}
+
+// Builder builds kernels from build specs into the kernel cache.
+type Builder struct {
+	// Store receives the built kernels.
+	Store *Store
+	// Cache is faultline's cache directory: sources/ holds unpacked
+	// pristine trees, build/ the persistent build trees.
+	Cache string
+	// Jobs is make's -j (default: number of CPUs).
+	Jobs int
+	// Progress receives one-line status updates (may be nil).
+	Progress func(string)
+	// Log, if set, receives make's full output as well as the log file.
+	Log io.Writer
+}
+
+// NewBuilder returns a builder on the default cache.
+func NewBuilder(store *Store) (*Builder, error) {
+	c, err := CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return &Builder{Store: store, Cache: c, Jobs: runtime.NumCPU()}, nil
+}
+
+func (b *Builder) progress(format string, args ...any) {
+	if b.Progress != nil {
+		b.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// plan is a build spec resolved against this machine: source identity,
+// fragments, patches, compiler and cache key.
+type plan struct {
+	spec     *BuildSpec
+	src      source
+	sourceID string
+	frags    []fragment
+	patches  [][]byte
+	cc       string
+	key      string
+}
+
+// ccVersion returns the compiler version used for kernel builds.
+func ccVersion() (string, error) {
+	out, err := exec.Command("gcc", "-dumpfullversion").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: gcc (install: apt-get install gcc)", ErrMissingTools)
+	}
+	return "gcc" + strings.TrimSpace(string(out)), nil
+}
+
+// sourceID identifies the source's content without unpacking it.
+func (b *Builder) sourceID(src source) (string, error) {
+	switch src.kind {
+	case "debian-source":
+		pkg := "linux-source-" + src.arg
+		v, err := b.Store.Apt.CandidateVersion(pkg)
+		if err != nil {
+			return "", err
+		}
+		return pkg + "_" + v, nil
+	case "git":
+		out, err := exec.Command("git", "-C", src.arg, "rev-parse", "--verify", src.ref+"^{commit}").Output()
+		if err != nil {
+			return "", fmt.Errorf("git source %s@%s: %w", src.arg, src.ref, exitDetail(err))
+		}
+		return "git-" + strings.TrimSpace(string(out)), nil
+	case "tree":
+		st, err := os.Stat(filepath.Join(src.arg, "Makefile"))
+		if err != nil || !st.Mode().IsRegular() {
+			return "", fmt.Errorf("tree source %s: no Makefile: not a kernel tree", src.arg)
+		}
+		id := "tree-" + strings.ReplaceAll(strings.Trim(src.arg, "/"), "/", "_")
+		if out, err := exec.Command("git", "-C", src.arg, "describe", "--always", "--dirty", "--abbrev=12").Output(); err == nil {
+			id += "-" + strings.TrimSpace(string(out))
+		}
+		return id, nil
+	}
+	return "", fmt.Errorf("unknown source kind %q", src.kind)
+}
+
+// resolve computes the plan for spec without touching any tree.
+func (b *Builder) resolve(spec *BuildSpec) (*plan, error) {
+	src, err := parseSource(spec.Source, spec.dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrBadSpec, spec.file, err)
+	}
+	p := &plan{spec: spec, src: src}
+	if p.sourceID, err = b.sourceID(src); err != nil {
+		return nil, err
+	}
+	if p.frags, err = spec.fragments(""); err != nil {
+		return nil, err
+	}
+	for _, name := range spec.Patches {
+		c, err := spec.readPatch(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrBadSpec, spec.file, err)
+		}
+		p.patches = append(p.patches, c)
+	}
+	if p.cc, err = ccVersion(); err != nil {
+		return nil, err
+	}
+	p.key = cacheKey(p.sourceID, spec, p.frags, p.patches, p.cc)
+	return p, nil
+}
+
+// kernelDirName is the cache directory of a built kernel.
+func (p *plan) kernelDirName() string { return p.spec.Name + "-" + p.key[:12] }
+
+// Lookup returns the cached build of spec, or ErrNotBuilt.
+func (b *Builder) Lookup(spec *BuildSpec) (*Kernel, error) {
+	p, err := b.resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	k, err := b.Store.Lookup(p.kernelDirName())
+	if errors.Is(err, ErrNotFetched) {
+		return nil, fmt.Errorf("%w: %s (run: faultline kernels build %s; a first build takes about 10 minutes on 2 cores)",
+			ErrNotBuilt, spec.Name, specArg(spec))
+	}
+	return k, err
+}
+
+func specArg(s *BuildSpec) string {
+	if strings.HasPrefix(s.file, "kernels/specs/") {
+		return s.Name
+	}
+	return s.file
+}
+
+// requiredTools lists what a kernel build needs: command or header, and the
+// Debian package that provides it.
+var requiredTools = []struct{ file, pkg string }{
+	{"gcc", "gcc"}, {"make", "make"}, {"flex", "flex"}, {"bison", "bison"},
+	{"bc", "bc"}, {"perl", "perl"}, {"patch", "patch"}, {"tar", "tar"},
+	{"xz", "xz-utils"}, {"pahole", "dwarves"}, {"git", "git"},
+	{"/usr/include/libelf.h", "libelf-dev"},
+	{"/usr/include/openssl/opensslv.h", "libssl-dev"},
+}
+
+// CheckTools returns ErrMissingTools naming the apt command when a build tool
+// is missing.
+func CheckTools() error {
+	var missing, pkgs []string
+	for _, t := range requiredTools {
+		var err error
+		if strings.HasPrefix(t.file, "/") {
+			_, err = os.Stat(t.file)
+		} else {
+			_, err = exec.LookPath(t.file)
+		}
+		if err != nil {
+			missing = append(missing, filepath.Base(t.file))
+			pkgs = append(pkgs, t.pkg)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s (install: apt-get install %s)", ErrMissingTools,
+			strings.Join(missing, ", "), strings.Join(pkgs, " "))
+	}
+	return nil
+}
+
+// BuildResult says what Build did.
+type BuildResult struct {
+	// Kernel is the built (or cached) kernel.
+	Kernel *Kernel `json:"kernel"`
+	// Cached is true when the cache already held this exact build.
+	Cached bool `json:"cached"`
+	// Duration is the wall time of the build, zero on a cache hit.
+	Duration time.Duration `json:"duration_ns"`
+	// Compiled is the number of objects make compiled or linked.
+	Compiled int `json:"compiled"`
+	// Tree is the persistent build tree used.
+	Tree string `json:"tree,omitempty"`
+	// Log is the full build log.
+	Log string `json:"log,omitempty"`
+}
+
+// Build builds spec, or returns the cached kernel if this exact build
+// (source, config, patches, compiler) is already in the cache.
+func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, error) {
+	p, err := b.resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	if p.src.kind != "tree" { // a tree's content is not in its identity: always run make
+		if k, err := b.Store.Lookup(p.kernelDirName()); err == nil {
+			return &BuildResult{Kernel: k, Cached: true}, nil
+		}
+	}
+	if err := CheckTools(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	treeDir := filepath.Join(b.Cache, "build", p.sourceID, p.spec.recipeName()+"-"+p.cc)
+	if err := os.MkdirAll(treeDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create build tree: %w", err)
+	}
+	unlock, err := lockDir(treeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	// The source directory make runs in, and the object directory (O=) for
+	// trees that are not ours to write into.
+	var srcDir, objDir string
+	if p.src.kind == "tree" {
+		srcDir, objDir = p.src.arg, filepath.Join(treeDir, "obj")
+		if err := os.MkdirAll(objDir, 0o755); err != nil {
+			return nil, err
+		}
+	} else {
+		pristine, err := b.pristine(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		srcDir, objDir = filepath.Join(treeDir, "linux"), filepath.Join(treeDir, "linux")
+		if err := b.workTree(pristine, treeDir); err != nil {
+			return nil, err
+		}
+		if err := b.applySeries(p, treeDir); err != nil {
+			return nil, err
+		}
+	}
+	if p.frags, err = spec.fragments(srcDir); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(treeDir, "build-"+time.Now().Format("20060102-150405")+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create build log: %w", err)
+	}
+	defer logf.Close()
+	var logw io.Writer = logf
+	if b.Log != nil {
+		logw = io.MultiWriter(logf, b.Log)
+	}
+	mk := func(args ...string) *exec.Cmd {
+		all := []string{"-C", srcDir}
+		if objDir != srcDir {
+			all = append(all, "O="+objDir)
+		}
+		cmd := exec.CommandContext(ctx, "make", append(all, args...)...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		return cmd
+	}
+	b.progress("%s: configuring (%s)", spec.Name, spec.recipeName())
+	if err := b.configure(p, mk, objDir, logw); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
+	}
+	jobs := b.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	compiled, err := b.runMake(ctx, spec.Name, mk(fmt.Sprintf("-j%d", jobs), "bzImage", "modules"), logw, start)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w; full log: %s", ErrBuildFailed, spec.Name, err, logPath)
+	}
+	k, err := b.install(ctx, p, mk, objDir, logPath, logw)
+	if err != nil {
+		return nil, err
+	}
+	return &BuildResult{Kernel: k, Duration: time.Since(start), Compiled: compiled, Tree: treeDir, Log: k.BuildLog}, nil
+}
+
+// lockDir takes an exclusive lock on dir/lock, so two faultline processes
+// never build in one tree at once.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock build tree: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("build tree %s is in use by another faultline (lock: %w)", dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// pristine returns the unpacked, unmodified source tree, preparing it once.
+func (b *Builder) pristine(ctx context.Context, p *plan) (string, error) {
+	dir := filepath.Join(b.Cache, "sources", p.sourceID)
+	tree := filepath.Join(dir, "linux")
+	if p.src.kind == "debian-source" {
+		tree = filepath.Join(dir, "linux-source-"+p.src.arg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return tree, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".unpack-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	switch p.src.kind {
+	case "debian-source":
+		tarball, err := b.debianTarball(p, tmp)
+		if err != nil {
+			return "", err
+		}
+		b.progress("unpacking %s", filepath.Base(tarball))
+		if out, err := exec.CommandContext(ctx, "tar", "-xJf", tarball, "-C", tmp).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("unpack %s: %w: %s", tarball, err, out)
+		}
+		os.Remove(filepath.Join(tmp, filepath.Base(tarball)))
+	case "git":
+		b.progress("exporting %s@%s", p.src.arg, p.src.ref)
+		if err := os.MkdirAll(filepath.Join(tmp, "linux"), 0o755); err != nil {
+			return "", err
+		}
+		cmd := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`,
+			"sh", p.src.arg, strings.TrimPrefix(p.sourceID, "git-"), filepath.Join(tmp, "linux"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("export %s@%s: %w: %s", p.src.arg, p.src.ref, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, ".complete")); statErr == nil {
+			return tree, nil
+		}
+		return "", fmt.Errorf("move source into cache: %w", err)
+	}
+	return tree, nil
+}
+
+// debianTarball returns the linux-source tarball: the installed one when its
+// version matches, else one downloaded with apt-get (no root needed).
+func (b *Builder) debianTarball(p *plan, tmp string) (string, error) {
+	pkg := "linux-source-" + p.src.arg
+	name := pkg + ".tar.xz"
+	installed := filepath.Join("/usr/src", name)
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", pkg).Output(); err == nil &&
+		pkg+"_"+strings.TrimSpace(string(out)) == p.sourceID {
+		if _, err := os.Stat(installed); err == nil {
+			return installed, nil
+		}
+	}
+	b.progress("downloading %s", pkg)
+	deb, err := b.Store.Apt.Download(pkg, tmp)
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("sh", "-c", `dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" --strip-components=3 "./usr/src/$3"`,
+		"sh", deb, tmp, name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("extract %s from %s: %w: %s", name, deb, err, out)
+	}
+	os.Remove(deb)
+	return filepath.Join(tmp, name), nil
+}
+
+// workTree makes sure treeDir/linux is a copy of the pristine tree.
+func (b *Builder) workTree(pristine, treeDir string) error {
+	work := filepath.Join(treeDir, "linux")
+	if _, err := os.Stat(filepath.Join(work, "Makefile")); err == nil {
+		return nil
+	}
+	b.progress("copying %s into the build tree", filepath.Base(pristine))
+	os.RemoveAll(work)
+	os.RemoveAll(filepath.Join(treeDir, "applied"))
+	tmp := work + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(treeDir, 0o755); err != nil {
+		return err
+	}
+	if out, err := exec.Command("cp", "-a", "--reflink=auto", pristine, tmp).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy source tree: %w: %s", err, out)
+	}
+	return os.Rename(tmp, work)
+}
+
+// appliedPatch is a patch recorded as applied in a build tree.
+type appliedPatch struct {
+	file    string // treeDir/applied/NNN-name
+	name    string
+	content []byte
+}
+
+func readApplied(treeDir string) ([]appliedPatch, error) {
+	dir := filepath.Join(treeDir, "applied")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []appliedPatch
+	for _, e := range ents {
+		c, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		_, name, _ := strings.Cut(e.Name(), "-")
+		out = append(out, appliedPatch{file: filepath.Join(dir, e.Name()), name: name, content: c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].file < out[j].file })
+	return out, nil
+}
+
+// applySeries brings the work tree from the series applied last time to
+// p's series: the common prefix stays, the rest is reverted (newest first)
+// and the new patches applied. make's timestamps then rebuild only what the
+// changed files touch. A tree that cannot be reverted is recopied.
+func (b *Builder) applySeries(p *plan, treeDir string) error {
+	work := filepath.Join(treeDir, "linux")
+	applied, err := readApplied(treeDir)
+	if err != nil {
+		return fmt.Errorf("read applied patches: %w", err)
+	}
+	keep := 0
+	for keep < len(applied) && keep < len(p.patches) &&
+		applied[keep].name == filepath.Base(p.spec.Patches[keep]) && bytes.Equal(applied[keep].content, p.patches[keep]) {
+		keep++
+	}
+	for i := len(applied) - 1; i >= keep; i-- {
+		b.progress("%s: reverting %s", p.spec.Name, applied[i].name)
+		if _, err := runPatch(work, applied[i].content, "-R"); err != nil {
+			b.progress("%s: %s does not revert cleanly (%v); recopying the tree (full rebuild)", p.spec.Name, applied[i].name, err)
+			if err := os.RemoveAll(work); err != nil {
+				return err
+			}
+			pristine, err := b.pristineDir(p)
+			if err != nil {
+				return err
+			}
+			if err := b.workTree(pristine, treeDir); err != nil {
+				return err
+			}
+			return b.applySeries(p, treeDir)
+		}
+		if err := os.Remove(applied[i].file); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(treeDir, "applied"), 0o755); err != nil {
+		return err
+	}
+	for i := keep; i < len(p.patches); i++ {
+		name := filepath.Base(p.spec.Patches[i])
+		b.progress("%s: applying %s", p.spec.Name, name)
+		if out, err := runPatch(work, p.patches[i], "--dry-run"); err != nil {
+			return fmt.Errorf("%w: %s (patch %d of %s) on %s: %s", ErrPatch, name, i+1, p.spec.file, p.sourceID, failedHunks(out))
+		}
+		if _, err := runPatch(work, p.patches[i]); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrPatch, name, err)
+		}
+		rec := filepath.Join(treeDir, "applied", fmt.Sprintf("%03d-%s", i, name))
+		if err := os.WriteFile(rec, p.patches[i], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Builder) pristineDir(p *plan) (string, error) {
+	return b.pristine(context.Background(), p)
+}
+
+// runPatch runs patch -p1 in dir with the patch on stdin; extra adds -R
+// (revert) and/or --dry-run.
+func runPatch(dir string, patch []byte, extra ...string) (string, error) {
+	args := []string{"-p1", "--batch", "--fuzz=0", "--no-backup-if-mismatch", "-r", "-", "-d", dir}
+	reverse := false
+	for _, e := range extra {
+		reverse = reverse || e == "-R"
+	}
+	if !reverse {
+		args = append(args, "--forward")
+	}
+	cmd := exec.Command("patch", append(args, extra...)...)
+	cmd.Stdin = bytes.NewReader(patch)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%w: %s", err, failedHunks(string(out)))
+	}
+	return string(out), nil
+}
+
+// failedHunks keeps the lines of patch's output that say what failed.
+func failedHunks(out string) string {
+	var keep []string
+	file := ""
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, "checking file "), strings.HasPrefix(l, "patching file "):
+			file = l[strings.LastIndex(l, " ")+1:]
+		case strings.Contains(l, "FAILED"), strings.Contains(l, "Reversed"), strings.Contains(l, "can't find file"),
+			strings.Contains(l, "malformed"), strings.Contains(l, "Only garbage"):
+			keep = append(keep, strings.TrimSpace(file+": "+l))
+		}
+	}
+	if len(keep) == 0 {
+		return strings.TrimSpace(out)
+	}
+	return strings.Join(keep, "; ")
+}
+
+// configure writes the recipe's config and checks it. The .config is only
+// replaced when it changes, so an unchanged recipe rebuilds nothing.
+func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, objDir string, logw io.Writer) error {
+	cand := ".config.faultline"
+	candPath := filepath.Join(objDir, cand)
+	run := func(target string) error {
+		cmd := mk(target)
+		cmd.Env = append(cmd.Env, "KCONFIG_CONFIG="+cand)
+		cmd.Stdout, cmd.Stderr = logw, logw
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("make %s: %w", target, err)
+		}
+		return nil
+	}
+	if err := run(p.spec.Config.Base); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(candPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	for _, fr := range p.frags {
+		fmt.Fprintf(f, "\n# faultline fragment %s\n", fr.name)
+		f.Write(fr.content)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := run("olddefconfig"); err != nil {
+		return err
+	}
+	final, err := os.ReadFile(candPath)
+	if err != nil {
+		return err
+	}
+	if err := checkConfig(p.frags, final); err != nil {
+		os.Remove(candPath)
+		return err
+	}
+	cur, _ := os.ReadFile(filepath.Join(objDir, ".config"))
+	if bytes.Equal(cur, final) {
+		return os.Remove(candPath)
+	}
+	return os.Rename(candPath, filepath.Join(objDir, ".config"))
+}
+
+var makeStepRE = regexp.MustCompile(`^\s+(CC|LD|AR|AS|BTF|CC \[M\]|LD \[M\]|OBJCOPY|GEN|HOSTCC)\s+(\S+)`)
+
+// runMake runs make, writing its output to logw and a one-line progress
+// update (objects done, elapsed, current step) at most once a second.
+func (b *Builder) runMake(ctx context.Context, name string, cmd *exec.Cmd, logw io.Writer, start time.Time) (int, error) {
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan error, 1)
+	go func() { err := cmd.Wait(); pw.Close(); done <- err }()
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	var last time.Time
+	var tail []string
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(logw, line)
+		if m := makeStepRE.FindStringSubmatch(line); m != nil {
+			n++
+			if time.Since(last) >= time.Second {
+				last = time.Now()
+				b.progress("%s: %d objects, %s: %s %s", name, n, time.Since(start).Round(time.Second), m[1], m[2])
+			}
+		} else if !strings.HasPrefix(line, "  ") {
+			tail = append(tail, line)
+			if len(tail) > 8 {
+				tail = tail[1:]
+			}
+		}
+	}
+	io.Copy(io.Discard, pr)
+	if err := <-done; err != nil {
+		return n, fmt.Errorf("make: %w: %s", err, strings.Join(tail, " | "))
+	}
+	return n, nil
+}
+
+// install copies the build's outputs into a new kernel cache entry.
+func (b *Builder) install(ctx context.Context, p *plan, mk func(...string) *exec.Cmd, objDir, logPath string, logw io.Writer) (*Kernel, error) {
+	rel, err := mk("-s", "kernelrelease").Output()
+	if err != nil {
+		return nil, fmt.Errorf("make kernelrelease: %w", exitDetail(err))
+	}
+	if err := os.MkdirAll(b.Store.Root, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(b.Store.Root, ".build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	final := filepath.Join(b.Store.Root, p.kernelDirName())
+	k := &Kernel{
+		Name:      p.spec.Name,
+		Source:    "build",
+		Release:   strings.TrimSpace(string(rel)),
+		Version:   p.key[:12],
+		Dir:       final,
+		Vmlinuz:   filepath.Join(final, "bzImage"),
+		SystemMap: filepath.Join(final, "System.map"),
+		Config:    filepath.Join(final, "config"),
+		BuildLog:  filepath.Join(final, "build.log"),
+		Spec:      p.spec.file,
+		Key:       p.key,
+		BuiltFrom: p.sourceID,
+		Patches:   append([]string(nil), p.spec.Patches...),
+	}
+	for src, dst := range map[string]string{
+		"arch/x86/boot/bzImage": "bzImage", "System.map": "System.map", ".config": "config",
+	} {
+		if err := copyFile(filepath.Join(objDir, src), filepath.Join(tmp, dst)); err != nil {
+			return nil, fmt.Errorf("install %s: %w", src, err)
+		}
+	}
+	if err := copyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
+		return nil, err
+	}
+	if order, _ := os.ReadFile(filepath.Join(objDir, "modules.order")); len(bytes.TrimSpace(order)) > 0 {
+		cmd := mk("-s", "modules_install", "INSTALL_MOD_PATH="+filepath.Join(tmp, "mod"), "INSTALL_MOD_STRIP=1", "DEPMOD=true")
+		cmd.Stdout, cmd.Stderr = logw, logw
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("make modules_install: %w (log: %s)", err, logPath)
+		}
+		mdir := filepath.Join(tmp, "mod", "lib", "modules", k.Release)
+		idx, err := IndexModules(mdir)
+		if err != nil {
+			return nil, err
+		}
+		if err := idx.Save(filepath.Join(tmp, moduleIndexName)); err != nil {
+			return nil, err
+		}
+		k.ModulesDir = filepath.Join(final, "mod", "lib", "modules", k.Release)
+		k.ModuleCount = len(idx.Modules)
+	}
+	if err := writeManifest(k, tmp); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(final) // a tree: source rebuilt under the same key
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("move kernel into cache: %w", err)
+	}
+	return k, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,234 @@
+package kernels
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedBuildSpecs(t *testing.T) {
+	names := ShippedSpecs()
+	for _, want := range []string{"6.1-harness", "6.1-mutant-seed-a", "6.1-mutant-seed-b", "6.1-mutant-seed-c", "6.1-mutant-seed-d", "6.1-debug"} {
+		if !IsBuildSpec(want) {
+			t.Errorf("%s is not a shipped build spec (have %v)", want, names)
+		}
+	}
+	for _, n := range names {
+		s, err := LoadBuildSpec(n)
+		if err != nil {
+			t.Fatalf("shipped spec %s: %v", n, err)
+		}
+		if s.Name != n {
+			t.Errorf("spec file %s.yaml names itself %q", n, s.Name)
+		}
+		frags, err := s.fragments("")
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		for _, f := range frags {
+			if _, err := parseFragment(f.name, f.content); !f.upstream && err != nil {
+				t.Errorf("%s: fragment %s: %v", n, f.name, err)
+			}
+		}
+		if strings.HasPrefix(n, "6.1-mutant-") && (len(s.Patches) != 2 || s.Patches[0] != "faultline-hooks.patch") {
+			t.Errorf("%s: a mutant is the hooks patch plus its own, got %v", n, s.Patches)
+		}
+	}
+	if IsBuildSpec("debian:6.1-cloud") || IsBuildSpec("6.1-nope") {
+		t.Error("IsBuildSpec accepts what is not a build spec")
+	}
+}
+
+func writeSpec(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "spec.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBuildSpecErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "mine.patch"), []byte("--- a/x\n+++ b/x\n"), 0o644)
+	for body, want := range map[string]string{
+		"name: x\nsource: debian-source:6.1\nconfg: {}\n":                         "field confg not found",
+		"source: debian-source:6.1\n":                                             "name is missing",
+		"name: Bad Name\nsource: debian-source:6.1\n":                             `name "Bad Name"`,
+		"name: x\n":                                                               "source is missing",
+		"name: x\nsource: ubuntu:6.1\n":                                           `unknown kind "ubuntu"`,
+		"name: x\nsource: debian-source:six\n":                                    "want a series",
+		"name: x\nsource: git:/repo\n":                                            "want git:REPO@REF",
+		"name: x\nsource: debian-source:6.1\nconfig: {base: allyesconfig}\n":      "want defconfig or tinyconfig",
+		"name: x\nsource: debian-source:6.1\npatches: [nope.patch]\n":             `patch "nope.patch" not found`,
+		"name: x\nsource: tree:/src/linux\npatches: [mine.patch]\n":               "apply the patches in the tree",
+		"name: x\nsource: debian-source:6.1\nconfig: {fragments: [harness]}\nx\n": "line 4",
+	} {
+		_, err := LoadBuildSpec(writeSpec(t, dir, body))
+		if err == nil || !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), want) {
+			t.Errorf("spec %q: error %v, want ErrBadSpec containing %q", body, err, want)
+		}
+	}
+	s, err := LoadBuildSpec(writeSpec(t, dir, "name: mine\nsource: debian-source:6.1\nconfig: {fragments: [harness, my.config]}\npatches: [faultline-hooks.patch, mine.patch]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.fragments(""); err != nil {
+		t.Fatalf("missing user fragment without a tree is taken as upstream, got %v", err)
+	}
+	if _, err := s.fragments(dir); err == nil || !strings.Contains(err.Error(), `"my.config"`) {
+		t.Errorf("fragment found nowhere: error %v, want one naming my.config", err)
+	}
+	if _, err := LoadBuildSpec("6.1-nope"); !errors.Is(err, ErrUnknownSpec) || !strings.Contains(err.Error(), "6.1-harness") {
+		t.Errorf("unknown shipped spec: %v, want ErrUnknownSpec listing the shipped ones", err)
+	}
+}
+
+func TestParseFragment(t *testing.T) {
+	reqs, err := parseFragment("f", []byte("# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\nCONFIG_D=n\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []configRequest{{"CONFIG_A", "y", "f"}, {"CONFIG_B", "", "f"}, {"CONFIG_C", `"x y"`, "f"}, {"CONFIG_D", "", "f"}}
+	if len(reqs) != len(want) {
+		t.Fatalf("got %v, want %v", reqs, want)
+	}
+	for i := range want {
+		if reqs[i] != want[i] {
+			t.Errorf("request %d = %v, want %v", i, reqs[i], want[i])
+		}
+	}
+	if _, err := parseFragment("f", []byte("CONFIG_A y\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("bad line: %v, want an error naming line 1", err)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	frags := []fragment{
+		{name: "kvm_guest.config", upstream: true, content: []byte("CONFIG_S390_GUEST=y\n")},
+		{name: "harness", content: []byte("CONFIG_BPF=y\nCONFIG_KASAN=y\nCONFIG_DRM=y\n")},
+		{name: "trim", content: []byte("# CONFIG_DRM is not set\n# CONFIG_SOUND is not set\n")},
+	}
+	good := "CONFIG_BPF=y\nCONFIG_KASAN=y\n# CONFIG_DRM is not set\n"
+	if err := checkConfig(frags, []byte(good)); err != nil {
+		t.Errorf("config that has every request: %v (upstream fragments are not checked; later fragments win)", err)
+	}
+	err := checkConfig(frags, []byte("CONFIG_BPF=y\nCONFIG_DRM=y\nCONFIG_SOUND=m\n"))
+	if !errors.Is(err, ErrBadSpec) {
+		t.Fatalf("missing options: %v, want ErrBadSpec", err)
+	}
+	for _, want := range []string{"CONFIG_KASAN=not set (asked y by harness)", "CONFIG_DRM=y (asked not set by trim)", "CONFIG_SOUND=m"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
+
+func TestCacheKey(t *testing.T) {
+	s, err := LoadBuildSpec("6.1-mutant-seed-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frags, _ := s.fragments("")
+	p1, _ := s.readPatch(s.Patches[0])
+	p2, _ := s.readPatch(s.Patches[1])
+	base := cacheKey("linux-source-6.1_6.1.192-2", s, frags, [][]byte{p1, p2}, "gcc12.2.0")
+	if base != cacheKey("linux-source-6.1_6.1.192-2", s, frags, [][]byte{p1, p2}, "gcc12.2.0") {
+		t.Fatal("cache key is not deterministic")
+	}
+	changed := map[string]string{
+		"source":   cacheKey("linux-source-6.1_6.1.193-1", s, frags, [][]byte{p1, p2}, "gcc12.2.0"),
+		"compiler": cacheKey("linux-source-6.1_6.1.192-2", s, frags, [][]byte{p1, p2}, "gcc13.1.0"),
+		"patch":    cacheKey("linux-source-6.1_6.1.192-2", s, frags, [][]byte{p1, append(p2, ' ')}, "gcc12.2.0"),
+	}
+	f2 := append([]fragment(nil), frags...)
+	f2[1].content = append(append([]byte(nil), f2[1].content...), "CONFIG_X=y\n"...)
+	changed["fragment"] = cacheKey("linux-source-6.1_6.1.192-2", s, f2, [][]byte{p1, p2}, "gcc12.2.0")
+	for what, k := range changed {
+		if k == base {
+			t.Errorf("changing the %s does not change the cache key", what)
+		}
+	}
+}
+
+func TestSourceID(t *testing.T) {
+	b := &Builder{Store: &Store{Root: t.TempDir(), Apt: fakeApt{}}}
+	if id, err := b.sourceID(source{kind: "debian-source", arg: "6.1"}); err != nil || id != "linux-source-6.1_6.1.192-2" {
+		t.Errorf("debian-source:6.1 = %q, %v", id, err)
+	}
+	if _, err := b.sourceID(source{kind: "debian-source", arg: "5.4"}); !errors.Is(err, ErrUnknownSpec) {
+		t.Errorf("debian-source:5.4 error = %v, want ErrUnknownSpec", err)
+	}
+	if _, err := b.sourceID(source{kind: "tree", arg: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "not a kernel tree") {
+		t.Errorf("empty tree: %v, want 'not a kernel tree'", err)
+	}
+}
+
+// TestApplySeries switches a tree between patch series with real patch(1):
+// the common prefix stays applied, the rest is reverted and replaced, and
+// a patch that does not apply names itself and its hunk and leaves the tree
+// as it was.
+func TestApplySeries(t *testing.T) {
+	if _, err := exec.LookPath("patch"); err != nil {
+		t.Skip("patch not installed")
+	}
+	dir := t.TempDir()
+	pristine := filepath.Join(dir, "src", "linux")
+	os.MkdirAll(pristine, 0o755)
+	os.WriteFile(filepath.Join(pristine, "Makefile"), []byte("a\nb\nc\n"), 0o644)
+	os.WriteFile(filepath.Join(pristine, "f.c"), []byte("one\ntwo\nthree\n"), 0o644)
+	specDir := filepath.Join(dir, "spec")
+	os.MkdirAll(specDir, 0o755)
+	os.WriteFile(filepath.Join(specDir, "p1.patch"), []byte("--- a/f.c\n+++ b/f.c\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"), 0o644)
+	os.WriteFile(filepath.Join(specDir, "p2.patch"), []byte("--- a/Makefile\n+++ b/Makefile\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"), 0o644)
+	os.WriteFile(filepath.Join(specDir, "p3.patch"), []byte("--- a/Makefile\n+++ b/Makefile\n@@ -1,3 +1,3 @@\n a\n-c\n+C\n x\n"), 0o644)
+	b := &Builder{Store: &Store{Root: dir}}
+	tree := filepath.Join(dir, "tree")
+	if err := b.workTree(pristine, tree); err != nil {
+		t.Fatal(err)
+	}
+	series := func(names ...string) *plan {
+		s := &BuildSpec{Name: "t", file: "t.yaml", dir: specDir, Patches: names}
+		p := &plan{spec: s, sourceID: "test"}
+		for _, n := range names {
+			c, err := s.readPatch(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.patches = append(p.patches, c)
+		}
+		return p
+	}
+	read := func(f string) string { b, _ := os.ReadFile(filepath.Join(tree, "linux", f)); return string(b) }
+	if err := b.applySeries(series("p1.patch", "p2.patch"), tree); err != nil {
+		t.Fatal(err)
+	}
+	if read("f.c") != "one\nTWO\nthree\n" || read("Makefile") != "a\nB\nc\n" {
+		t.Fatalf("after p1+p2: f.c %q Makefile %q", read("f.c"), read("Makefile"))
+	}
+	if err := b.applySeries(series("p1.patch"), tree); err != nil {
+		t.Fatal(err)
+	}
+	if read("f.c") != "one\nTWO\nthree\n" || read("Makefile") != "a\nb\nc\n" {
+		t.Fatalf("after switching to p1: f.c %q Makefile %q", read("f.c"), read("Makefile"))
+	}
+	err := b.applySeries(series("p1.patch", "p3.patch"), tree)
+	if !errors.Is(err, ErrPatch) || !strings.Contains(err.Error(), "p3.patch") || !strings.Contains(err.Error(), "Hunk #1 FAILED") {
+		t.Fatalf("bad patch: %v, want ErrPatch naming p3.patch and its hunk", err)
+	}
+	if read("Makefile") != "a\nb\nc\n" || read("f.c") != "one\nTWO\nthree\n" {
+		t.Fatalf("a failed patch changed the tree: Makefile %q f.c %q", read("Makefile"), read("f.c"))
+	}
+	if err := b.applySeries(series(), tree); err != nil {
+		t.Fatal(err)
+	}
+	if read("f.c") != "one\ntwo\nthree\n" {
+		t.Fatalf("after switching to no patches: f.c %q", read("f.c"))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(tree, "applied")); len(ents) != 0 {
+		t.Errorf("applied records left: %d", len(ents))
+	}
+}
