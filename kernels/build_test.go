@@ -55,13 +55,13 @@ func TestBuildSpecErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "mine.patch"), []byte("--- a/x\n+++ b/x\n"), 0o644)
 	for body, want := range map[string]string{
-		"name: x\nsource: debian-source:6.1\nconfg: {}\n":                         "field confg not found",
-		"source: debian-source:6.1\n":                                             "name is missing",
-		"name: Bad Name\nsource: debian-source:6.1\n":                             `name "Bad Name"`,
-		"name: x\n":                                                               "source is missing",
-		"name: x\nsource: ubuntu:6.1\n":                                           `unknown kind "ubuntu"`,
-		"name: x\nsource: debian-source:six\n":                                    "want a series",
-		"name: x\nsource: git:/repo\n":                                            "want git:REPO@REF",
+		"name: x\nsource: debian-source:6.1\nconfg: {}\n": "field confg not found",
+		"source: debian-source:6.1\n":                     "name is missing",
+		"name: Bad Name\nsource: debian-source:6.1\n":     `name "Bad Name"`,
+		"name: x\n":                            "source is missing",
+		"name: x\nsource: ubuntu:6.1\n":        `unknown kind "ubuntu"`,
+		"name: x\nsource: debian-source:six\n": "want a series",
+		"name: x\nsource: git:/repo\n":         "want git:REPO@REF",
 		"name: x\nsource: debian-source:6.1\nconfig: {base: allyesconfig}\n":      "want defconfig or tinyconfig",
 		"name: x\nsource: debian-source:6.1\npatches: [nope.patch]\n":             `patch "nope.patch" not found`,
 		"name: x\nsource: tree:/src/linux\npatches: [mine.patch]\n":               "apply the patches in the tree",

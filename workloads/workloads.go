@@ -24,6 +24,8 @@ type Summary struct {
 	Integrity Integrity         `json:"integrity"`
 	Reach     map[string]Reach  `json:"reach"`
 	Params    map[string]string `json:"params"`
+	// Latency is set by workloads that time their operations.
+	Latency *Latency `json:"latency,omitempty"`
 }
 
 // Integrity is the result of reading everything back.

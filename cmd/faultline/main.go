@@ -38,6 +38,7 @@ Usage:
   faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline classify [--json] FILE...    find and title the crashes in console logs
+  faultline inject --inject SPEC -- CMD  (in a guest) attach injections around CMD
 
 Kernel specs: debian:6.1, debian:6.1-cloud, debian:6.12, debian:6.12-cloud,
 an exact package name (linux-image-6.1.0-56-cloud-amd64-unsigned),
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string) int {
 		return cmdClassify(ctx, args[1:])
 	case "workload":
 		return cmdWorkload(ctx, args[1:])
+	case "inject":
+		return cmdInject(ctx, args[1:])
 	}
 	fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 
 	"faultline/harness"
 	"faultline/kernels"
+	"faultline/probes"
 )
 
 const vmUsage = `Usage: faultline vm [flags] [-- COMMAND [ARG...]]
@@ -30,6 +34,13 @@ Examples:
   faultline vm --kernel debian:6.12-cloud --fs ext4 -- dmesg
   faultline vm --kernel file:arch/x86/boot/bzImage --fs none -- cat /proc/version
   faultline vm --kernel debian:6.1-cloud
+  faultline vm --kernel debian:6.1-cloud --fs ext4 --inject 'delay:ext4_sync_file:2ms' --inject count:ext4_sync_file -- workload ...
+  faultline vm --kernel 6.1-harness --inject 'fail-return:should_failslab:ENOMEM@0.5,comm=dd' -- dd if=/dev/zero of=f bs=4k count=100
+
+Injections (--inject, repeatable) are attached in the guest around COMMAND
+and detached after it; a table of what each did goes to stderr and, with
+--report, into the JSON run record:
+` + probes.Syntax + `
 
 Flags:
 `
@@ -154,11 +165,31 @@ func cmdVM(ctx context.Context, args []string) int {
 	var vf vmFlags
 	vf.register(fs)
 	timeout := fs.Duration("timeout", 0, "kill the guest command after this long (0: no limit)")
+	var injects multiFlag
+	fs.Var(&injects, "inject", "injection spec, attached around COMMAND (repeatable; see above)")
+	report := fs.String("report", "", "write a JSON run record (kernel, status, injections) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
+	}
+	argv := fs.Args()
+	if len(injects) > 0 {
+		if len(argv) == 0 {
+			fmt.Fprintln(os.Stderr, "faultline vm: --inject needs a COMMAND to run under the injections")
+			return exitUsage
+		}
+		for _, s := range injects {
+			if _, err := probes.Parse(s); err != nil {
+				return fail(fmt.Errorf("%w: %w", errUsage, err))
+			}
+		}
+		wrapped := []string{"/bin/faultline", "inject", "--report", guestInjectReport}
+		for _, s := range injects {
+			wrapped = append(wrapped, "--inject", s)
+		}
+		argv = append(append(wrapped, "--"), argv...)
 	}
 	opts, err := vf.options()
 	if err != nil {
@@ -168,18 +199,46 @@ func cmdVM(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", errUsage, err))
 	}
-	code := runVM(ctx, vm, fs.Args(), *timeout)
+	rec := &runRecord{Kernel: opts.Kernel.Name, Release: opts.Kernel.Release, Command: fs.Args()}
+	code := runVM(ctx, vm, argv, *timeout, rec, len(injects) > 0)
 	if err := vm.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 	}
 	if vm.Kept() && vm.Console() != "" {
 		fmt.Fprintln(os.Stderr, "faultline: console kept at "+vm.Console())
+		rec.Console = vm.Console()
+	}
+	rec.ExitCode = code
+	if *report != "" {
+		if err := writeJSONFile(*report, rec); err != nil {
+			fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
+		}
 	}
 	return code
 }
 
-func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout time.Duration) int {
+// runRecord is what faultline vm --report writes.
+type runRecord struct {
+	Kernel     string          `json:"kernel"`
+	Release    string          `json:"release"`
+	Command    []string        `json:"command"`
+	ExitCode   int             `json:"exit_code"`
+	Error      string          `json:"error,omitempty"`
+	Injections []probes.Report `json:"injections,omitempty"`
+	Console    string          `json:"console,omitempty"`
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout time.Duration, rec *runRecord, injected bool) int {
 	if err := vm.Boot(ctx); err != nil {
+		rec.Error = err.Error()
 		return fail(err)
 	}
 	cmd := &harness.Command{Shell: shellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout}
@@ -192,7 +251,19 @@ func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout time.Dura
 	}
 	code, err := vm.Run(ctx, cmd)
 	if err != nil {
+		rec.Error = err.Error()
 		return fail(err)
+	}
+	if injected {
+		var out bytes.Buffer
+		if c, err := vm.Run(ctx, &harness.Command{Shell: "cat " + guestInjectReport, Stdout: &out, Stderr: io.Discard, Timeout: 30 * time.Second}); err == nil && c == 0 {
+			var r struct {
+				Injections []probes.Report `json:"injections"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &r); err == nil {
+				rec.Injections = r.Injections
+			}
+		}
 	}
 	return code
 }

@@ -22,6 +22,8 @@ caches), and how often each targeted kernel function was reached.
 Workloads:
   mmap-dio   mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
              memory.reclaim and compaction (seeds C and D)
+  fsync      write 4 KiB + fsync, --ops times, with per-fsync latency: a
+             calibration target for injections
 
 Example (from the host):
   faultline vm --kernel debian:6.1-cloud --fs ext4 -- workload mmap-dio --duration 10s
@@ -47,6 +49,8 @@ func cmdWorkload(ctx context.Context, args []string) int {
 	chunk := fs.String("chunk", "1M", "O_DIRECT read size")
 	reclaim := fs.String("reclaim", "8M", "bytes to write to memory.reclaim in a loop (0: none)")
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop")
+	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
+	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -75,8 +79,15 @@ func cmdWorkload(ctx context.Context, args []string) int {
 			return exitUsage
 		}
 		w = m
+	case "fsync":
+		f := &workloads.FsyncLoop{Dir: *dir, Ops: *ops, Seed: *seed, Clean: *clean}
+		if err := f.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
+			return exitUsage
+		}
+		w = f
 	default:
-		fmt.Fprintf(os.Stderr, "workload: unknown workload %q (known: mmap-dio)\n", name)
+		fmt.Fprintf(os.Stderr, "workload: unknown workload %q (known: mmap-dio, fsync)\n", name)
 		return exitUsage
 	}
 	sum, err := w.Run(ctx)

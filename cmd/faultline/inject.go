@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"faultline/probes"
+)
+
+const injectUsage = `Usage: faultline inject [--report FILE] --inject SPEC... -- COMMAND [ARG...]
+
+Runs in a guest (faultline vm runs it for you when given --inject): attaches
+the injections, runs COMMAND, detaches them and writes what each injection
+did (attached, hits, fired, total delay, failures forced) as JSON to FILE and
+as a table to stderr. Exits with COMMAND's status.
+
+Injection specs:
+` + probes.Syntax + `
+
+Examples:
+  faultline inject --inject 'delay:btrfs_sync_file:1ms' --inject count:btrfs_sync_file -- workload ...
+  faultline inject --inject 'fail-return:should_failslab:ENOMEM@0.01,comm=dd' -- dd if=/dev/zero of=f bs=1M count=10
+
+Flags:
+`
+
+// guestInjectReport is where faultline vm asks the guest to put the report.
+const guestInjectReport = "/run/faultline-inject.json"
+
+func cmdInject(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, injectUsage); fs.PrintDefaults() }
+	var specs multiFlag
+	fs.Var(&specs, "inject", "injection spec (repeatable)")
+	report := fs.String("report", "", "write the JSON report here")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "faultline inject: no command to run")
+		return exitUsage
+	}
+	var injs []probes.Injection
+	for _, s := range specs {
+		inj, err := probes.Parse(s)
+		if err != nil {
+			return fail(fmt.Errorf("%w: %w", errUsage, err))
+		}
+		injs = append(injs, inj)
+	}
+	set, err := probes.Attach(injs)
+	if err != nil {
+		return fail(err)
+	}
+	defer set.Close()
+	cmd := exec.CommandContext(ctx, fs.Arg(0), fs.Args()[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// Signals go to the command; the probes are detached when it ends.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	code := exitError
+	if err := cmd.Start(); err != nil {
+		set.Close()
+		return fail(fmt.Errorf("run %s: %w", fs.Arg(0), err))
+	}
+	go func() {
+		for s := range sigs {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		code = 0
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if code < 0 {
+			code = 128 + int(ee.Sys().(syscall.WaitStatus).Signal())
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "faultline inject: "+err.Error())
+	}
+	if err := set.Detach(); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline inject: detach: "+err.Error())
+	}
+	reps := set.Reports()
+	if *report != "" {
+		b, _ := json.MarshalIndent(map[string]any{"injections": reps}, "", "  ")
+		if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "faultline inject: "+err.Error())
+		}
+	}
+	printInjectReport(os.Stderr, reps)
+	return code
+}
+
+// printInjectReport writes the per-injection table.
+func printInjectReport(w io.Writer, reps []probes.Report) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "injection\tattached\thits\tfiltered\tfired\tdelay\tbudget-skips\thits/s\t")
+	for _, r := range reps {
+		att := "yes"
+		if !r.Attached {
+			att = "no: " + r.Reason
+		}
+		rate := 0.0
+		if r.Seconds > 0 {
+			rate = float64(r.Hits) / r.Seconds
+		}
+		flag := ""
+		if r.NeverFired {
+			flag = "  NEVER FIRED"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%.1f\t%s\n", r.Spec, att, r.Hits, r.Filtered, r.Fired,
+			r.Delay.Round(time.Microsecond), r.BudgetSkips, rate, flag)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"faultline/probes"
+)
+
+// TestInjectDelayAndCount runs the fsync calibration workload on the stock
+// kernel twice: once with a count, once with a 1 ms delay as well. The count
+// must equal the fsyncs made, the delay must fire on every call and show in
+// the latency seen from user space, and the run record must carry both.
+func TestInjectDelayAndCount(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	type summary struct {
+		Ops     int64
+		Latency struct {
+			MinUS float64 `json:"min_us"`
+		}
+	}
+	run := func(extra ...string) (summary, map[string]probes.Report) {
+		rep := filepath.Join(tmp, "run.json")
+		os.Remove(rep)
+		args := append([]string{"vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--report", rep,
+			"--inject", "count:ext4_sync_file,comm=workload"}, extra...)
+		args = append(args, "--", "workload", "fsync", "--ops", "100", "--clean")
+		r := faultline(t, tmp, "", args...)
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatalf("summary: %v\n%s", err, r.stdout)
+		}
+		var rec runRecord
+		b, err := os.ReadFile(rep)
+		if err != nil || json.Unmarshal(b, &rec) != nil {
+			t.Fatalf("run record: %v\n%s", err, b)
+		}
+		reps := map[string]probes.Report{}
+		for _, x := range rec.Injections {
+			reps[string(x.Kind)] = x
+		}
+		if !strings.Contains(r.stderr, "count:ext4_sync_file,comm=workload") {
+			t.Errorf("no injection table on stderr:\n%s", r.stderr)
+		}
+		return s, reps
+	}
+	base, reps := run()
+	if c := reps["count"]; !c.Attached || c.Fired != uint64(base.Ops) || base.Ops != 100 {
+		t.Errorf("count: %+v, want 100 fired for %d fsyncs", c, base.Ops)
+	}
+	slow, reps := run("--inject", "delay:ext4_sync_file:1ms")
+	d := reps["delay"]
+	if !d.Attached || d.Fired != 100 || d.Delay < 100*time.Millisecond || reps["count"].Fired != 100 {
+		t.Errorf("delay: %+v, count %+v; want 100 delays of >= 1ms", d, reps["count"])
+	}
+	// Every fsync now waits at least 1 ms: a lower bound, not a timing target.
+	if slow.Latency.MinUS < 1000 {
+		t.Errorf("fastest fsync with a 1ms delay took %.0fus (without: %.0fus)", slow.Latency.MinUS, base.Latency.MinUS)
+	}
+	t.Logf("fastest fsync: %.0fus without, %.0fus with a 1ms delay; injected %s in total", base.Latency.MinUS, slow.Latency.MinUS, d.Delay)
+	noQEMULeft(t, tmp)
+}
+
+// TestInjectDetachAndErrors checks, in one guest, that a probe is listed
+// while attached and gone after, and that an unknown symbol and a
+// fail-return on a kernel without bpf_override_return are clear errors.
+func TestInjectDetachAndErrors(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	script := `set -e
+faultline inject --inject count:ext4_sync_file -- cat /sys/kernel/debug/kprobes/list > during
+echo during: $(grep -c ext4_sync_file during)
+echo after: $(grep -c ext4_sync_file /sys/kernel/debug/kprobes/list || true)
+faultline inject --inject count:ext4_sync_fil -- true 2> unknown || echo unknown-exit: $?
+cat unknown
+faultline inject --inject fail-return:should_failslab:ENOMEM -- true 2> override || echo override-exit: $?
+cat override`
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"during: 1", "after: 0",
+		"unknown-exit: 125", "unknown kernel symbol ext4_sync_fil",
+		"override-exit: 125", "CONFIG_BPF_KPROBE_OVERRIDE", "faultline kernels build 6.1-harness",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Bad syntax is refused on the host, before a VM boots.
+	r = faultline(t, tmp, "", "vm", "--inject", "delay:ext4_sync_file:50ms", "--", "true")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "over the 10ms limit") {
+		t.Errorf("delay over the limit: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}

@@ -1,0 +1,409 @@
+package probes
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Report is what one injection point did during a run.
+type Report struct {
+	Injection
+	// Attached says whether the probe was attached; Reason says why not.
+	Attached bool   `json:"attached"`
+	Reason   string `json:"reason,omitempty"`
+	// Hits counts every time the probe ran.
+	Hits uint64 `json:"hits"`
+	// Filtered counts hits that a filter (comm, pid, cgroup, caller, site)
+	// excluded.
+	Filtered uint64 `json:"filtered"`
+	// Fired counts injections: delays made, failures forced, or matching
+	// hits for count.
+	Fired uint64 `json:"fired"`
+	// Delay is the total injected delay.
+	Delay time.Duration `json:"delay_ns"`
+	// BudgetSkips counts delays skipped because the per-second budget was
+	// spent.
+	BudgetSkips uint64 `json:"budget_skips"`
+	// Seconds is how long the probe was attached.
+	Seconds float64 `json:"seconds"`
+	// NeverFired flags an attached injection that did nothing.
+	NeverFired bool `json:"never_fired,omitempty"`
+}
+
+// Set is a set of attached injections.
+type Set struct {
+	points []*point
+	global bool // the trylock_global debugfs switch was turned on
+}
+
+type point struct {
+	inj     Injection
+	objs    *ebpf.Collection
+	link    link.Link
+	stats   *ebpf.Map
+	since   time.Time
+	reason  string
+	elapsed time.Duration
+}
+
+const (
+	errorInjectionList = "/sys/kernel/debug/error_injection/list"
+	trylockGlobal      = "/sys/kernel/debug/faultline/trylock_global"
+	kprobeBlacklist    = "/sys/kernel/debug/kprobes/blacklist"
+)
+
+// Attach loads and attaches every injection. An injection that cannot
+// attach is an error naming what is missing, unless it is Optional: then it
+// is reported as not attached. On error nothing stays attached.
+func Attach(injs []Injection) (*Set, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise memlock limit for BPF: %w", err)
+	}
+	syms := &kallsyms{}
+	s := &Set{}
+	for _, inj := range injs {
+		p := &point{inj: inj}
+		err := s.attach(p, syms)
+		if err != nil {
+			if !inj.Optional {
+				s.Close()
+				return nil, fmt.Errorf("inject %s: %w", inj.Spec, err)
+			}
+			p.reason = err.Error()
+		}
+		s.points = append(s.points, p)
+	}
+	return s, nil
+}
+
+func (s *Set) attach(p *point, syms *kallsyms) error {
+	inj := p.inj
+	prog := map[Kind]string{Count: "count", Delay: "delay", FailReturn: "fail", FailTrylock: "fail"}[inj.Kind]
+	if err := checkKernel(inj, syms); err != nil {
+		return err
+	}
+	spec, err := loadInject()
+	if err != nil {
+		return fmt.Errorf("load BPF object: %w", err)
+	}
+	for name := range spec.Programs {
+		if name != prog {
+			delete(spec.Programs, name)
+		}
+	}
+	th, always := threshold(inj.Probability)
+	set := map[string]any{
+		"threshold": th, "always": b2u(always),
+		"delay_min_ns": uint64(inj.DelayMin), "delay_span_ns": uint64(inj.DelayMax - inj.DelayMin),
+		"budget_ns": uint64(inj.Budget), "retval": inj.Return,
+		"want_tgid": uint32(inj.PID),
+	}
+	if inj.Comm != "" {
+		var c [16]byte
+		copy(c[:], inj.Comm)
+		set["check_comm"], set["want_comm"] = uint8(1), c
+	}
+	if inj.Cgroup != "" {
+		id, err := cgroupID(inj.Cgroup)
+		if err != nil {
+			return err
+		}
+		set["want_cgroup"] = id
+	}
+	if inj.Caller != "" {
+		lo, hi, err := syms.funcRange(inj.Caller)
+		if err != nil {
+			return err
+		}
+		set["caller_lo"], set["caller_hi"] = lo, hi
+	}
+	if inj.Kind == FailTrylock {
+		set["caller_arg"], set["match_site"], set["site"] = uint8(1), uint8(1), TrylockSites[inj.Site]
+	}
+	for name, v := range set {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("BPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return fmt.Errorf("load %s program: %w", prog, err)
+	}
+	p.objs, p.stats = coll, coll.Maps["stats"]
+	l, err := link.Kprobe(inj.Symbol, coll.Programs[prog], &link.KprobeOptions{Offset: inj.Offset})
+	if err != nil {
+		coll.Close()
+		p.objs = nil
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w %s%s", ErrUnknownSymbol, inj.Symbol, syms.suggest(inj.Symbol))
+		}
+		return fmt.Errorf("attach kprobe %s: %w", inj.Symbol, err)
+	}
+	p.link, p.since = l, time.Now()
+	if inj.Kind == FailTrylock && inj.Site == "global" && !s.global {
+		if err := os.WriteFile(trylockGlobal, []byte("1\n"), 0o600); err != nil {
+			return fmt.Errorf("enable the global trylock hook (%s): %w", trylockGlobal, err)
+		}
+		s.global = true
+	}
+	return nil
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var featureMu sync.Mutex
+
+// checkKernel tells, before loading anything, what the kernel lacks.
+func checkKernel(inj Injection, syms *kallsyms) error {
+	featureMu.Lock()
+	defer featureMu.Unlock()
+	switch inj.Kind {
+	case Delay:
+		if err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnLoop); err != nil {
+			return fmt.Errorf("%w: delay needs the bpf_loop helper (kernel >= 5.17): %v", ErrNotSupported, err)
+		}
+	case FailReturn, FailTrylock:
+		if err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnOverrideReturn); err != nil {
+			return fmt.Errorf("%w: %s needs bpf_override_return (CONFIG_FUNCTION_ERROR_INJECTION and CONFIG_BPF_KPROBE_OVERRIDE), which this kernel lacks; use a faultline-built kernel: faultline kernels build 6.1-harness, then --kernel 6.1-harness",
+				ErrNotSupported, inj.Kind)
+		}
+		list, err := errorInjectable()
+		if err != nil {
+			return err
+		}
+		if !list[inj.Symbol] {
+			if inj.Kind == FailTrylock {
+				return fmt.Errorf("%w: fail-trylock needs faultline's trylock hook (%s), which this kernel lacks; use a kernel built with kernels/patches/faultline-hooks.patch (faultline kernels build 6.1-harness)",
+					ErrNotSupported, TrylockHook)
+			}
+			if _, _, err := syms.funcRange(inj.Symbol); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s is not on the kernel's error-injection list (ALLOW_ERROR_INJECTION), so its return cannot be overridden; candidates: %s",
+				ErrNotSupported, inj.Symbol, nearest(list, inj.Symbol))
+		}
+	}
+	if bl, err := os.ReadFile(kprobeBlacklist); err == nil {
+		for _, line := range strings.Split(string(bl), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[1], inj.Symbol+"+") {
+				return fmt.Errorf("%w: %s is on the kprobe blacklist", ErrNotSupported, inj.Symbol)
+			}
+		}
+	}
+	return nil
+}
+
+// errorInjectable reads the kernel's error-injection list.
+func errorInjectable() (map[string]bool, error) {
+	f, err := os.Open(errorInjectionList)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no %s (kernel without CONFIG_FUNCTION_ERROR_INJECTION, or debugfs not mounted); use a faultline-built kernel: faultline kernels build 6.1-harness",
+			ErrNotSupported, errorInjectionList)
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) > 0 {
+			out[fs[0]] = true
+		}
+	}
+	return out, sc.Err()
+}
+
+// nearest lists up to five names of set sharing the longest prefix with name.
+func nearest(set map[string]bool, name string) string {
+	type cand struct {
+		n      string
+		common int
+	}
+	var cs []cand
+	for n := range set {
+		c := 0
+		for c < len(n) && c < len(name) && n[c] == name[c] {
+			c++
+		}
+		cs = append(cs, cand{n, c})
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].common != cs[j].common {
+			return cs[i].common > cs[j].common
+		}
+		return cs[i].n < cs[j].n
+	})
+	var out []string
+	for i := 0; i < len(cs) && i < 5; i++ {
+		out = append(out, cs[i].n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// cgroupID returns the cgroup v2 id (the directory's inode number) of path.
+func cgroupID(path string) (uint64, error) {
+	var st unix.Stat_t
+	full := "/sys/fs/cgroup" + path
+	if err := unix.Stat(full, &st); err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", path, err)
+	}
+	return st.Ino, nil
+}
+
+// Reports returns what each injection did so far.
+func (s *Set) Reports() []Report {
+	var out []Report
+	for _, p := range s.points {
+		r := Report{Injection: p.inj, Attached: p.link != nil || p.elapsed > 0, Reason: p.reason}
+		if p.stats != nil {
+			var st injectStats
+			if err := p.stats.Lookup(uint32(0), &st); err == nil {
+				r.Hits, r.Filtered, r.Fired = st.Hits, st.Filtered, st.Fired
+				r.Delay, r.BudgetSkips = time.Duration(st.DelayNs), st.BudgetSkips
+			}
+		}
+		el := p.elapsed
+		if p.link != nil {
+			el = time.Since(p.since)
+		}
+		r.Seconds = el.Seconds()
+		r.NeverFired = r.Attached && r.Fired == 0
+		out = append(out, r)
+	}
+	return out
+}
+
+// Detach removes every probe (keeping the counters readable) and turns the
+// global trylock hook off again.
+func (s *Set) Detach() error {
+	var errs []error
+	for _, p := range s.points {
+		if p.link != nil {
+			p.elapsed = time.Since(p.since)
+			errs = append(errs, p.link.Close())
+			p.link = nil
+		}
+	}
+	if s.global {
+		errs = append(errs, os.WriteFile(trylockGlobal, []byte("0\n"), 0o600))
+		s.global = false
+	}
+	return errors.Join(errs...)
+}
+
+// Close detaches and frees everything.
+func (s *Set) Close() error {
+	err := s.Detach()
+	for _, p := range s.points {
+		if p.objs != nil {
+			p.objs.Close()
+			p.objs, p.stats = nil, nil
+		}
+	}
+	return err
+}
+
+// kallsyms reads /proc/kallsyms once, on first use.
+type kallsyms struct {
+	once  sync.Once
+	err   error
+	names map[string]uint64
+	addrs []uint64 // sorted text symbol addresses
+}
+
+func (k *kallsyms) load() error {
+	k.once.Do(func() {
+		f, err := os.Open("/proc/kallsyms")
+		if err != nil {
+			k.err = fmt.Errorf("read kallsyms: %w", err)
+			return
+		}
+		defer f.Close()
+		k.names = map[string]uint64{}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fs := strings.Fields(sc.Text())
+			if len(fs) < 3 || (fs[1] != "t" && fs[1] != "T") {
+				continue
+			}
+			a, err := strconv.ParseUint(fs[0], 16, 64)
+			if err != nil {
+				continue
+			}
+			if _, dup := k.names[fs[2]]; !dup {
+				k.names[fs[2]] = a
+			}
+			k.addrs = append(k.addrs, a)
+		}
+		sort.Slice(k.addrs, func(i, j int) bool { return k.addrs[i] < k.addrs[j] })
+		if len(k.addrs) > 0 && k.addrs[len(k.addrs)/2] == 0 {
+			k.err = errors.New("kallsyms shows no addresses (kptr_restrict): run as root, or sysctl kernel.kptr_restrict=0")
+		}
+	})
+	return k.err
+}
+
+// funcRange returns [start, end) of a text symbol: up to the next symbol.
+func (k *kallsyms) funcRange(name string) (uint64, uint64, error) {
+	if err := k.load(); err != nil {
+		return 0, 0, err
+	}
+	a, ok := k.names[name]
+	if !ok {
+		return 0, 0, fmt.Errorf("%w %s%s", ErrUnknownSymbol, name, k.suggest(name))
+	}
+	i := sort.Search(len(k.addrs), func(i int) bool { return k.addrs[i] > a })
+	if i == len(k.addrs) {
+		return a, a + 4096, nil
+	}
+	return a, k.addrs[i], nil
+}
+
+// suggest names symbols like name: compiler clones (.isra, .constprop,
+// .part) and names sharing a long prefix.
+func (k *kallsyms) suggest(name string) string {
+	if k.load() != nil {
+		return ""
+	}
+	var clones []string
+	for n := range k.names {
+		if strings.HasPrefix(n, name+".") {
+			clones = append(clones, n)
+		}
+	}
+	if len(clones) > 0 {
+		sort.Strings(clones)
+		return fmt.Sprintf(" (inlined or cloned by the compiler; probe the clone: %s)", strings.Join(clones, ", "))
+	}
+	set := map[string]bool{}
+	for n := range k.names {
+		if len(n) > 4 && len(name) > 4 && n[:4] == name[:4] {
+			set[n] = true
+		}
+	}
+	if len(set) == 0 {
+		return " (not in /proc/kallsyms: not in this kernel, or built as a module that is not loaded)"
+	}
+	return " (not in /proc/kallsyms; similar: " + nearest(set, name) + ")"
+}

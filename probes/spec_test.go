@@ -1,0 +1,103 @@
+package probes
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	ms := time.Millisecond
+	for spec, want := range map[string]Injection{
+		"count:read_extent_buffer_pages": {Kind: Count, Symbol: "read_extent_buffer_pages", Probability: 1},
+		"count:btrfs_sync_file+0x1a":     {Kind: Count, Symbol: "btrfs_sync_file", Offset: 0x1a, Probability: 1},
+		"delay:try_release_extent_buffer:100us-2ms@0.3": {Kind: Delay, Symbol: "try_release_extent_buffer",
+			DelayMin: 100 * time.Microsecond, DelayMax: 2 * ms, Probability: 0.3, Budget: DefaultBudget},
+		"delay:f:1ms@50%,comm=fsync,pid=7,budget=100ms": {Kind: Delay, Symbol: "f", DelayMin: ms, DelayMax: ms,
+			Probability: 0.5, Comm: "fsync", PID: 7, Budget: 100 * ms},
+		"delay:f:10ms,caller=do_fsync,cgroup=/x": {Kind: Delay, Symbol: "f", DelayMin: 10 * ms, DelayMax: 10 * ms,
+			Probability: 1, Caller: "do_fsync", Cgroup: "/x", Budget: DefaultBudget},
+		"fail-return:should_failslab:ENOMEM@0.01": {Kind: FailReturn, Symbol: "should_failslab", Return: -12, Probability: 0.01},
+		"fail-return:btrfs_search_slot:-EIO":      {Kind: FailReturn, Symbol: "btrfs_search_slot", Return: -5, Probability: 1},
+		"fail-return:should_fail_bio:1,optional":  {Kind: FailReturn, Symbol: "should_fail_bio", Return: 1, Probability: 1, Optional: true},
+		"fail-trylock:eb-readahead@0.5":           {Kind: FailTrylock, Symbol: TrylockHook, Site: "eb-readahead", Probability: 0.5},
+		"fail-trylock:global@0.01,caller=shrink_folio_list": {Kind: FailTrylock, Symbol: TrylockHook, Site: "global",
+			Probability: 0.01, Caller: "shrink_folio_list"},
+	} {
+		got, err := Parse(spec)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", spec, err)
+			continue
+		}
+		want.Spec = spec
+		if got != want {
+			t.Errorf("Parse(%q) =\n %+v, want\n %+v", spec, got, want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for spec, want := range map[string]string{
+		"":                              "want KIND:TARGET",
+		"count":                         "want KIND:TARGET",
+		"nap:f":                         `unknown kind "nap"`,
+		"count:f:1ms":                   "count takes no argument",
+		"delay:f":                       "delay needs a duration",
+		"delay:f:20ms":                  "over the 10ms limit",
+		"delay:f:2ms-1ms":               "backwards",
+		"delay:f:0s":                    "must be positive",
+		"delay:f:fast":                  `bad duration "fast"`,
+		"delay:f:1ms@2":                 "not in (0, 1]",
+		"delay:f:1ms@0":                 "not in (0, 1]",
+		"delay:f:1ms@often":             "bad probability",
+		"delay:f+8:1ms,caller=g":        "only known at the function entry",
+		"delay:f:1ms,budget=1s":         "budget=",
+		"delay:f:5ms,budget=1ms":        "budget=",
+		"count:f,budget=1ms":            "delay only",
+		"count:f,comm=":                 "comm=",
+		"count:f,comm=a-very-long-name": "comm=",
+		"count:f,pid=-1":                "pid=",
+		"count:f,cgroup=rel":            "cgroup=",
+		"count:f,colour=red":            `unknown option "colour=red"`,
+		"count:f+zz":                    "bad offset",
+		"fail-return:f":                 "needs a value",
+		"fail-return:f:EWHAT":           "bad return value",
+		"fail-return:f+4:ENOMEM":        "no +offset",
+		"fail-trylock:nowhere":          `unknown trylock site "nowhere"; sites: eb-readahead, global`,
+		"fail-trylock:global:1":         "takes no argument",
+	} {
+		_, err := Parse(spec)
+		if !errors.Is(err, ErrBadInjection) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) error = %v, want ErrBadInjection containing %q", spec, err, want)
+		}
+	}
+}
+
+func TestThreshold(t *testing.T) {
+	if th, always := threshold(1); !always || th != math.MaxUint32 {
+		t.Errorf("threshold(1) = %d, %v", th, always)
+	}
+	if th, always := threshold(0.25); always || th != math.MaxUint32/4 {
+		t.Errorf("threshold(0.25) = %d, %v", th, always)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"count:f", "delay:f:1ms-2ms@0.5,comm=x", "fail-return:g:ENOMEM", "fail-trylock:global@1%", "delay:f+0x10:10ms,budget=900ms"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		inj, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if inj.Probability <= 0 || inj.Probability > 1 || inj.DelayMax > MaxDelay || inj.DelayMin > inj.DelayMax || inj.Symbol == "" {
+			t.Fatalf("Parse(%q) accepted %+v", s, inj)
+		}
+		if inj.Kind == Delay && (inj.DelayMin <= 0 || inj.Budget < inj.DelayMax) {
+			t.Fatalf("Parse(%q) accepted delay %+v", s, inj)
+		}
+	})
+}
