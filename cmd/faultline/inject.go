@@ -109,6 +109,11 @@ func cmdInject(ctx context.Context, args []string) int {
 	return code
 }
 
+// cmdFeatures (in a guest) prints the running kernel's BPF features as JSON.
+func cmdFeatures() int {
+	return printJSON(map[string]any{"features": probes.Features()})
+}
+
 // printInjectReport writes the per-injection table.
 func printInjectReport(w io.Writer, reps []probes.Report) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

@@ -103,3 +103,31 @@ cat override`
 	}
 	noQEMULeft(t, tmp)
 }
+
+// TestKernelsShowProbe boots the stock kernel and asks cilium/ebpf's
+// features package what it supports: bpf_loop and BTF yes, override no.
+func TestKernelsShowProbe(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "kernels", "show", "debian:6.1-cloud", "--probe", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var info struct {
+		BPF []probes.Feature `json:"bpf_features"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range info.BPF {
+		got[f.Name] = f.Supported
+	}
+	want := map[string]bool{"kprobe_programs": true, "bpf_loop": true, "btf": true, "bpf_override_return": false, "error_injection_list": false, "trylock_hook": false}
+	for k, v := range want {
+		if sup, ok := got[k]; !ok || sup != v {
+			t.Errorf("feature %s: supported=%v (present %v), want %v", k, sup, ok, v)
+		}
+	}
+	noQEMULeft(t, tmp)
+}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"faultline/harness"
 	"faultline/kernels"
+	"faultline/probes"
 )
 
 var (
@@ -28,7 +31,7 @@ const kernelsUsage = `Usage:
   faultline kernels fetch SPEC...
   faultline kernels build [--jobs N] [--json] BUILDSPEC...
   faultline kernels list [--json]
-  faultline kernels show SPEC [--json]
+  faultline kernels show SPEC [--json] [--probe]
 
 fetch downloads Debian's prebuilt kernels. build builds a kernel from a build
 spec: a shipped one (kernels/specs: 6.1-harness, 6.1-mutant-seed-a..d,
@@ -42,6 +45,7 @@ Examples:
   faultline kernels build 6.1-harness 6.1-mutant-seed-a
   faultline kernels build ./my-series.yaml --jobs 4
   faultline kernels show 6.1-harness --json
+  faultline kernels show debian:6.1-cloud --probe    # boot it, ask cilium/ebpf's features package
 `
 
 func cmdKernels(ctx context.Context, args []string) int {
@@ -56,6 +60,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, kernelsUsage) }
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "build: make -j")
+	probe := fs.Bool("probe", false, "show: boot the kernel and probe its BPF features in the guest (cached beside the kernel)")
 	if err := fs.Parse(reorder(args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -124,6 +129,11 @@ func cmdKernels(ctx context.Context, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
+		if *probe {
+			if info.BPF, err = probeFeatures(ctx, fs.Arg(0), k); err != nil {
+				return fail(err)
+			}
+		}
 		if *asJSON {
 			return printJSON(info)
 		}
@@ -131,6 +141,16 @@ func cmdKernels(ctx context.Context, args []string) int {
 			k.Name, k.Release, k.Vmlinuz, k.SystemMap, k.Config, k.ModulesDir, k.ModuleCount)
 		for _, f := range info.Features {
 			fmt.Printf("feature:    %-28s %v\n", f.Name, f.Value)
+		}
+		if info.BPF == nil {
+			fmt.Println("bpf:        not probed yet (faultline kernels show --probe " + fs.Arg(0) + ")")
+		}
+		for _, f := range info.BPF {
+			yes := "yes"
+			if !f.Supported {
+				yes = "no (" + f.Detail + ")"
+			}
+			fmt.Printf("bpf:        %-28s %s  [%s]\n", f.Name, yes, f.Needed)
 		}
 		return exitOK
 	}
@@ -208,6 +228,48 @@ type feature struct {
 type kernelInfo struct {
 	*kernels.Kernel
 	Features []feature `json:"features"`
+	// BPF are the features probed in a guest running the kernel (kernels
+	// show --probe), cached beside the kernel; null until probed.
+	BPF []probes.Feature `json:"bpf_features"`
+}
+
+const featuresFile = "bpf-features.json"
+
+// probeFeatures boots k, runs "faultline features" in the guest and caches
+// the answer beside the kernel.
+func probeFeatures(ctx context.Context, spec string, k *kernels.Kernel) ([]probes.Feature, error) {
+	vf := vmFlags{kernel: spec, fs: "none", cpus: 1, memory: 512, numa: 1, diskSize: "64M", accel: "auto",
+		bootTimeout: 90 * time.Second}
+	opts, err := vf.options()
+	if err != nil {
+		return nil, err
+	}
+	vm, err := harness.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer vm.Close()
+	if err := vm.Boot(ctx); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	code, err := vm.Run(ctx, &harness.Command{Shell: "/bin/faultline features", Stdout: &out, Stderr: os.Stderr, Timeout: 60 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Features []probes.Feature `json:"features"`
+	}
+	if code != 0 || json.Unmarshal(out.Bytes(), &r) != nil {
+		return nil, fmt.Errorf("probe features in the guest: exit %d: %s", code, out.String())
+	}
+	if k.Dir != "" {
+		b, _ := json.MarshalIndent(r.Features, "", "  ")
+		if err := os.WriteFile(filepath.Join(k.Dir, featuresFile), append(b, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("cache features: %w", err)
+		}
+	}
+	return r.Features, nil
 }
 
 // configFeatures are the config options faultline's features depend on.
@@ -223,6 +285,11 @@ func describeKernel(k *kernels.Kernel) (*kernelInfo, error) {
 		return nil, err
 	}
 	info := &kernelInfo{Kernel: k, Features: []feature{}}
+	if k.Dir != "" {
+		if b, err := os.ReadFile(filepath.Join(k.Dir, featuresFile)); err == nil {
+			_ = json.Unmarshal(b, &info.BPF)
+		}
+	}
 	for _, name := range configFeatures {
 		v := opts[name]
 		if v == "" {

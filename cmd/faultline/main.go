@@ -100,6 +100,8 @@ func run(ctx context.Context, args []string) int {
 		return cmdWorkload(ctx, args[1:])
 	case "inject":
 		return cmdInject(ctx, args[1:])
+	case "features":
+		return cmdFeatures()
 	}
 	fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
