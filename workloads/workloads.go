@@ -6,12 +6,9 @@ package workloads
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/fnv"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+
+	"faultline/probes"
 )
 
 // Summary is what a workload prints (as JSON) when it ends.
@@ -67,52 +64,46 @@ func fillPattern(b []byte, seed int64, file uint32, off int64) {
 	}
 }
 
-// reachCounter counts function hits with tracefs kprobe events and their
-// kprobe_profile, until the probes package replaces it.
+// reachCounter counts function hits with the probes package's BPF count
+// programs (one kprobe per function, detached by close).
 type reachCounter struct {
-	tracefs string
-	group   string
-	names   []string
-	errs    map[string]string
+	set  *probes.Set
+	errs map[string]string
 }
 
-func newReachCounter(group string, funcs []string) *reachCounter {
-	rc := &reachCounter{tracefs: "/sys/kernel/tracing", group: group, errs: map[string]string{}}
-	events := filepath.Join(rc.tracefs, "kprobe_events")
+func newReachCounter(_ string, funcs []string) *reachCounter {
+	rc := &reachCounter{errs: map[string]string{}}
+	var injs []probes.Injection
 	for _, fn := range funcs {
-		f, err := os.OpenFile(events, os.O_WRONLY|os.O_APPEND, 0)
+		inj, err := probes.Parse("count:" + fn + ",optional")
 		if err != nil {
 			rc.errs[fn] = err.Error()
 			continue
 		}
-		_, err = fmt.Fprintf(f, "p:%s/%s %s\n", group, fn, fn)
-		f.Close()
-		if err != nil {
-			rc.errs[fn] = "no such kernel function to probe (inlined, renamed or not in this kernel): " + err.Error()
-			continue
-		}
-		rc.names = append(rc.names, fn)
+		injs = append(injs, inj)
 	}
+	set, err := probes.Attach(injs)
+	if err != nil {
+		for _, fn := range funcs {
+			rc.errs[fn] = err.Error()
+		}
+		return rc
+	}
+	rc.set = set
 	return rc
 }
 
-// counts reads the hits of every probe from kprobe_profile.
+// counts returns the hits of every probe so far.
 func (rc *reachCounter) counts(seconds float64) map[string]Reach {
 	out := map[string]Reach{}
-	b, err := os.ReadFile(filepath.Join(rc.tracefs, "kprobe_profile"))
-	hits := map[string]int64{}
-	if err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				hits[f[0]] = n
+	if rc.set != nil {
+		for _, r := range rc.set.Reports() {
+			if !r.Attached {
+				out[r.Symbol] = Reach{Error: r.Reason}
+				continue
 			}
+			out[r.Symbol] = Reach{Hits: int64(r.Hits), PerSecond: float64(r.Hits) / seconds}
 		}
-	}
-	for _, fn := range rc.names {
-		n := hits[fn]
-		out[fn] = Reach{Hits: n, PerSecond: float64(n) / seconds}
 	}
 	for fn, e := range rc.errs {
 		out[fn] = Reach{Error: e}
@@ -120,27 +111,12 @@ func (rc *reachCounter) counts(seconds float64) map[string]Reach {
 	return out
 }
 
-// close disables and removes the probes (an enabled event cannot be
-// removed).
+// close detaches the probes.
 func (rc *reachCounter) close() {
-	events := filepath.Join(rc.tracefs, "kprobe_events")
-	for _, fn := range rc.names {
-		_ = writeKernfs(filepath.Join(rc.tracefs, "events", rc.group, fn, "enable"), "0")
-		if f, err := os.OpenFile(events, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-			fmt.Fprintf(f, "-:%s/%s\n", rc.group, fn)
-			f.Close()
-		}
+	if rc.set != nil {
+		rc.set.Close()
 	}
 }
 
-// enable turns the probes on (they count only while enabled). Tracing
-// itself is left as it is: the counts come from kprobe_profile, not the
-// ring buffer.
-func (rc *reachCounter) enable() {
-	for _, fn := range rc.names {
-		p := filepath.Join(rc.tracefs, "events", rc.group, fn, "enable")
-		if err := writeKernfs(p, "1"); err != nil {
-			rc.errs[fn] = "enable probe: " + err.Error()
-		}
-	}
-}
+// enable is a no-op: the probes count from the moment they attach.
+func (rc *reachCounter) enable() {}

@@ -20,6 +20,11 @@ operations, errors, the integrity check (data read back after dropping
 caches), and how often each targeted kernel function was reached.
 
 Workloads:
+  compressed-writeback
+             btrfs with compress(-force): ranges over 512K of mixed
+             compressible and incompressible data, fsync/sync_file_range/
+             background writeback, truncate/unlink/rewrite churn, in a
+             cgroup with memory+io controllers (seed A)
   mmap-dio   mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
              memory.reclaim and compaction (seeds C and D)
   fsync      write 4 KiB + fsync, --ops times, with per-fsync latency: a
@@ -45,7 +50,8 @@ func cmdWorkload(ctx context.Context, args []string) int {
 	duration := fs.Duration("duration", 30*time.Second, "how long to race")
 	threads := fs.Int("threads", 2, "racing threads")
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same sequence of operations")
-	size := fs.String("size", "64M", "file size")
+	size := fs.String("size", "", "file size (mmap-dio: 64M; compressed-writeback: largest file, 16M)")
+	files := fs.Int("files", 4, "compressed-writeback: files per thread; readahead-reclaim: files per directory")
 	chunk := fs.String("chunk", "1M", "O_DIRECT read size")
 	reclaim := fs.String("reclaim", "8M", "bytes to write to memory.reclaim in a loop (0: none)")
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop")
@@ -60,9 +66,15 @@ func cmdWorkload(ctx context.Context, args []string) int {
 	var w interface {
 		Run(context.Context) (*workloads.Summary, error)
 	}
+	sizeOr := func(def string) string {
+		if *size == "" {
+			return def
+		}
+		return *size
+	}
 	switch name {
 	case "mmap-dio":
-		sz, err1 := parseSize(*size)
+		sz, err1 := parseSize(sizeOr("64M"))
 		ch, err2 := parseSize(*chunk)
 		rc, err3 := parseSize(*reclaim)
 		if *reclaim == "0" {
@@ -79,6 +91,18 @@ func cmdWorkload(ctx context.Context, args []string) int {
 			return exitUsage
 		}
 		w = m
+	case "compressed-writeback":
+		sz, err := parseSize(sizeOr("16M"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
+			return exitUsage
+		}
+		c := &workloads.CompressedWriteback{Dir: *dir, Duration: *duration, Threads: *threads, Seed: *seed, Files: *files, MaxSize: sz}
+		if err := c.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
+			return exitUsage
+		}
+		w = c
 	case "fsync":
 		f := &workloads.FsyncLoop{Dir: *dir, Ops: *ops, Seed: *seed, Clean: *clean}
 		if err := f.Validate(); err != nil {
@@ -87,7 +111,7 @@ func cmdWorkload(ctx context.Context, args []string) int {
 		}
 		w = f
 	default:
-		fmt.Fprintf(os.Stderr, "workload: unknown workload %q (known: mmap-dio, fsync)\n", name)
+		fmt.Fprintf(os.Stderr, "workload: unknown workload %q (known: mmap-dio, compressed-writeback, readahead-reclaim, fsync)\n", name)
 		return exitUsage
 	}
 	sum, err := w.Run(ctx)

@@ -1,0 +1,357 @@
+package workloads
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// CompressedWriteback is the compressed-writeback workload (seed A): on
+// btrfs with compress or compress-force, writers build delalloc ranges over
+// 512 KiB (so writeback splits one range into several async chunks), mixing
+// compressible and incompressible 128 KiB segments (so some chunks fall back
+// to uncompressed writeback), flush them with fsync, sync_file_range or
+// background writeback, and churn the same inodes with truncate, unlink and
+// rewrite, all inside a cgroup with the memory and io controllers enabled
+// (cgroup writeback accounting active).
+type CompressedWriteback struct {
+	Dir      string
+	Duration time.Duration
+	Threads  int
+	Seed     int64
+	// Files per thread, each at most MaxSize bytes.
+	Files   int
+	MaxSize int64
+}
+
+// CompressedWritebackReach are the functions it must reach.
+// cow_file_range_async is inlined into btrfs_run_delalloc_range on Debian's
+// 6.1, so the async chunk work functions it queues stand for it.
+var CompressedWritebackReach = []string{"btrfs_run_delalloc_range", "async_cow_start", "compress_file_range",
+	"submit_compressed_extents", "async_cow_submit", "btrfs_evict_inode"}
+
+const btrfsMagic = 0x9123683E
+
+// Validate checks the parameters and the filesystem before anything runs.
+func (w *CompressedWriteback) Validate() error {
+	switch {
+	case w.Threads < 1:
+		return errors.New("compressed-writeback: --threads must be >= 1")
+	case w.Files < 1:
+		return errors.New("compressed-writeback: --files must be >= 1")
+	case w.MaxSize < 1<<20:
+		return errors.New("compressed-writeback: --size must be at least 1M (ranges over 512K are the point)")
+	case w.Duration <= 0:
+		return errors.New("compressed-writeback: --duration must be positive")
+	}
+	opts, err := needBtrfs(w.Dir, "compressed-writeback")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(opts, "compress") {
+		return fmt.Errorf("compressed-writeback: %s is btrfs mounted without compression (%s): use --mount-opt compress=zstd or compress-force=zstd", w.Dir, opts)
+	}
+	return checkSpace(w.Dir, int64(w.Threads*w.Files)*w.MaxSize, "compressed-writeback")
+}
+
+// needBtrfs checks that dir is on btrfs and returns its mount options.
+func needBtrfs(dir, name string) (string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "", fmt.Errorf("%s: --dir %s: %w", name, dir, err)
+	}
+	if uint32(st.Type) != btrfsMagic {
+		return "", fmt.Errorf("%s: %s is not btrfs: this workload needs btrfs (faultline vm --fs btrfs)", name, dir)
+	}
+	return mountOptions(dir), nil
+}
+
+// mountOptions returns the options of the mount at (or above) dir.
+func mountOptions(dir string) string {
+	f, err := os.Open("/proc/mounts")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	best, opts := "", ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) >= 4 && strings.HasPrefix(dir, fs[1]) && len(fs[1]) >= len(best) {
+			best, opts = fs[1], fs[3]
+		}
+	}
+	return opts
+}
+
+// checkSpace refuses sizes bigger than the filesystem's free space.
+func checkSpace(dir string, need int64, name string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if need > free*9/10 {
+		return fmt.Errorf("%s: the files need up to %d MiB but %s has %d MiB free: use a smaller --size or --files, or a bigger --disk-size",
+			name, need>>20, dir, free>>20)
+	}
+	return nil
+}
+
+// cwbFile is the model of one file: its size and, per 4 KiB block, the
+// generation last written there (0: a hole, reads as zeros). Odd
+// generations are incompressible data, even ones compressible.
+type cwbFile struct {
+	path string
+	id   uint32
+	size int64
+	gen  []uint32
+}
+
+// compressibleBlock fills b (4 KiB) with a 32-character hex string
+// repeated: zstd shrinks it to almost nothing, btrfs's compression
+// heuristic sees few distinct byte values (random bytes, even repeated,
+// look incompressible to its sampling), and it differs per file, block and
+// generation.
+func compressibleBlock(b []byte, seed int64, file uint32, block int64, gen uint32) {
+	var key [24]byte
+	binary.LittleEndian.PutUint64(key[0:], uint64(seed))
+	binary.LittleEndian.PutUint32(key[8:], file)
+	binary.LittleEndian.PutUint64(key[12:], uint64(block))
+	binary.LittleEndian.PutUint32(key[20:], gen)
+	var raw [16]byte
+	for i := 0; i < 2; i++ {
+		h := fnv.New64a()
+		h.Write(key[:])
+		h.Write([]byte{byte(i)})
+		binary.LittleEndian.PutUint64(raw[i*8:], h.Sum64())
+	}
+	var unit [32]byte
+	hex.Encode(unit[:], raw[:])
+	for i := 0; i < len(b); i += 32 {
+		copy(b[i:], unit[:])
+	}
+}
+
+// blockContent is what block holds at generation gen.
+func blockContent(b []byte, seed int64, file uint32, block int64, gen uint32) {
+	switch {
+	case gen == 0:
+		clear(b)
+	case gen%2 == 0:
+		compressibleBlock(b, seed, file, block, gen)
+	default:
+		fillPattern(b, seed^int64(gen)<<32, file, block*4096)
+	}
+}
+
+// Run runs the workload and checks every file at the end.
+func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	if err := enterCgroup("faultline-cwb"); err != nil {
+		return nil, err
+	}
+	// Frequent background writeback, so unflushed ranges are written by the
+	// flusher threads too.
+	_ = writeKernfs("/proc/sys/vm/dirty_expire_centisecs", "100")
+	_ = writeKernfs("/proc/sys/vm/dirty_writeback_centisecs", "50")
+	reach := newReachCounter("", CompressedWritebackReach)
+	defer reach.close()
+
+	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	defer cancel()
+	start := time.Now()
+	var ops, errs atomic.Int64
+	files := make([][]*cwbFile, w.Threads)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for t := 0; t < w.Threads; t++ {
+		for i := 0; i < w.Files; i++ {
+			id := uint32(t*w.Files + i + 1)
+			files[t] = append(files[t], &cwbFile{path: filepath.Join(w.Dir, fmt.Sprintf("cwb-%d-%d", t, i)), id: id,
+				gen: make([]uint32, w.MaxSize/4096)})
+		}
+		wg.Add(1)
+		go func(t int) {
+			defer wg.Done()
+			if err := w.writer(ctx, t, files[t], &ops, &errs); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}(t)
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, err
+	}
+	sum := &Summary{Workload: "compressed-writeback", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
+		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
+			"threads": fmt.Sprint(w.Threads), "files": fmt.Sprint(w.Files), "size": fmt.Sprint(w.MaxSize),
+			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir)}}
+	in, err := w.verify(files)
+	if err != nil {
+		return nil, err
+	}
+	sum.Integrity = in
+	return sum, nil
+}
+
+func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFile, ops, errs *atomic.Int64) error {
+	rng := rand.New(rand.NewSource(w.Seed*1000 + int64(t)))
+	gen := uint32(0)
+	nextGen := func(compressible bool) uint32 {
+		gen++
+		g := gen*2 + 1
+		if compressible {
+			g--
+		}
+		return g
+	}
+	buf := make([]byte, 2<<20)
+	for _, f := range files {
+		fd, err := os.Create(f.path)
+		if err != nil {
+			return fmt.Errorf("compressed-writeback: %w", err)
+		}
+		fd.Close()
+	}
+	for ctx.Err() == nil {
+		f := files[rng.Intn(len(files))]
+		op := rng.Intn(100)
+		var err error
+		switch {
+		case op < 60: // a range of 640K..2M, several async chunks
+			blocks := int64(160 + rng.Intn(353))
+			maxStart := int64(len(f.gen)) - blocks
+			first := rng.Int63n(maxStart + 1)
+			gens := make([]uint32, blocks)
+			for seg := int64(0); seg < blocks; seg += 32 { // 128 KiB segments
+				g := nextGen(seg == 0 || rng.Intn(2) == 0)
+				for b := seg; b < seg+32 && b < blocks; b++ {
+					gens[b] = g
+					blockContent(buf[b*4096:(b+1)*4096], w.Seed, f.id, first+b, g)
+				}
+			}
+			err = w.write(f, first, buf[:blocks*4096], gens, rng)
+		case op < 75: // small rewrite: one chunk, incompressible
+			blocks := int64(1 + rng.Intn(16))
+			first := rng.Int63n(int64(len(f.gen)) - blocks + 1)
+			gens := make([]uint32, blocks)
+			g := nextGen(false)
+			for b := int64(0); b < blocks; b++ {
+				gens[b] = g
+				blockContent(buf[b*4096:(b+1)*4096], w.Seed, f.id, first+b, g)
+			}
+			err = w.write(f, first, buf[:blocks*4096], gens, rng)
+		case op < 90: // truncate down to a block boundary
+			nb := rng.Int63n(f.size/4096 + 1)
+			if err = os.Truncate(f.path, nb*4096); err == nil {
+				for b := nb; b < int64(len(f.gen)); b++ {
+					f.gen[b] = 0
+				}
+				f.size = nb * 4096
+			}
+		default: // unlink and recreate: the inode is evicted
+			if err = os.Remove(f.path); err == nil {
+				var fd *os.File
+				if fd, err = os.Create(f.path); err == nil {
+					fd.Close()
+					clear(f.gen)
+					f.size = 0
+				}
+			}
+		}
+		if err != nil {
+			errs.Add(1)
+			if errors.Is(err, unix.ENOSPC) {
+				return fmt.Errorf("compressed-writeback: %s: %w (use a bigger --disk-size or smaller --size)", f.path, err)
+			}
+		}
+		ops.Add(1)
+	}
+	return nil
+}
+
+// write writes data at block first and flushes it one of three ways.
+func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens []uint32, rng *rand.Rand) error {
+	fd, err := os.OpenFile(f.path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	if _, err := fd.WriteAt(data, first*4096); err != nil {
+		return err
+	}
+	copy(f.gen[first:], gens)
+	if end := first*4096 + int64(len(data)); end > f.size {
+		f.size = end
+	}
+	switch r := rng.Intn(10); {
+	case r < 4:
+		return fd.Sync()
+	case r < 6:
+		return unix.SyncFileRange(int(fd.Fd()), first*4096, int64(len(data)), unix.SYNC_FILE_RANGE_WRITE)
+	}
+	return nil // background writeback
+}
+
+// verify syncs, drops caches and reads every file back against the model.
+func (w *CompressedWriteback) verify(files [][]*cwbFile) (Integrity, error) {
+	var in Integrity
+	unix.Sync()
+	if err := writeKernfs("/proc/sys/vm/drop_caches", "3"); err != nil {
+		return in, fmt.Errorf("compressed-writeback: drop caches: %w", err)
+	}
+	got, want := make([]byte, 4096), make([]byte, 4096)
+	for _, fs := range files {
+		for _, f := range fs {
+			fd, err := os.Open(f.path)
+			if err != nil {
+				in.BadBlocks++
+				in.Bad = appendBad(in.Bad, BadBlock{f.path, 0, "open: " + err.Error()})
+				continue
+			}
+			if st, err := fd.Stat(); err == nil && st.Size() != f.size {
+				in.BadBlocks++
+				in.Bad = appendBad(in.Bad, BadBlock{f.path, f.size, fmt.Sprintf("size %d, want %d", st.Size(), f.size)})
+			}
+			for b := int64(0); b < f.size/4096; b++ {
+				in.CheckedBytes += 4096
+				blockContent(want, w.Seed, f.id, b, f.gen[b])
+				if _, err := fd.ReadAt(got, b*4096); err != nil {
+					in.BadBlocks++
+					in.Bad = appendBad(in.Bad, BadBlock{f.path, b * 4096, "read error: " + err.Error()})
+					continue
+				}
+				if bytes.Equal(got, want) {
+					continue
+				}
+				in.BadBlocks++
+				what := "wrong data (stale or from elsewhere)"
+				if bytes.Equal(got, make([]byte, 4096)) {
+					what = "lost write: zeros"
+				}
+				in.Bad = appendBad(in.Bad, BadBlock{f.path, b * 4096, what})
+			}
+			fd.Close()
+		}
+	}
+	in.OK = in.BadBlocks == 0
+	return in, nil
+}
