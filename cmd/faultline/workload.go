@@ -27,6 +27,10 @@ Workloads:
              cgroup with memory+io controllers (seed A)
   mmap-dio   mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
              memory.reclaim and compaction (seeds C and D)
+  readahead-reclaim
+             btrfs: a tree of small files with xattrs searched at random
+             (readdir, stat, getxattr, read) under memory.max, a memory
+             hog, memory.reclaim and drop_caches, plus an xattr writer (seed B)
   fsync      write 4 KiB + fsync, --ops times, with per-fsync latency: a
              calibration target for injections
 
@@ -51,7 +55,10 @@ func cmdWorkload(ctx context.Context, args []string) int {
 	threads := fs.Int("threads", 2, "racing threads")
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same sequence of operations")
 	size := fs.String("size", "", "file size (mmap-dio: 64M; compressed-writeback: largest file, 16M)")
-	files := fs.Int("files", 4, "compressed-writeback: files per thread; readahead-reclaim: files per directory")
+	files := fs.Int("files", 0, "compressed-writeback: files per thread (4); readahead-reclaim: files per directory (128)")
+	dirs := fs.Int("dirs", 32, "readahead-reclaim: directories")
+	memMax := fs.String("memory-max", "96M", "readahead-reclaim: the cgroup's memory.max")
+	hogSize := fs.String("hog", "40M", "readahead-reclaim: anonymous memory held inside the cgroup")
 	chunk := fs.String("chunk", "1M", "O_DIRECT read size")
 	reclaim := fs.String("reclaim", "8M", "bytes to write to memory.reclaim in a loop (0: none)")
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop")
@@ -97,12 +104,26 @@ func cmdWorkload(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
 			return exitUsage
 		}
-		c := &workloads.CompressedWriteback{Dir: *dir, Duration: *duration, Threads: *threads, Seed: *seed, Files: *files, MaxSize: sz}
+		c := &workloads.CompressedWriteback{Dir: *dir, Duration: *duration, Threads: *threads, Seed: *seed, Files: orInt(*files, 4), MaxSize: sz}
 		if err := c.Validate(); err != nil {
 			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
 			return exitUsage
 		}
 		w = c
+	case "readahead-reclaim":
+		mm, err1 := parseSize(*memMax)
+		hg, err2 := parseSize(*hogSize)
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
+			return exitUsage
+		}
+		r := &workloads.ReadaheadReclaim{Dir: *dir, Duration: *duration, Threads: *threads, Seed: *seed,
+			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg}
+		if err := r.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "workload: "+err.Error())
+			return exitUsage
+		}
+		w = r
 	case "fsync":
 		f := &workloads.FsyncLoop{Dir: *dir, Ops: *ops, Seed: *seed, Clean: *clean}
 		if err := f.Validate(); err != nil {
@@ -125,4 +146,11 @@ func cmdWorkload(ctx context.Context, args []string) int {
 		return 1
 	}
 	return exitOK
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
 }

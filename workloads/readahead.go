@@ -1,0 +1,237 @@
+package workloads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadaheadReclaim is the readahead-under-reclaim workload (seed B): a
+// metadata-heavy btrfs tree (directories, small inline files, xattrs) is
+// searched in random order (readdir, stat, getxattr, read), so btree
+// readahead issues extent-buffer reads (read_extent_buffer_pages with
+// WAIT_NONE), while the searchers' memory cgroup is squeezed: a memory.max
+// limit, an anonymous memory hog inside it, memory.reclaim in a loop and
+// periodic drop_caches, so btree pages are released (try_release_extent_buffer)
+// while readahead is in flight. A writer updates xattrs meanwhile; everything
+// is read back at the end.
+type ReadaheadReclaim struct {
+	Dir      string
+	Duration time.Duration
+	Threads  int
+	Seed     int64
+	// Dirs x Files small files, each with two xattrs.
+	Dirs, Files int
+	// MemoryMax is the cgroup's memory.max; Hog is the anonymous memory
+	// held inside it.
+	MemoryMax, Hog int64
+}
+
+// ReadaheadReclaimReach are the functions it must reach.
+var ReadaheadReclaimReach = []string{"btrfs_readahead_tree_block", "btrfs_readahead_node_child", "read_extent_buffer_pages",
+	"btree_release_folio", "try_release_extent_buffer", "btrfs_search_slot"}
+
+// Validate checks the parameters and the filesystem before anything runs.
+func (w *ReadaheadReclaim) Validate() error {
+	switch {
+	case w.Threads < 1:
+		return errors.New("readahead-reclaim: --threads must be >= 1")
+	case w.Dirs < 1 || w.Files < 1 || w.Dirs*w.Files > 1_000_000:
+		return errors.New("readahead-reclaim: --dirs and --files must be >= 1, at most a million files")
+	case w.Duration <= 0:
+		return errors.New("readahead-reclaim: --duration must be positive")
+	case w.MemoryMax < 16<<20:
+		return errors.New("readahead-reclaim: --memory-max must be at least 16M")
+	case w.Hog < 0 || w.Hog > w.MemoryMax-8<<20:
+		return errors.New("readahead-reclaim: --hog must leave at least 8M of --memory-max for the page cache")
+	}
+	if _, err := needBtrfs(w.Dir, "readahead-reclaim"); err != nil {
+		return err
+	}
+	return checkSpace(w.Dir, int64(w.Dirs*w.Files)*8192, "readahead-reclaim")
+}
+
+func (w *ReadaheadReclaim) path(d, f int) string {
+	return filepath.Join(w.Dir, "ra", fmt.Sprintf("d%03d", d), fmt.Sprintf("f%05d", f))
+}
+
+// raContent is file (d, f)'s content: 100..1100 bytes, inline in the btree.
+func (w *ReadaheadReclaim) raContent(d, f int) []byte {
+	n := 100 + (d*7919+f*104729)%1000
+	b := make([]byte, n+7)
+	fillPattern(b, w.Seed, uint32(d), int64(f)*8192)
+	return b[:n]
+}
+
+func raXattr(seed int64, d, f int, gen uint32) []byte {
+	return []byte(fmt.Sprintf("seed=%d dir=%d file=%d gen=%d ........................................", seed, d, f, gen))
+}
+
+// Run builds the tree, races for Duration, and checks everything.
+func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	const cg = "faultline-readahead"
+	if err := enterCgroup(cg); err != nil {
+		return nil, err
+	}
+	gens := make([]atomic.Uint32, w.Dirs*w.Files)
+	setupStart := time.Now()
+	for d := 0; d < w.Dirs; d++ {
+		if err := os.MkdirAll(filepath.Dir(w.path(d, 0)), 0o755); err != nil {
+			return nil, fmt.Errorf("readahead-reclaim: %w", err)
+		}
+		for f := 0; f < w.Files; f++ {
+			p := w.path(d, f)
+			if err := os.WriteFile(p, w.raContent(d, f), 0o644); err != nil {
+				return nil, fmt.Errorf("readahead-reclaim: build tree: %w", err)
+			}
+			if err := unix.Setxattr(p, "user.faultline", raXattr(w.Seed, d, f, 0), 0); err != nil {
+				return nil, fmt.Errorf("readahead-reclaim: setxattr %s: %w", p, err)
+			}
+			if err := unix.Setxattr(p, "user.faultline.static", []byte(strconv.Itoa(d*w.Files+f)), 0); err != nil {
+				return nil, fmt.Errorf("readahead-reclaim: setxattr %s: %w", p, err)
+			}
+		}
+	}
+	unix.Sync()
+	setup := time.Since(setupStart)
+	// Limit the cgroup only now: building the tree is not the race.
+	if err := writeKernfs(filepath.Join(cgroupRoot, cg, "memory.max"), strconv.FormatInt(w.MemoryMax, 10)); err != nil {
+		return nil, fmt.Errorf("readahead-reclaim: memory.max: %w", err)
+	}
+	defer writeKernfs(filepath.Join(cgroupRoot, cg, "memory.max"), "max")
+	hog, err := unix.Mmap(-1, 0, int(max(w.Hog, 4096)), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_POPULATE)
+	if err != nil {
+		return nil, fmt.Errorf("readahead-reclaim: memory hog of %d MiB: %w", w.Hog>>20, err)
+	}
+	defer unix.Munmap(hog)
+	for i := 0; i < len(hog); i += 4096 {
+		hog[i] = 1
+	}
+	reach := newReachCounter("", ReadaheadReclaimReach)
+	defer reach.close()
+
+	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	defer cancel()
+	start := time.Now()
+	var ops, errs atomic.Int64
+	var wg sync.WaitGroup
+	for t := 0; t < w.Threads; t++ {
+		wg.Add(1)
+		go func(t int) {
+			defer wg.Done()
+			w.search(ctx, rand.New(rand.NewSource(w.Seed*1000+int64(t))), gens, &ops, &errs)
+		}(t)
+	}
+	wg.Add(2)
+	go func() { // xattr writer
+		defer wg.Done()
+		rng := rand.New(rand.NewSource(w.Seed*1000 - 1))
+		for ctx.Err() == nil {
+			i := rng.Intn(len(gens))
+			d, f := i/w.Files, i%w.Files
+			g := gens[i].Load() + 1
+			if err := unix.Setxattr(w.path(d, f), "user.faultline", raXattr(w.Seed, d, f, g), 0); err != nil {
+				errs.Add(1)
+			} else {
+				gens[i].Store(g)
+			}
+			ops.Add(1)
+		}
+	}()
+	go func() { // reclaim pressure
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			_ = writeKernfs(filepath.Join(cgroupRoot, cg, "memory.reclaim"), "4194304")
+			if i%50 == 49 {
+				_ = writeKernfs("/proc/sys/vm/drop_caches", "3")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	sum := &Summary{Workload: "readahead-reclaim", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
+		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
+			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
+			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed),
+			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
+	sum.Integrity, err = w.verify(gens)
+	return sum, err
+}
+
+// search does random lookups: readdir (btree readahead), stat, getxattr and
+// read, checking what it reads as it goes.
+func (w *ReadaheadReclaim) search(ctx context.Context, rng *rand.Rand, gens []atomic.Uint32, ops, errs *atomic.Int64) {
+	buf := make([]byte, 256)
+	for ctx.Err() == nil {
+		d, f := rng.Intn(w.Dirs), rng.Intn(w.Files)
+		p := w.path(d, f)
+		var err error
+		switch rng.Intn(4) {
+		case 0:
+			var ents []os.DirEntry
+			if ents, err = os.ReadDir(filepath.Dir(p)); err == nil && len(ents) != w.Files {
+				err = fmt.Errorf("readdir %s: %d entries, want %d", filepath.Dir(p), len(ents), w.Files)
+			}
+		case 1:
+			var st unix.Stat_t
+			if err = unix.Stat(p, &st); err == nil && st.Size != int64(len(w.raContent(d, f))) {
+				err = fmt.Errorf("stat %s: size %d", p, st.Size)
+			}
+		case 2:
+			_, err = unix.Getxattr(p, "user.faultline", buf)
+		case 3:
+			var b []byte
+			if b, err = os.ReadFile(p); err == nil && !bytes.Equal(b, w.raContent(d, f)) {
+				err = fmt.Errorf("read %s: wrong content", p)
+			}
+		}
+		if err != nil {
+			errs.Add(1)
+		}
+		ops.Add(1)
+	}
+}
+
+// verify drops caches and checks every file and xattr.
+func (w *ReadaheadReclaim) verify(gens []atomic.Uint32) (Integrity, error) {
+	var in Integrity
+	unix.Sync()
+	if err := writeKernfs("/proc/sys/vm/drop_caches", "3"); err != nil {
+		return in, fmt.Errorf("readahead-reclaim: drop caches: %w", err)
+	}
+	buf := make([]byte, 256)
+	for d := 0; d < w.Dirs; d++ {
+		for f := 0; f < w.Files; f++ {
+			p := w.path(d, f)
+			want := w.raContent(d, f)
+			in.CheckedBytes += int64(len(want))
+			if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, want) {
+				in.BadBlocks++
+				in.Bad = appendBad(in.Bad, BadBlock{p, 0, fmt.Sprintf("content wrong or unreadable (%v)", err)})
+				continue
+			}
+			x := raXattr(w.Seed, d, f, gens[d*w.Files+f].Load())
+			n, err := unix.Getxattr(p, "user.faultline", buf)
+			if err != nil || !bytes.Equal(buf[:n], x) {
+				in.BadBlocks++
+				in.Bad = appendBad(in.Bad, BadBlock{p, 0, fmt.Sprintf("xattr user.faultline is %q, want %q (%v)", buf[:max(n, 0)], x, err)})
+			}
+		}
+	}
+	in.OK = in.BadBlocks == 0
+	return in, nil
+}
