@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"faultline/guest"
 )
@@ -20,6 +22,8 @@ type consoleWriter struct {
 	f    *os.File
 	echo io.Writer
 
+	lastWrite atomic.Int64 // unix nanoseconds of the last console output
+
 	mu        sync.Mutex
 	line      []byte
 	last      []byte // the last consoleTailSize bytes
@@ -32,7 +36,14 @@ type consoleWriter struct {
 }
 
 func newConsoleWriter(f *os.File, echo io.Writer) *consoleWriter {
-	return &consoleWriter{f: f, echo: echo, ready: make(chan struct{}), listening: make(chan struct{})}
+	c := &consoleWriter{f: f, echo: echo, ready: make(chan struct{}), listening: make(chan struct{})}
+	c.lastWrite.Store(time.Now().UnixNano())
+	return c
+}
+
+// silentFor is how long the console has been silent.
+func (c *consoleWriter) silentFor() time.Duration {
+	return time.Since(time.Unix(0, c.lastWrite.Load()))
 }
 
 // panicMarkers are console lines after which the kernel is gone.
@@ -40,6 +51,7 @@ var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic
 
 func (c *consoleWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	c.lastWrite.Store(time.Now().UnixNano())
 	_, _ = c.f.Write(p)
 	if c.echo != nil {
 		_, _ = c.echo.Write(p)

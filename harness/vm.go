@@ -36,6 +36,9 @@ var (
 	ErrTimeout = errors.New("command timed out")
 	// ErrConnectionLost: the SSH connection dropped but the guest lives.
 	ErrConnectionLost = errors.New("connection to the guest agent lost")
+	// ErrHang: while a command ran, the console stayed silent and the agent
+	// stopped answering: the guest is stuck.
+	ErrHang = errors.New("guest hung")
 )
 
 // Instance is a VM as the rest of faultline sees it.
@@ -485,6 +488,10 @@ type Command struct {
 	Resize <-chan [2]int
 	// Timeout, if non-zero, bounds the command's run time.
 	Timeout time.Duration
+	// HangAfter, if non-zero, is the watchdog: when the console has been
+	// silent this long, the agent is pinged over SSH, and a guest that
+	// does not answer either is declared hung (ErrHang).
+	HangAfter time.Duration
 }
 
 // Run runs cmd in the guest and returns its exit status.
@@ -519,8 +526,28 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 		defer t.Stop()
 		timeout = t.C
 	}
+	var watch <-chan time.Time
+	if cmd.HangAfter > 0 {
+		t := time.NewTicker(max(cmd.HangAfter/4, time.Second))
+		defer t.Stop()
+		watch = t.C
+	}
 	for {
 		select {
+		case <-watch:
+			silent := v.consoleW.silentFor()
+			if silent < cmd.HangAfter {
+				continue
+			}
+			wait := min(30*time.Second, max(cmd.HangAfter/2, time.Second))
+			if v.ping(wait) {
+				continue
+			}
+			v.failed = true
+			v.powerReq = true // stopping it is ours, not a guest crash
+			v.kill()
+			return -1, fmt.Errorf("%w: no console output for %v and no answer from the agent within %v; console tail:\n%s",
+				ErrHang, silent.Round(time.Second), wait, v.consoleW.tail(20))
 		case err := <-done:
 			var ee *ssh.ExitError
 			switch {
@@ -542,6 +569,22 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 			_ = sess.Signal(ssh.SIGKILL)
 			return -1, ctx.Err()
 		}
+	}
+}
+
+// ping asks the agent for a reply over SSH and reports whether one came
+// within wait.
+func (v *VM) ping(wait time.Duration) bool {
+	ok := make(chan bool, 1)
+	go func() {
+		_, _, err := v.client.SendRequest("keepalive@faultline", true, nil)
+		ok <- err == nil
+	}()
+	select {
+	case r := <-ok:
+		return r
+	case <-time.After(wait):
+		return false
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"faultline/guest"
+	"faultline/harness"
 )
 
 // Exit codes of faultline itself. "faultline vm" otherwise exits with the
@@ -22,6 +23,7 @@ import (
 const (
 	exitOK      = 0
 	exitUsage   = 2   // bad command line, before anything ran
+	exitHang    = 121 // the guest hung: silent console, agent not answering
 	exitCrash   = 122 // the guest kernel crashed
 	exitBoot    = 123 // the guest did not boot
 	exitTimeout = 124 // the guest command timed out
@@ -54,6 +56,8 @@ Examples:
 Exit codes:
   0        success (vm: the guest command's own status, 0-255)
   2        bad usage (classify: an input could not be read)
+  121      the guest hung: console silent and agent not answering for
+           --hang-timeout (console kept)
   122      the guest kernel crashed (console kept, path printed)
   123      the guest did not boot
   124      the guest command timed out
@@ -122,6 +126,8 @@ func fail(err error) int {
 		return exitBoot
 	case errors.Is(err, errTimeout):
 		return exitTimeout
+	case errors.Is(err, harness.ErrHang):
+		return exitHang
 	}
 	return exitError
 }

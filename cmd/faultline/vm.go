@@ -165,6 +165,7 @@ func cmdVM(ctx context.Context, args []string) int {
 	var vf vmFlags
 	vf.register(fs)
 	timeout := fs.Duration("timeout", 0, "kill the guest command after this long (0: no limit)")
+	hang := fs.Duration("hang-timeout", 2*time.Minute, "declare the guest hung when the console is silent this long and the agent does not answer (0: off)")
 	var injects multiFlag
 	fs.Var(&injects, "inject", "injection spec, attached around COMMAND (repeatable; see above)")
 	report := fs.String("report", "", "write a JSON run record (kernel, status, injections) to this file")
@@ -200,7 +201,7 @@ func cmdVM(ctx context.Context, args []string) int {
 		return fail(fmt.Errorf("%w: %v", errUsage, err))
 	}
 	rec := &runRecord{Kernel: opts.Kernel.Name, Release: opts.Kernel.Release, Command: fs.Args()}
-	code := runVM(ctx, vm, argv, *timeout, rec, len(injects) > 0)
+	code := runVM(ctx, vm, argv, *timeout, *hang, rec, len(injects) > 0)
 	if err := vm.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 	}
@@ -236,12 +237,12 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout time.Duration, rec *runRecord, injected bool) int {
+func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout, hang time.Duration, rec *runRecord, injected bool) int {
 	if err := vm.Boot(ctx); err != nil {
 		rec.Error = err.Error()
 		return fail(err)
 	}
-	cmd := &harness.Command{Shell: shellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout}
+	cmd := &harness.Command{Shell: shellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout, HangAfter: hang}
 	if len(argv) == 0 && term.IsTerminal(int(os.Stdin.Fd())) {
 		restore, err := rawTerminal(cmd)
 		if err != nil {
