@@ -3,7 +3,7 @@ GO      ?= go
 KERNEL  ?= debian:6.1-cloud
 BIN     := bin/faultline
 
-.PHONY: all build deps test test-short vet demo bench clean
+.PHONY: all build deps kernel-deps kernels test-kernels test test-short vet demo bench clean
 
 all: build
 
@@ -41,6 +41,20 @@ demo: deps build
 	  python3 -c 'import json; d=json.load(open("$(DEMO_DIR)/summary.json")); i=d["integrity"]; print("ops %d, lost 4K blocks %d, first: %s" % (d["ops"], i["bad_blocks"], (i.get("bad") or [None])[0])); print("reach:", {k: v["hits"] for k, v in d["reach"].items()})' 2>/dev/null || cat $(DEMO_DIR)/summary.json
 	@echo "== crashes and symptoms in the console ($(DEMO_DIR)/console.log)"
 	$(BIN) classify $(DEMO_DIR)/console.log
+
+# Kernels faultline builds itself (kernels/specs): the fixed harness kernel and the
+# four seed mutants. Not part of `make test` (a first build takes ~10+ minutes on 2
+# cores; each mutant after it rebuilds only what its patch touches).
+KERNEL_SPECS ?= 6.1-harness 6.1-mutant-seed-a 6.1-mutant-seed-b 6.1-mutant-seed-c 6.1-mutant-seed-d
+kernel-deps:
+	@scripts/deps.sh gcc make flex bison bc perl patch libelf-dev libssl-dev dwarves git
+
+kernels: deps kernel-deps build
+	$(BIN) kernels build $(KERNEL_SPECS)
+
+# End-to-end tests on the harness-built kernels (fail-return, fail-trylock, hooks).
+test-kernels: kernels
+	FAULTLINE_HARNESS_KERNEL=6.1-harness $(GO) test -count=1 -run 'TestHarnessKernel' ./cmd/faultline/
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
