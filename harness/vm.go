@@ -268,8 +268,11 @@ func (v *VM) Boot(ctx context.Context) error {
 }
 
 // BaseCmdline is the kernel command line faultline always passes: serial
-// console, reboot (hence QEMU exit) at once on panic, printk timestamps.
-var BaseCmdline = []string{"console=ttyS0", "panic=-1", "printk.time=1", "mitigations=off", "random.trust_cpu=on"}
+// console, an oops is a panic (a BUG or fault ends the run as a crash at
+// once, instead of leaving a half-dead guest to time out), reboot (hence
+// QEMU exit) at once on panic, printk timestamps. Warnings do not panic;
+// --append oops=continue undoes the oops rule.
+var BaseCmdline = []string{"console=ttyS0", "oops=panic", "panic=-1", "printk.time=1", "mitigations=off", "random.trust_cpu=on"}
 
 func (v *VM) buildInitramfs() (string, error) {
 	bb, err := ToolBusybox.Find()

@@ -248,7 +248,18 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 					blockContent(buf[b*4096:(b+1)*4096], w.Seed, f.id, first+b, g)
 				}
 			}
-			err = w.write(f, first, buf[:blocks*4096], gens, rng)
+			var started bool
+			if started, err = w.write(f, first, buf[:blocks*4096], gens, rng); err == nil && started && rng.Intn(3) == 0 {
+				// Chase the writeback just started: truncate the range
+				// away while its async chunks are in flight (seed A's
+				// window: a later chunk touching the first one's page).
+				if err = os.Truncate(f.path, first*4096); err == nil {
+					for b := first; b < int64(len(f.gen)); b++ {
+						f.gen[b] = 0
+					}
+					f.size = min(f.size, first*4096)
+				}
+			}
 		case op < 75: // small rewrite: one chunk, incompressible
 			blocks := int64(1 + rng.Intn(16))
 			first := rng.Int63n(int64(len(f.gen)) - blocks + 1)
@@ -258,7 +269,7 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				gens[b] = g
 				blockContent(buf[b*4096:(b+1)*4096], w.Seed, f.id, first+b, g)
 			}
-			err = w.write(f, first, buf[:blocks*4096], gens, rng)
+			_, err = w.write(f, first, buf[:blocks*4096], gens, rng)
 		case op < 90: // truncate down to a block boundary
 			nb := rng.Int63n(f.size/4096 + 1)
 			if err = os.Truncate(f.path, nb*4096); err == nil {
@@ -288,15 +299,17 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 	return nil
 }
 
-// write writes data at block first and flushes it one of three ways.
-func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens []uint32, rng *rand.Rand) error {
+// write writes data at block first and flushes it one of three ways; it
+// reports whether it started writeback without waiting for it
+// (sync_file_range).
+func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens []uint32, rng *rand.Rand) (bool, error) {
 	fd, err := os.OpenFile(f.path, os.O_WRONLY, 0)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer fd.Close()
 	if _, err := fd.WriteAt(data, first*4096); err != nil {
-		return err
+		return false, err
 	}
 	copy(f.gen[first:], gens)
 	if end := first*4096 + int64(len(data)); end > f.size {
@@ -304,11 +317,11 @@ func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens [
 	}
 	switch r := rng.Intn(10); {
 	case r < 4:
-		return fd.Sync()
-	case r < 6:
-		return unix.SyncFileRange(int(fd.Fd()), first*4096, int64(len(data)), unix.SYNC_FILE_RANGE_WRITE)
+		return false, fd.Sync()
+	case r < 7:
+		return true, unix.SyncFileRange(int(fd.Fd()), first*4096, int64(len(data)), unix.SYNC_FILE_RANGE_WRITE)
 	}
-	return nil // background writeback
+	return false, nil // background writeback
 }
 
 // verify syncs, drops caches and reads every file back against the model.

@@ -253,3 +253,47 @@ func TestVMKeepsExistingConsole(t *testing.T) {
 	}
 	noQEMULeft(t, tmp)
 }
+
+// TestWorkloadsBtrfs runs compressed-writeback and readahead-reclaim briefly
+// on the stock kernel: both must reach their functions and read everything
+// back intact, and a btrfs-only workload on ext4 is refused before it runs.
+func TestWorkloadsBtrfs(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	type summary struct {
+		Ops       int64
+		Integrity struct{ OK bool }
+		Reach     map[string]struct{ Hits int64 }
+	}
+	for _, c := range []struct {
+		args  []string
+		reach []string
+	}{
+		{[]string{"--mount-opt", "compress-force=zstd", "--", "workload", "compressed-writeback", "--duration", "5s"},
+			[]string{"compress_file_range", "submit_compressed_extents", "btrfs_evict_inode"}},
+		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "8", "--files", "64"},
+			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}},
+	} {
+		r := faultline(t, tmp, "", append([]string{"vm", "--kernel", "debian:6.1-cloud", "--fs", "btrfs", "--timeout", "200s"}, c.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", c.args, r.code, r.stdout, r.stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatalf("summary: %v\n%s", err, r.stdout)
+		}
+		if s.Ops == 0 || !s.Integrity.OK {
+			t.Errorf("%v: ops %d, integrity %+v", c.args, s.Ops, s.Integrity)
+		}
+		for _, fn := range c.reach {
+			if s.Reach[fn].Hits == 0 {
+				t.Errorf("%v: %s never reached: %+v", c.args, fn, s.Reach)
+			}
+		}
+	}
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--", "workload", "compressed-writeback")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "is not btrfs") {
+		t.Errorf("compressed-writeback on ext4: exit %d\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
