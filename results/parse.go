@@ -94,13 +94,30 @@ func reportEnd(lines []line, start int, cur *oopsKind) int {
 			return j - 1
 		}
 		if isEnd(t) {
-			if j+1 <= limit && strings.Contains(lines[j+1].text, "Kernel panic - not syncing") {
+			if panicFollows(lines, j, limit) {
 				continue
 			}
 			return j
 		}
 	}
 	return limit
+}
+
+// panicFollows reports whether the "Kernel panic - not syncing" that an oops
+// caused comes within a few lines after its end marker (6.x x86 re-prints
+// RIP and registers between "---[ end trace" and the panic line), before any
+// other report starts.
+func panicFollows(lines []line, end, limit int) bool {
+	for k := end + 1; k <= min(limit, end+24); k++ {
+		t := lines[k].text
+		if strings.Contains(t, "Kernel panic - not syncing") {
+			return true
+		}
+		if h, _ := findHeader(t); h != nil && !h.continuation {
+			return false
+		}
+	}
+	return false
 }
 
 // findHeader returns the oops kind whose header line t is, if any.
