@@ -151,16 +151,24 @@ func parseBuildSpec(s *BuildSpec, data []byte) (*BuildSpec, error) {
 	return s, nil
 }
 
+// besideSpec reads name relative to a user's spec file (absolute paths as
+// they are); shipped specs have no directory.
+func (s *BuildSpec) besideSpec(name string) ([]byte, bool) {
+	if s.dir == "" {
+		return nil, false
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.dir, name)
+	}
+	b, err := os.ReadFile(p)
+	return b, err == nil
+}
+
 // readPatch returns the content of a patch named in the spec.
 func (s *BuildSpec) readPatch(name string) ([]byte, error) {
-	if s.dir != "" {
-		p := name
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(s.dir, name)
-		}
-		if b, err := os.ReadFile(p); err == nil {
-			return b, nil
-		}
+	if b, ok := s.besideSpec(name); ok {
+		return b, nil
 	}
 	b, err := fs.ReadFile(embedded, "patches/"+filepath.Base(name))
 	if err != nil {
@@ -206,14 +214,8 @@ func (s *BuildSpec) fragments(tree string) ([]fragment, error) {
 }
 
 func (s *BuildSpec) ownFragment(name string) ([]byte, error) {
-	if s.dir != "" {
-		p := name
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(s.dir, name)
-		}
-		if b, err := os.ReadFile(p); err == nil {
-			return b, nil
-		}
+	if b, ok := s.besideSpec(name); ok {
+		return b, nil
 	}
 	base := strings.TrimSuffix(filepath.Base(name), ".config")
 	b, err := fs.ReadFile(embedded, "configs/"+base+".config")
