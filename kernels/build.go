@@ -75,8 +75,6 @@ type Builder struct {
 	Jobs int
 	// Progress receives one-line status updates (may be nil).
 	Progress func(string)
-	// Log, if set, receives make's full output as well as the log file.
-	Log io.Writer
 }
 
 // NewBuilder returns a builder on the default cache.
@@ -126,6 +124,9 @@ func (b *Builder) sourceID(src source) (string, error) {
 		}
 		return pkg + "_" + v, nil
 	case "git":
+		if _, err := exec.LookPath("git"); err != nil {
+			return "", fmt.Errorf("%w: git, for source git:%s@%s (install: apt-get install git)", ErrMissingTools, src.arg, src.ref)
+		}
 		out, err := exec.Command("git", "-C", src.arg, "rev-parse", "--verify", src.ref+"^{commit}").Output()
 		if err != nil {
 			return "", fmt.Errorf("git source %s@%s: %w", src.arg, src.ref, exitDetail(err))
@@ -201,7 +202,7 @@ func specArg(s *BuildSpec) string {
 var requiredTools = []struct{ file, pkg string }{
 	{"gcc", "gcc"}, {"make", "make"}, {"flex", "flex"}, {"bison", "bison"},
 	{"bc", "bc"}, {"perl", "perl"}, {"patch", "patch"}, {"tar", "tar"},
-	{"xz", "xz-utils"}, {"pahole", "dwarves"}, {"git", "git"},
+	{"xz", "xz-utils"}, {"pahole", "dwarves"},
 	{"/usr/include/libelf.h", "libelf-dev"},
 	{"/usr/include/openssl/opensslv.h", "libssl-dev"},
 }
@@ -241,8 +242,6 @@ type BuildResult struct {
 	Compiled int `json:"compiled"`
 	// Tree is the persistent build tree used.
 	Tree string `json:"tree,omitempty"`
-	// Log is the full build log.
-	Log string `json:"log,omitempty"`
 }
 
 // Build builds spec, or returns the cached kernel if this exact build
@@ -288,7 +287,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		if err := b.workTree(pristine, treeDir); err != nil {
 			return nil, err
 		}
-		if err := b.applySeries(p, treeDir); err != nil {
+		if err := b.applySeries(ctx, p, treeDir); err != nil {
 			return nil, err
 		}
 	}
@@ -302,9 +301,6 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	}
 	defer logf.Close()
 	var logw io.Writer = logf
-	if b.Log != nil {
-		logw = io.MultiWriter(logf, b.Log)
-	}
 	mk := func(args ...string) *exec.Cmd {
 		all := []string{"-C", srcDir}
 		if objDir != srcDir {
@@ -330,7 +326,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if err != nil {
 		return nil, err
 	}
-	return &BuildResult{Kernel: k, Duration: time.Since(start), Compiled: compiled, Tree: treeDir, Log: k.BuildLog}, nil
+	return &BuildResult{Kernel: k, Duration: time.Since(start), Compiled: compiled, Tree: treeDir}, nil
 }
 
 // lockDir takes an exclusive lock on dir/lock, so two faultline processes
@@ -478,7 +474,7 @@ func readApplied(treeDir string) ([]appliedPatch, error) {
 // p's series: the common prefix stays, the rest is reverted (newest first)
 // and the new patches applied. make's timestamps then rebuild only what the
 // changed files touch. A tree that cannot be reverted is recopied.
-func (b *Builder) applySeries(p *plan, treeDir string) error {
+func (b *Builder) applySeries(ctx context.Context, p *plan, treeDir string) error {
 	work := filepath.Join(treeDir, "linux")
 	applied, err := readApplied(treeDir)
 	if err != nil {
@@ -496,14 +492,14 @@ func (b *Builder) applySeries(p *plan, treeDir string) error {
 			if err := os.RemoveAll(work); err != nil {
 				return err
 			}
-			pristine, err := b.pristineDir(p)
+			pristine, err := b.pristine(ctx, p)
 			if err != nil {
 				return err
 			}
 			if err := b.workTree(pristine, treeDir); err != nil {
 				return err
 			}
-			return b.applySeries(p, treeDir)
+			return b.applySeries(ctx, p, treeDir)
 		}
 		if err := os.Remove(applied[i].file); err != nil {
 			return err
@@ -527,10 +523,6 @@ func (b *Builder) applySeries(p *plan, treeDir string) error {
 		}
 	}
 	return nil
-}
-
-func (b *Builder) pristineDir(p *plan) (string, error) {
-	return b.pristine(context.Background(), p)
 }
 
 // runPatch runs patch -p1 in dir with the patch on stdin; extra adds -R

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -203,26 +204,27 @@ func TestApplySeries(t *testing.T) {
 		return p
 	}
 	read := func(f string) string { b, _ := os.ReadFile(filepath.Join(tree, "linux", f)); return string(b) }
-	if err := b.applySeries(series("p1.patch", "p2.patch"), tree); err != nil {
+	ctx := context.Background()
+	if err := b.applySeries(ctx, series("p1.patch", "p2.patch"), tree); err != nil {
 		t.Fatal(err)
 	}
 	if read("f.c") != "one\nTWO\nthree\n" || read("Makefile") != "a\nB\nc\n" {
 		t.Fatalf("after p1+p2: f.c %q Makefile %q", read("f.c"), read("Makefile"))
 	}
-	if err := b.applySeries(series("p1.patch"), tree); err != nil {
+	if err := b.applySeries(ctx, series("p1.patch"), tree); err != nil {
 		t.Fatal(err)
 	}
 	if read("f.c") != "one\nTWO\nthree\n" || read("Makefile") != "a\nb\nc\n" {
 		t.Fatalf("after switching to p1: f.c %q Makefile %q", read("f.c"), read("Makefile"))
 	}
-	err := b.applySeries(series("p1.patch", "p3.patch"), tree)
+	err := b.applySeries(ctx, series("p1.patch", "p3.patch"), tree)
 	if !errors.Is(err, ErrPatch) || !strings.Contains(err.Error(), "p3.patch") || !strings.Contains(err.Error(), "Hunk #1 FAILED") {
 		t.Fatalf("bad patch: %v, want ErrPatch naming p3.patch and its hunk", err)
 	}
 	if read("Makefile") != "a\nb\nc\n" || read("f.c") != "one\nTWO\nthree\n" {
 		t.Fatalf("a failed patch changed the tree: Makefile %q f.c %q", read("Makefile"), read("f.c"))
 	}
-	if err := b.applySeries(series(), tree); err != nil {
+	if err := b.applySeries(ctx, series(), tree); err != nil {
 		t.Fatal(err)
 	}
 	if read("f.c") != "one\ntwo\nthree\n" {

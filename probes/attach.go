@@ -51,13 +51,14 @@ type Set struct {
 }
 
 type point struct {
-	inj     Injection
-	objs    *ebpf.Collection
-	link    link.Link
-	stats   *ebpf.Map
-	since   time.Time
-	reason  string
-	elapsed time.Duration
+	inj      Injection
+	attached bool
+	objs     *ebpf.Collection
+	link     link.Link
+	stats    *ebpf.Map
+	since    time.Time
+	reason   string
+	elapsed  time.Duration
 }
 
 const (
@@ -157,7 +158,7 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		}
 		return fmt.Errorf("attach kprobe %s: %w", inj.Symbol, err)
 	}
-	p.link, p.since = l, time.Now()
+	p.link, p.since, p.attached = l, time.Now(), true
 	if inj.Kind == FailTrylock && inj.Site == "global" && !s.global {
 		if err := os.WriteFile(trylockGlobal, []byte("1\n"), 0o600); err != nil {
 			return fmt.Errorf("enable the global trylock hook (%s): %w", trylockGlobal, err)
@@ -174,12 +175,8 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-var featureMu sync.Mutex
-
 // checkKernel tells, before loading anything, what the kernel lacks.
 func checkKernel(inj Injection, syms *kallsyms) error {
-	featureMu.Lock()
-	defer featureMu.Unlock()
 	switch inj.Kind {
 	case Delay:
 		if err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnLoop); err != nil {
@@ -275,7 +272,7 @@ func cgroupID(path string) (uint64, error) {
 func (s *Set) Reports() []Report {
 	var out []Report
 	for _, p := range s.points {
-		r := Report{Injection: p.inj, Attached: p.link != nil || p.elapsed > 0, Reason: p.reason}
+		r := Report{Injection: p.inj, Attached: p.attached, Reason: p.reason}
 		if p.stats != nil {
 			var st injectStats
 			if err := p.stats.Lookup(uint32(0), &st); err == nil {

@@ -171,7 +171,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	// flusher threads too.
 	_ = writeKernfs("/proc/sys/vm/dirty_expire_centisecs", "100")
 	_ = writeKernfs("/proc/sys/vm/dirty_writeback_centisecs", "50")
-	reach := newReachCounter("", CompressedWritebackReach)
+	reach := newReachCounter(CompressedWritebackReach)
 	defer reach.close()
 
 	ctx, cancel := context.WithTimeout(ctx, w.Duration)

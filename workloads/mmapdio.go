@@ -82,9 +82,8 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	if err := w.prepare(src, dst); err != nil {
 		return nil, err
 	}
-	reach := newReachCounter("faultline_reach", MmapDIOReach)
+	reach := newReachCounter(MmapDIOReach)
 	defer reach.close()
-	reach.enable()
 
 	srcFD, err := unix.Open(src, unix.O_RDONLY|unix.O_DIRECT, 0)
 	if err != nil {

@@ -120,7 +120,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	for i := 0; i < len(hog); i += 4096 {
 		hog[i] = 1
 	}
-	reach := newReachCounter("", ReadaheadReclaimReach)
+	reach := newReachCounter(ReadaheadReclaimReach)
 	defer reach.close()
 
 	ctx, cancel := context.WithTimeout(ctx, w.Duration)

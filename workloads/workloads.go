@@ -71,7 +71,7 @@ type reachCounter struct {
 	errs map[string]string
 }
 
-func newReachCounter(_ string, funcs []string) *reachCounter {
+func newReachCounter(funcs []string) *reachCounter {
 	rc := &reachCounter{errs: map[string]string{}}
 	var injs []probes.Injection
 	for _, fn := range funcs {
@@ -117,6 +117,3 @@ func (rc *reachCounter) close() {
 		rc.set.Close()
 	}
 }
-
-// enable is a no-op: the probes count from the moment they attach.
-func (rc *reachCounter) enable() {}

@@ -74,7 +74,6 @@ func cmdInject(ctx context.Context, args []string) int {
 	defer signal.Stop(sigs)
 	code := exitError
 	if err := cmd.Start(); err != nil {
-		set.Close()
 		return fail(fmt.Errorf("run %s: %w", fs.Arg(0), err))
 	}
 	go func() {
