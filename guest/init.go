@@ -91,11 +91,15 @@ func Init() {
 			continue
 		}
 		if pid == srv.Process.Pid {
-			logf("server exited (%v); powering off", ws)
+			fmt.Fprintf(os.Stderr, "%s (%v); powering off\n", ServerExitedPrefix, ws)
 			poweroff()
 		}
 	}
 }
+
+// ServerExitedPrefix starts the console line PID 1 prints when the SSH
+// server died without a power-off request; it powers off right after.
+const ServerExitedPrefix = "faultline-agent: server exited"
 
 // SetupFailedPrefix starts the console line the agent prints when the guest
 // cannot be set up; it powers off right after.

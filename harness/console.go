@@ -33,6 +33,8 @@ type consoleWriter struct {
 	ready     chan struct{}
 	isListen  bool
 	isReady   bool
+	writeErr  error // the first error writing the console file
+	agentDied string // the agent's server-exited line
 }
 
 func newConsoleWriter(f *os.File, echo io.Writer) *consoleWriter {
@@ -52,12 +54,17 @@ var panicMarkers = []string{"Kernel panic - not syncing", "---[ end Kernel panic
 func (c *consoleWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	c.lastWrite.Store(time.Now().UnixNano())
-	_, _ = c.f.Write(p)
+	// A write error (a full disk) must not stop the copy: QEMU would block
+	// on its serial port and the guest with it. It is remembered instead.
+	_, werr := c.f.Write(p)
 	if c.echo != nil {
 		_, _ = c.echo.Write(p)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if werr != nil && c.writeErr == nil {
+		c.writeErr = werr
+	}
 	c.last = append(c.last, p...)
 	if len(c.last) > 2*consoleTailSize {
 		c.last = append([]byte(nil), c.last[len(c.last)-consoleTailSize:]...)
@@ -89,6 +96,8 @@ func (c *consoleWriter) scan(line string) {
 		close(c.ready)
 	case c.failed == "" && strings.Contains(line, guest.SetupFailedPrefix):
 		_, c.failed, _ = strings.Cut(line, guest.SetupFailedPrefix)
+	case c.agentDied == "" && strings.Contains(line, guest.ServerExitedPrefix):
+		c.agentDied = strings.TrimSpace(line)
 	}
 	for _, m := range panicMarkers {
 		if strings.Contains(line, m) {
@@ -119,6 +128,19 @@ func (c *consoleWriter) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return "  | " + strings.Join(lines, "\n  | ")
+}
+
+// serverDied returns the agent's line saying its SSH server died, or "".
+func (c *consoleWriter) serverDied() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agentDied
+}
+
+func (c *consoleWriter) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeErr
 }
 
 func (c *consoleWriter) close() {

@@ -39,6 +39,9 @@ var (
 	// ErrHang: while a command ran, the console stayed silent and the agent
 	// stopped answering: the guest is stuck.
 	ErrHang = errors.New("guest hung")
+	// ErrQEMUDied: QEMU was killed by a signal from outside (not a guest
+	// panic or reset): trouble on the host, not a kernel bug.
+	ErrQEMUDied = errors.New("qemu was killed")
 )
 
 // Instance is a VM as the rest of faultline sees it.
@@ -433,6 +436,10 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 			if f := v.consoleW.setupFailed(); f != "" {
 				return v.bootFailure("guest setup failed: " + f)
 			}
+			if v.killedFromOutside() {
+				v.failed = true
+				return fmt.Errorf("%w (%v) before %s; console tail:\n%s", ErrQEMUDied, v.waitErr, what, v.consoleW.tail(20))
+			}
 			return v.bootFailure("qemu exited before " + what)
 		case <-timer.C:
 			return v.bootFailure(fmt.Sprintf("no %s after %v", what, v.opts.BootTimeout))
@@ -601,8 +608,14 @@ func (v *VM) lost(err error) error {
 	if v.Crashed() {
 		return fmt.Errorf("%w; console tail:\n%s", ErrKernelCrashed, v.consoleW.tail(40))
 	}
+	if d := v.consoleW.serverDied(); d != "" {
+		return fmt.Errorf("%w: the agent's SSH server died (%q): %v", ErrConnectionLost, d, err)
+	}
 	select {
 	case <-v.exited:
+		if v.killedFromOutside() {
+			return fmt.Errorf("%w (%v) while a command ran, without a kernel panic on the console: %v", ErrQEMUDied, v.waitErr, err)
+		}
 		return fmt.Errorf("%w: qemu exited (%v): %v", ErrKernelCrashed, v.waitErr, err)
 	default:
 	}
@@ -627,11 +640,31 @@ func (v *VM) Crashed() bool {
 	if v.exited != nil && !v.powerReq {
 		select {
 		case <-v.exited:
-			return true
+			return !v.killedFromOutside() && v.consoleW.serverDied() == ""
 		default:
 		}
 	}
 	return false
+}
+
+// killedFromOutside reports whether QEMU ended by a signal faultline did
+// not send (after it exited).
+func (v *VM) killedFromOutside() bool {
+	var ee *exec.ExitError
+	if v.powerReq || !errors.As(v.waitErr, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
+
+// ConsoleErr returns the first error writing the console file (a full
+// disk), or nil. The copy goes on regardless, so the guest never blocks.
+func (v *VM) ConsoleErr() error {
+	if v.consoleW == nil {
+		return nil
+	}
+	return v.consoleW.err()
 }
 
 // Close powers the guest off and removes the VM's files; QEMU is always
@@ -673,10 +706,19 @@ func (v *VM) stop() {
 		case <-v.exited:
 		default:
 			v.powerReq = true
-			go func() { _, _, _ = v.client.SendRequest(guest.PoweroffRequest, true, nil) }()
-		}
-		if !v.waitExit(15 * time.Second) {
-			v.opts.Progress("guest did not power off; asking QEMU to quit")
+			sent := make(chan error, 1)
+			go func() { _, _, err := v.client.SendRequest(guest.PoweroffRequest, true, nil); sent <- err }()
+			// A dead connection fails the request at once: go to QMP
+			// without waiting for a power-off that will not come.
+			select {
+			case err := <-sent:
+				if err == nil && !v.waitExit(15*time.Second) {
+					v.opts.Progress("guest did not power off; asking QEMU to quit")
+				}
+			case <-v.exited:
+			case <-time.After(15 * time.Second):
+				v.opts.Progress("agent did not answer the power-off request; asking QEMU to quit")
+			}
 		}
 		v.client.Close()
 	}

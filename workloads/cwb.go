@@ -36,6 +36,8 @@ type CompressedWriteback struct {
 	// Files per thread, each at most MaxSize bytes.
 	Files   int
 	MaxSize int64
+	// Limits are cgroup interface files to set (KEY=VALUE).
+	Limits []string
 }
 
 // CompressedWritebackReach are the functions it must reach.
@@ -46,8 +48,8 @@ var CompressedWritebackReach = []string{"btrfs_run_delalloc_range", "async_cow_s
 
 const btrfsMagic = 0x9123683E
 
-// Validate checks the parameters and the filesystem before anything runs.
-func (w *CompressedWriteback) Validate() error {
+// CheckParams checks the parameters alone (no filesystem needed).
+func (w *CompressedWriteback) CheckParams() error {
 	switch {
 	case w.Threads < 1:
 		return errors.New("compressed-writeback: --threads must be >= 1")
@@ -57,6 +59,14 @@ func (w *CompressedWriteback) Validate() error {
 		return errors.New("compressed-writeback: --size must be at least 1M (ranges over 512K are the point)")
 	case w.Duration <= 0:
 		return errors.New("compressed-writeback: --duration must be positive")
+	}
+	return nil
+}
+
+// Validate checks the parameters and the filesystem before anything runs.
+func (w *CompressedWriteback) Validate() error {
+	if err := w.CheckParams(); err != nil {
+		return err
 	}
 	opts, err := needBtrfs(w.Dir, "compressed-writeback")
 	if err != nil {
@@ -164,7 +174,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if err := enterCgroup("faultline-cwb"); err != nil {
+	if err := enterCgroup("faultline-cwb", w.Limits); err != nil {
 		return nil, err
 	}
 	// Frequent background writeback, so unflushed ranges are written by the

@@ -33,10 +33,18 @@ type Latency struct {
 	MinUS    float64 `json:"min_us"`
 }
 
-// Validate checks the parameters before anything runs.
-func (w *FsyncLoop) Validate() error {
+// CheckParams checks the parameters alone (no filesystem needed).
+func (w *FsyncLoop) CheckParams() error {
 	if w.Ops <= 0 || w.Ops > 1_000_000 {
 		return fmt.Errorf("fsync: --ops %d: want 1 to 1000000", w.Ops)
+	}
+	return nil
+}
+
+// Validate checks the parameters before anything runs.
+func (w *FsyncLoop) Validate() error {
+	if err := w.CheckParams(); err != nil {
+		return err
 	}
 	if st, err := os.Stat(w.Dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("fsync: --dir %s: not a directory", w.Dir)

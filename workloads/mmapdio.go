@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,13 +40,15 @@ type MmapDIO struct {
 	ReclaimBytes int64
 	// Compact, if set, also triggers compaction (page migration).
 	Compact bool
+	// Limits are cgroup interface files to set (KEY=VALUE).
+	Limits []string
 }
 
 // MmapDIOReach are the functions the workload must reach.
 var MmapDIOReach = []string{"ext4_dirty_folio", "iomap_dio_rw", "mpage_prepare_extent_to_map", "btrfs_writepage_fixup_worker", "migrate_pages"}
 
-// Validate checks the parameters before anything runs.
-func (w *MmapDIO) Validate() error {
+// CheckParams checks the parameters alone (no filesystem needed).
+func (w *MmapDIO) CheckParams() error {
 	switch {
 	case w.Threads < 1:
 		return fmt.Errorf("mmap-dio: --threads must be >= 1, got %d", w.Threads)
@@ -57,6 +60,14 @@ func (w *MmapDIO) Validate() error {
 		return fmt.Errorf("mmap-dio: --threads %d needs at least that many chunks; --size/--chunk = %d", w.Threads, w.FileSize/w.ChunkSize)
 	case w.Duration <= 0:
 		return fmt.Errorf("mmap-dio: --duration must be > 0")
+	}
+	return nil
+}
+
+// Validate checks the parameters and the filesystem before anything runs.
+func (w *MmapDIO) Validate() error {
+	if err := w.CheckParams(); err != nil {
+		return err
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(w.Dir, &st); err != nil {
@@ -75,7 +86,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	}
 	// Enter the cgroup first, so the files' page cache is charged to it
 	// and memory.reclaim reclaims it.
-	if err := enterCgroup("faultline-mmap-dio"); err != nil && w.ReclaimBytes > 0 {
+	if err := enterCgroup("faultline-mmap-dio", w.Limits); err != nil && w.ReclaimBytes > 0 {
 		return nil, err
 	}
 	src, dst := filepath.Join(w.Dir, "mmap-dio.src"), filepath.Join(w.Dir, "mmap-dio.dst")
@@ -271,12 +282,22 @@ func appendBad(b []BadBlock, x BadBlock) []BadBlock {
 const cgroupRoot = "/sys/fs/cgroup"
 
 // enterCgroup moves the calling process into a child cgroup with the
-// memory controller enabled.
-func enterCgroup(name string) error {
+// memory and io controllers enabled, after setting limits (KEY=VALUE, the
+// cgroup's interface files such as memory.max or io.max).
+func enterCgroup(name string, limits []string) error {
 	_ = writeKernfs(filepath.Join(cgroupRoot, "cgroup.subtree_control"), "+memory +io")
 	dir := filepath.Join(cgroupRoot, name)
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	for _, l := range limits {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || strings.ContainsAny(k, "/ ") {
+			return fmt.Errorf("cgroup limit %q: want FILE=VALUE, e.g. memory.max=256M", l)
+		}
+		if err := writeKernfs(filepath.Join(dir, k), v); err != nil {
+			return fmt.Errorf("cgroup limit %s in %s: %w", l, dir, err)
+		}
 	}
 	if err := writeKernfs(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(os.Getpid())); err != nil {
 		return fmt.Errorf("enter cgroup %s: %w", dir, err)

@@ -35,14 +35,16 @@ type ReadaheadReclaim struct {
 	// MemoryMax is the cgroup's memory.max; Hog is the anonymous memory
 	// held inside it.
 	MemoryMax, Hog int64
+	// Limits are cgroup interface files to set (KEY=VALUE).
+	Limits []string
 }
 
 // ReadaheadReclaimReach are the functions it must reach.
 var ReadaheadReclaimReach = []string{"btrfs_readahead_tree_block", "btrfs_readahead_node_child", "read_extent_buffer_pages",
 	"btree_release_folio", "try_release_extent_buffer", "btrfs_search_slot"}
 
-// Validate checks the parameters and the filesystem before anything runs.
-func (w *ReadaheadReclaim) Validate() error {
+// CheckParams checks the parameters alone (no filesystem needed).
+func (w *ReadaheadReclaim) CheckParams() error {
 	switch {
 	case w.Threads < 1:
 		return errors.New("readahead-reclaim: --threads must be >= 1")
@@ -54,6 +56,14 @@ func (w *ReadaheadReclaim) Validate() error {
 		return errors.New("readahead-reclaim: --memory-max must be at least 16M")
 	case w.Hog < 0 || w.Hog > w.MemoryMax-8<<20:
 		return errors.New("readahead-reclaim: --hog must leave at least 8M of --memory-max for the page cache")
+	}
+	return nil
+}
+
+// Validate checks the parameters and the filesystem before anything runs.
+func (w *ReadaheadReclaim) Validate() error {
+	if err := w.CheckParams(); err != nil {
+		return err
 	}
 	if _, err := needBtrfs(w.Dir, "readahead-reclaim"); err != nil {
 		return err
@@ -83,7 +93,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	const cg = "faultline-readahead"
-	if err := enterCgroup(cg); err != nil {
+	if err := enterCgroup(cg, w.Limits); err != nil {
 		return nil, err
 	}
 	gens := make([]atomic.Uint32, w.Dirs*w.Files)

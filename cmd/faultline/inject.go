@@ -34,8 +34,6 @@ Examples:
 Flags:
 `
 
-// guestInjectReport is where faultline vm asks the guest to put the report.
-const guestInjectReport = "/run/faultline-inject.json"
 
 func cmdInject(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)

@@ -38,6 +38,9 @@ Usage:
   faultline kernels list [--json]        cached kernels and the specs faultline knows
   faultline kernels show SPEC [--json]   release and paths of a kernel's files
   faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
+  faultline run [flags] SCENARIO...      run a campaign: scenarios x runs in fresh VMs, verdicts, store
+  faultline run --resume DIR             finish an interrupted campaign
+  faultline report DIR                   write DIR/report.html for a campaign
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline classify [--json] FILE...    find and title the crashes in console logs
   faultline inject --inject SPEC -- CMD  (in a guest) attach injections around CMD
@@ -52,16 +55,21 @@ Examples:
   faultline vm --kernel debian:6.1-cloud --fs btrfs --mount-opt compress-force=zstd -- sh -c 'uname -r; cat /proc/mounts'
   faultline vm --kernel debian:6.12-cloud --fs ext4 -- dmesg
   faultline vm --kernel debian:6.1-cloud
+  faultline run --out /tmp/campaign --junit junit.xml scenarios/
 
 Exit codes:
   0        success (vm: the guest command's own status, 0-255)
+  1        run: some run did not meet its expectation (crash, lost data,
+           hang, missed positive control)
   2        bad usage (classify: an input could not be read)
   121      the guest hung: console silent and agent not answering for
            --hang-timeout (console kept)
   122      the guest kernel crashed (console kept, path printed)
   123      the guest did not boot
   124      the guest command timed out
-  125      faultline error (missing tool, unknown kernel, infrastructure)
+  125      faultline error (missing tool, unknown kernel, infrastructure;
+           run: harness trouble only)
+  130      run: interrupted (finish with faultline run --resume DIR)
 
 Run "faultline COMMAND --help" for a command's flags.
 `
@@ -96,6 +104,10 @@ func run(ctx context.Context, args []string) int {
 		return cmdKernels(ctx, args[1:])
 	case "vm":
 		return cmdVM(ctx, args[1:])
+	case "run":
+		return cmdRun(ctx, args[1:])
+	case "report":
+		return cmdReport(ctx, args[1:])
 	case "bench":
 		return cmdBench(ctx, args[1:])
 	case "classify":

@@ -20,6 +20,7 @@ import (
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/probes"
+	"faultline/workloads"
 )
 
 const vmUsage = `Usage: faultline vm [flags] [-- COMMAND [ARG...]]
@@ -86,20 +87,14 @@ func (f *vmFlags) register(fs *flag.FlagSet) {
 }
 
 func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	n, err := workloads.ParseSize(s)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("bad size %q: must be positive", s)
 	}
-	var n int64
-	if _, err := fmt.Sscan(s, &n); err != nil || n <= 0 {
-		return 0, fmt.Errorf("%w: bad size %q: want a number with optional K, M or G", errUsage, s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // options turns flags into harness options, resolving (and fetching) the
@@ -186,7 +181,7 @@ func cmdVM(ctx context.Context, args []string) int {
 				return fail(fmt.Errorf("%w: %w", errUsage, err))
 			}
 		}
-		wrapped := []string{"/bin/faultline", "inject", "--report", guestInjectReport}
+		wrapped := []string{"/bin/faultline", "inject", "--report", harness.GuestInjectReport}
 		for _, s := range injects {
 			wrapped = append(wrapped, "--inject", s)
 		}
@@ -242,7 +237,7 @@ func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout, hang tim
 		rec.Error = err.Error()
 		return fail(err)
 	}
-	cmd := &harness.Command{Shell: shellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout, HangAfter: hang}
+	cmd := &harness.Command{Shell: harness.ShellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout, HangAfter: hang}
 	if len(argv) == 0 && term.IsTerminal(int(os.Stdin.Fd())) {
 		restore, err := rawTerminal(cmd)
 		if err != nil {
@@ -257,7 +252,7 @@ func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout, hang tim
 	}
 	if injected {
 		var out bytes.Buffer
-		if c, err := vm.Run(ctx, &harness.Command{Shell: "cat " + guestInjectReport, Stdout: &out, Stderr: io.Discard, Timeout: 30 * time.Second}); err == nil && c == 0 {
+		if c, err := vm.Run(ctx, &harness.Command{Shell: "cat " + harness.GuestInjectReport, Stdout: &out, Stderr: io.Discard, Timeout: 30 * time.Second}); err == nil && c == 0 {
 			var r struct {
 				Injections []probes.Report `json:"injections"`
 			}
@@ -301,20 +296,4 @@ func rawTerminal(cmd *harness.Command) (func(), error) {
 		}
 	}()
 	return func() { signal.Stop(winch); _ = term.Restore(fd, state) }, nil
-}
-
-// shellQuote joins argv into a command line that /bin/sh -c splits back into
-// argv.
-func shellQuote(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-		}) < 0 {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }

@@ -1,0 +1,159 @@
+package workloads
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Workload is a race workload ready to run in the guest.
+type Workload interface {
+	// CheckParams checks the parameters alone; it needs no filesystem, so
+	// the host can call it when it validates a scenario.
+	CheckParams() error
+	// Validate checks the parameters and the filesystem it will run on.
+	Validate() error
+	// Run runs the workload and returns its summary.
+	Run(ctx context.Context) (*Summary, error)
+}
+
+// Info describes a workload for the scenario validator and the help text.
+type Info struct {
+	Name string
+	// FS is the filesystem it needs ("" for any).
+	FS string
+	// MountOpt is a substring the scratch mount options must contain
+	// ("" for none), with the reason in MountWhy.
+	MountOpt, MountWhy string
+	// Timed is false for workloads that run a fixed number of operations
+	// (no --duration).
+	Timed bool
+}
+
+// Known lists the workloads by name.
+var Known = map[string]Info{
+	"compressed-writeback": {Name: "compressed-writeback", FS: "btrfs", MountOpt: "compress", MountWhy: "it races compressed writeback", Timed: true},
+	"mmap-dio":             {Name: "mmap-dio", Timed: true},
+	"readahead-reclaim":    {Name: "readahead-reclaim", FS: "btrfs", Timed: true},
+	"fsync":                {Name: "fsync"},
+}
+
+// Names returns the known workloads, sorted.
+func Names() []string {
+	var n []string
+	for k := range Known {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// ErrUnknown is returned for a workload name faultline does not know.
+var ErrUnknown = errors.New("unknown workload")
+
+// ParseSize parses a byte size with an optional K, M or G suffix.
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	}
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q: want a number with optional K, M or G", s)
+	}
+	return n * mult, nil
+}
+
+type listFlag []string
+
+func (m *listFlag) String() string     { return strings.Join(*m, ",") }
+func (m *listFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// Parse builds workload name from its command-line flags (args, without
+// the name). Flag errors go to out (nil: discarded); the returned error
+// names the bad flag. flag.ErrHelp is returned for -h.
+func Parse(name string, args []string, dir string, out io.Writer) (Workload, error) {
+	if _, ok := Known[name]; !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names(), ", "))
+	}
+	fs := flag.NewFlagSet("workload "+name, flag.ContinueOnError)
+	if out == nil {
+		out = io.Discard
+	}
+	fs.SetOutput(out)
+	duration := fs.Duration("duration", 30*time.Second, "how long to race")
+	threads := fs.Int("threads", 2, "racing threads")
+	seed := fs.Int64("seed", 1, "seed: the same seed gives the same sequence of operations")
+	size := fs.String("size", "", "file size (mmap-dio: 64M; compressed-writeback: largest file, 16M)")
+	files := fs.Int("files", 0, "compressed-writeback: files per thread (4); readahead-reclaim: files per directory (128)")
+	dirs := fs.Int("dirs", 32, "readahead-reclaim: directories")
+	memMax := fs.String("memory-max", "96M", "readahead-reclaim: the cgroup's memory.max")
+	hogSize := fs.String("hog", "40M", "readahead-reclaim: anonymous memory held inside the cgroup")
+	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
+	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
+	compact := fs.Bool("compact", true, "mmap-dio: trigger compaction (page migration) in a loop")
+	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
+	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
+	var limits listFlag
+	fs.Var(&limits, "cgroup", "cgroup interface file to set for the workload's cgroup, FILE=VALUE (repeatable), e.g. memory.max=256M")
+	fs.StringVar(&dir, "dir", dir, "directory to work in")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("workload %s: unexpected argument %q", name, fs.Arg(0))
+	}
+	sizeOr := func(def string) (int64, error) {
+		if *size == "" {
+			*size = def
+		}
+		return ParseSize(*size)
+	}
+	var w Workload
+	switch name {
+	case "mmap-dio":
+		sz, err1 := sizeOr("64M")
+		ch, err2 := ParseSize(*chunk)
+		rc, err3 := ParseSize(*reclaimB)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("mmap-dio: %w", err)
+		}
+		w = &MmapDIO{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
+			FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, Compact: *compact, Limits: limits}
+	case "compressed-writeback":
+		sz, err := sizeOr("16M")
+		if err != nil {
+			return nil, fmt.Errorf("compressed-writeback: %w", err)
+		}
+		w = &CompressedWriteback{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
+			Files: orInt(*files, 4), MaxSize: sz, Limits: limits}
+	case "readahead-reclaim":
+		mm, err1 := ParseSize(*memMax)
+		hg, err2 := ParseSize(*hogSize)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("readahead-reclaim: %w", err)
+		}
+		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
+			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Limits: limits}
+	case "fsync":
+		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
+	}
+	return w, nil
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
