@@ -33,7 +33,7 @@ type consoleWriter struct {
 	ready     chan struct{}
 	isListen  bool
 	isReady   bool
-	writeErr  error // the first error writing the console file
+	writeErr  error  // the first error writing the console file
 	agentDied string // the agent's server-exited line
 }
 

@@ -281,11 +281,12 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 	seen := map[string]bool{}
 	for i, v := range s.Variants {
 		line := seqLine(doc, "variants", i)
+		at := func(key string) int { return itemKeyLine(doc, "variants", i, key) }
 		switch {
 		case !nameRE.MatchString(v.Name):
-			return nil, fmt.Errorf("%w: %s:%d: variants[%d].name: %q: want a name of lower-case letters, digits, '.', '_', '-'", ErrBadScenario, path, line, i, v.Name)
+			return nil, fmt.Errorf("%w: %s:%d: variants[%d].name: %q: want a name of lower-case letters, digits, '.', '_', '-'", ErrBadScenario, path, at("name"), i, v.Name)
 		case seen[v.Name]:
-			return nil, fmt.Errorf("%w: %s:%d: variants[%d].name: %q used twice", ErrBadScenario, path, line, i, v.Name)
+			return nil, fmt.Errorf("%w: %s:%d: variants[%d].name: %q used twice", ErrBadScenario, path, at("name"), i, v.Name)
 		case v.Duration < 0 || v.Runs < 0 || v.Timeout < 0:
 			return nil, fmt.Errorf("%w: %s:%d: variants[%d]: negative duration, runs or timeout", ErrBadScenario, path, line, i)
 		}
@@ -293,12 +294,12 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 		if v.Inject != nil {
 			for j, in := range *v.Inject {
 				if _, err := probes.Parse(in); err != nil {
-					return nil, fmt.Errorf("%w: %s:%d: variants[%d].inject[%d]: %v", ErrBadScenario, path, line, i, j, err)
+					return nil, fmt.Errorf("%w: %s:%d: variants[%d].inject[%d]: %v", ErrBadScenario, path, at("inject"), i, j, err)
 				}
 			}
 		}
 		if e := v.Expect; e != "" && e != ExpectClean && !slices.Contains(signatures, e) {
-			return nil, fmt.Errorf("%w: %s:%d: variants[%d].expect: %q: want clean or a signature id (%s)", ErrBadScenario, path, line, i, e, strings.Join(signatures, ", "))
+			return nil, fmt.Errorf("%w: %s:%d: variants[%d].expect: %q: want clean or a signature id (%s)", ErrBadScenario, path, at("expect"), i, e, strings.Join(signatures, ", "))
 		}
 	}
 	return s, nil
@@ -425,6 +426,18 @@ func keyLine(n *yaml.Node, keys ...string) int {
 		}
 	}
 	return line
+}
+
+// itemKeyLine returns the line of key in item i of the sequence at seq.
+func itemKeyLine(doc *yaml.Node, seq string, i int, key string) int {
+	for j := 0; j+1 < len(doc.Content); j += 2 {
+		if doc.Content[j].Value == seq {
+			if s := doc.Content[j+1]; s.Kind == yaml.SequenceNode && i < len(s.Content) {
+				return keyLine(s.Content[i], key)
+			}
+		}
+	}
+	return seqLine(doc, seq, i)
 }
 
 // seqLine returns the line of item i of the sequence at key.

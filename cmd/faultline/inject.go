@@ -34,7 +34,6 @@ Examples:
 Flags:
 `
 
-
 func cmdInject(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, injectUsage); fs.PrintDefaults() }
