@@ -133,6 +133,13 @@ func Execute(ctx context.Context, c *Case, k *kernels.Kernel, seed int64, o Exec
 	if cerr := vm.ConsoleErr(); cerr != nil {
 		out.StorageError = "console: " + cerr.Error()
 	}
+	if out.Injections == nil && len(c.Inject) > 0 {
+		// The guest died before the final report: take the last counters
+		// it wrote to its kernel log.
+		if b, err := os.ReadFile(out.Console); err == nil {
+			out.Injections = probes.ReportsFromLog(b)
+		}
+	}
 	if b := stdout.head(); len(b) > 0 {
 		var s workloads.Summary
 		if json.Unmarshal(b, &s) == nil && s.Workload != "" {

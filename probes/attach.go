@@ -42,6 +42,9 @@ type Report struct {
 	Seconds float64 `json:"seconds"`
 	// NeverFired flags an attached injection that did nothing.
 	NeverFired bool `json:"never_fired,omitempty"`
+	// Snapshot says the figures come from the last periodic line in the
+	// kernel log (the guest died before the final report).
+	Snapshot bool `json:"snapshot,omitempty"`
 }
 
 // Set is a set of attached injections.
@@ -403,4 +406,55 @@ func (k *kallsyms) suggest(name string) string {
 		return " (not in /proc/kallsyms: not in this kernel, or built as a module that is not loaded)"
 	}
 	return " (not in /proc/kallsyms; similar: " + nearest(set, name) + ")"
+}
+
+// KmsgPrefix starts the lines "faultline inject" writes to the kernel log
+// while it runs, so that the counters survive a guest that crashes before
+// the final report is read.
+const KmsgPrefix = "faultline-inject: "
+
+// KmsgLine formats report i as a kernel-log line.
+func KmsgLine(i int, r Report) string {
+	return fmt.Sprintf("%s%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d secs=%.1f attached=%t spec=%s",
+		KmsgPrefix, i, r.Hits, r.Filtered, r.Fired, int64(r.Delay), r.BudgetSkips, r.Seconds, r.Attached, r.Spec)
+}
+
+// ReportsFromLog returns, for each injection, the last counters it wrote to
+// the kernel log (see KmsgLine), or nil if there are none. They are marked
+// Snapshot: taken up to a few seconds before the end.
+func ReportsFromLog(log []byte) []Report {
+	last := map[int]Report{}
+	n := 0
+	for _, line := range strings.Split(string(log), "\n") {
+		_, rest, ok := strings.Cut(line, KmsgPrefix)
+		if !ok {
+			continue
+		}
+		var i int
+		var r Report
+		var delay int64
+		var spec string
+		if _, err := fmt.Sscanf(rest, "%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d secs=%g attached=%t spec=%s",
+			&i, &r.Hits, &r.Filtered, &r.Fired, &delay, &r.BudgetSkips, &r.Seconds, &r.Attached, &spec); err != nil || i < 0 || i > 64 {
+			continue
+		}
+		inj, err := Parse(strings.TrimSpace(spec))
+		if err != nil {
+			continue
+		}
+		r.Injection, r.Delay, r.Snapshot = inj, time.Duration(delay), true
+		r.NeverFired = r.Attached && r.Fired == 0
+		last[i] = r
+		n = max(n, i+1)
+	}
+	if len(last) == 0 {
+		return nil
+	}
+	out := make([]Report, 0, n)
+	for i := 0; i < n; i++ {
+		if r, ok := last[i]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -101,3 +101,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestReportsFromLog(t *testing.T) {
+	inj, _ := Parse("delay:compress_file_range:1ms@0.5")
+	cnt, _ := Parse("count:btrfs_evict_inode,comm=workload")
+	r0 := Report{Injection: inj, Attached: true, Hits: 10, Fired: 5, Delay: 5 * time.Millisecond, Seconds: 2}
+	r1 := Report{Injection: cnt, Attached: true, Hits: 3, Fired: 3, Seconds: 2}
+	log := "[    9.000000] " + KmsgLine(0, r0) + "\n[    9.000001] " + KmsgLine(1, r1) + "\n"
+	r0.Hits, r0.Fired, r0.Seconds = 20, 11, 4
+	log += "[   11.000000] " + KmsgLine(0, r0) + "\n[   11.5] BUG: kernel NULL pointer dereference\n"
+	got := ReportsFromLog([]byte(log))
+	if len(got) != 2 || got[0].Hits != 20 || got[0].Fired != 11 || got[0].Delay != 5*time.Millisecond || !got[0].Snapshot ||
+		got[0].Spec != inj.Spec || got[1].Hits != 3 || got[1].Spec != cnt.Spec {
+		t.Errorf("got %+v", got)
+	}
+	if ReportsFromLog([]byte("nothing\n")) != nil {
+		t.Error("reports from a log without lines")
+	}
+}

@@ -40,6 +40,7 @@ func cmdInject(ctx context.Context, args []string) int {
 	var specs multiFlag
 	fs.Var(&specs, "inject", "injection spec (repeatable)")
 	report := fs.String("report", "", "write the JSON report here")
+	every := fs.Duration("kmsg-every", 2*time.Second, "write the counters to /dev/kmsg this often, so they survive a crash (0: never)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -78,7 +79,12 @@ func cmdInject(ctx context.Context, args []string) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
+	stop := make(chan struct{})
+	if *every > 0 {
+		go kmsgCounters(set, *every, stop)
+	}
 	err = cmd.Wait()
+	close(stop)
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -103,6 +109,29 @@ func cmdInject(ctx context.Context, args []string) int {
 	}
 	printInjectReport(os.Stderr, reps)
 	return code
+}
+
+// kmsgCounters writes the injections' counters to the kernel log every d
+// until stop closes.
+func kmsgCounters(set *probes.Set, d time.Duration, stop <-chan struct{}) {
+	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			for i, r := range set.Reports() {
+				// One write is one log record; <6> is KERN_INFO.
+				_, _ = f.WriteString("<6>" + probes.KmsgLine(i, r) + "\n")
+			}
+		}
+	}
 }
 
 // cmdFeatures (in a guest) prints the running kernel's BPF features as JSON.

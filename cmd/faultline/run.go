@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -73,6 +74,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	var sigDirs multiFlag
 	fs.Var(&sigDirs, "signatures", "directory of extra signature files (repeatable)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	only := fs.String("only", "", "run only the cases whose name matches this regexp (e.g. 'seed-a$|/harness')")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -96,6 +98,15 @@ func cmdRun(ctx context.Context, args []string) int {
 		ids = append(ids, s.ID)
 	}
 	c := &campaignRun{sigs: sigs, accel: *accel, quiet: *quiet, parallel: *parallel}
+	if *only != "" {
+		if *resume != "" {
+			fmt.Fprintln(os.Stderr, "faultline run: --resume runs the campaign's plan; --only applies to new campaigns")
+			return exitUsage
+		}
+		if c.only, err = regexp.Compile(*only); err != nil {
+			return fail(fmt.Errorf("%w: --only: %w", errUsage, err))
+		}
+	}
 	if *resume != "" {
 		err = c.resume(*resume, ids)
 	} else {
@@ -142,6 +153,7 @@ type campaignRun struct {
 	accel    string
 	quiet    bool
 	parallel int
+	only     *regexp.Regexp
 
 	store    *results.Store
 	camp     *results.Campaign
@@ -194,9 +206,15 @@ func (c *campaignRun) create(args, sigIDs []string, out string, seed int64, runs
 		abs, _ := filepath.Abs(f)
 		texts = append(texts, results.ScenarioText{Name: s.Name, Path: abs, Hash: s.Hash, Source: s.Source})
 		for _, k := range s.Cases(runs) {
+			if c.only != nil && !c.only.MatchString(k.Name) {
+				continue
+			}
 			cases = append(cases, k)
 			c.cases[k.Name] = k
 		}
+	}
+	if len(cases) == 0 {
+		return fmt.Errorf("%w: no case to run (--only %s matches none)", errUsage, c.only)
 	}
 	if seed == 0 {
 		seed = rand.Int64N(1<<31) + 1
