@@ -40,7 +40,7 @@ func cmdInject(ctx context.Context, args []string) int {
 	var specs multiFlag
 	fs.Var(&specs, "inject", "injection spec (repeatable)")
 	report := fs.String("report", "", "write the JSON report here")
-	every := fs.Duration("kmsg-every", 2*time.Second, "write the counters to /dev/kmsg this often, so they survive a crash (0: never)")
+	every := fs.Duration("kmsg-every", time.Second, "write the counters to /dev/kmsg this often (the first time after 300ms), so they survive a crash (0: never)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -119,13 +119,15 @@ func kmsgCounters(set *probes.Set, d time.Duration, stop <-chan struct{}) {
 		return
 	}
 	defer f.Close()
-	t := time.NewTicker(d)
+	// The first snapshot comes early: some races crash within a second.
+	t := time.NewTimer(min(d, 300*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
+			t.Reset(d)
 			for i, r := range set.Reports() {
 				// One write is one log record; <6> is KERN_INFO.
 				_, _ = f.WriteString("<6>" + probes.KmsgLine(i, r) + "\n")
