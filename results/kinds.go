@@ -26,11 +26,20 @@ type oopsKind struct {
 	// absorbs matches headers of other kinds that, within a few lines of
 	// this one, are part of the same report (ODEBUG's WARNING).
 	absorbs *regexp.Regexp
+	// stackFollows kinds print their stack after a few lines of text: an
+	// oops of the same task that starts before any frame was printed
+	// happened while this report was printed, and belongs to it (lockdep
+	// crashing in its own report).
+	// It is a regexp on the header line (nil: never).
+	stackFollows *regexp.Regexp
 	// describe sets title, type, frame and alternative titles.
 	describe func(r *Report, m []string)
 }
 
 func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+
+// anyLine matches every line.
+var anyLine = re(``)
 
 // reliableFrames returns the functions of the report's reliable stack
 // frames, in order, from line index from on.
@@ -345,23 +354,34 @@ var kinds = []*oopsKind{
 	},
 	// --- lockdep and atomicity ---
 	{
-		needle:   ": possible ",
-		header:   re(`(?:WARNING|\[ INFO): possible (?:circular locking dependency|recursive locking|irq lock inversion dependency) detected`),
-		describe: func(r *Report, m []string) { r.set("LOCKDEP", "possible deadlock in %s", r.lockFrame()) },
+		needle:       ": possible ",
+		header:       re(`(?:WARNING|\[ INFO): possible (?:circular locking dependency|recursive locking|irq lock inversion dependency) detected`),
+		stackFollows: anyLine,
+		describe:     func(r *Report, m []string) { r.set("LOCKDEP", "possible deadlock in %s", r.lockFrame()) },
 	},
 	{
-		needle:   "lock order detected",
-		header:   re(`(?:WARNING|\[ INFO): [A-Z]+-(?:safe|READ-safe) -> [A-Z]+-(?:unsafe|READ-unsafe) lock order detected`),
-		describe: func(r *Report, m []string) { r.set("LOCKDEP", "possible deadlock in %s", r.lockFrame()) },
+		needle: "lock order detected",
+		header: re(`(?:WARNING|\[ INFO): [A-Z]+-(?:safe|READ-safe) -> [A-Z]+-(?:unsafe|READ-unsafe) lock order detected`),
+		describe: func(r *Report, m []string) {
+			// The bug is where the irq-safe lock is taken in irq context:
+			// the first stack, under "which became ...-irq-safe at:".
+			fn := ""
+			if i := r.firstLineIndex(becameSafeRE, 0); i >= 0 {
+				fn = pick(r.reliableFrames(i)...)
+			}
+			r.set("LOCKDEP", "possible deadlock in %s", pick(fn, r.lockFrame()))
+		},
 	},
 	{
-		needle:   "inconsistent lock state",
-		header:   re(`(?:WARNING|\[ INFO): inconsistent lock state`),
-		describe: func(r *Report, m []string) { r.set("LOCKDEP", "inconsistent lock state in %s", r.lockFrame()) },
+		needle:       "inconsistent lock state",
+		header:       re(`(?:WARNING|\[ INFO): inconsistent lock state`),
+		stackFollows: anyLine,
+		describe:     func(r *Report, m []string) { r.set("LOCKDEP", "inconsistent lock state in %s", r.lockFrame()) },
 	},
 	{
-		needle: "WARNING: ",
-		header: re(`(?:WARNING|\[ INFO|\[ BUG): (?:\S+ )?(held lock freed|bad unlock balance|(?i:nested lock was not taken)|suspicious RCU usage|lock held when returning to user space|still has locks held)`),
+		needle:       "WARNING: ",
+		header:       re(`(?:WARNING|\[ INFO|\[ BUG): (?:\S+ )?(held lock freed|bad unlock balance|(?i:nested lock was not taken)|suspicious RCU usage|lock held when returning to user space|still has locks held)`),
+		stackFollows: re(`held lock freed|bad unlock balance|(?i:nested lock was not taken)|lock held when returning|still has locks held`),
 		describe: func(r *Report, m []string) {
 			typ := "LOCKDEP"
 			fn := r.guilty(false)
@@ -516,8 +536,11 @@ var kinds = []*oopsKind{
 	},
 	// --- WARN_ON ---
 	{
-		needle:   "WARNING:",
-		header:   re(`WARNING: (?:CPU: \d+ PID: \d+ |CPU: \d+ PID: \d+ Comm: \S+ |\[.*?\] )?(?:at )?(\S+)(?: \[[^\]]*\])? (?:at )?([A-Za-z0-9_.]+)(?:\+0x|\(\))`),
+		needle: "WARNING:",
+		header: re(`WARNING: (?:CPU: \d+ PID: \d+ |CPU: \d+ PID: \d+ Comm: \S+ |\[.*?\] )?(?:at )?(\S+)(?: \[[^\]]*\])? (?:at )?([A-Za-z0-9_.]+)(?:\+0x|\(\))`),
+		// Older kernels print a debugobjects WARNING first and its
+		// "ODEBUG:" message after it.
+		absorbs:  re(`ODEBUG: `),
 		describe: func(r *Report, m []string) { describeWarning(r, m[1], cleanFunc(m[2])) },
 	},
 	{
@@ -567,6 +590,17 @@ var kinds = []*oopsKind{
 		continuation: true,
 		describe:     describePanic,
 	},
+	// --- a driver's or subsystem's free-text WARNING line (no stack):
+	// titled by its text; known benign notices are not reports ---
+	{
+		needle: "WARNING: ",
+		header: re(`(?:^|\S: )WARNING: ([^\s\[].*?)\s*$`),
+		suppress: []*regexp.Regexp{
+			re(`WARNING: CPU|WARNING: \S+\.[ch]:\d+|WARNING: at `),
+			re(`(?i)deprecated|fbcon: |wireless extensions|/etc/ssh/|workqueue cpumask|WARNING: Unsupported|WARNING: unable to open an initial console`),
+		},
+		describe: func(r *Report, m []string) { r.setNoFrame("WARNING", "WARNING: "+m[1]) },
+	},
 }
 
 // numRE matches the numbers a title must not carry.
@@ -588,6 +622,8 @@ var (
 	backtraceRE      = re(`backtrace`)
 	unmountRE        = re(`\[unmount of`)
 	stackBacktraceRE = re(`(?i)stack backtrace:`)
+	becameSafeRE     = re(`which became \S+-irq-safe at:`)
+	callTraceRE      = re(`^\s*Call Trace:`)
 )
 
 // lockFrameRE finds the "at: FUNC+0x..." of the lock a lockdep report is
@@ -605,6 +641,9 @@ func (r *Report) lockFrame() string {
 		}
 	}
 	if i := r.firstLineIndex(stackBacktraceRE, 0); i >= 0 {
+		cands = append(cands, r.reliableFrames(i)...)
+	} else if i := r.firstLineIndex(callTraceRE, 0); i >= 0 {
+		// Older lockdep reports print the stack under "Call Trace:".
 		cands = append(cands, r.reliableFrames(i)...)
 	}
 	return pick(cands...)

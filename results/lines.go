@@ -62,7 +62,7 @@ type frame struct {
 }
 
 // syscallRE matches the wrappers around a system call's body.
-var syscallRE = regexp.MustCompile(`^(?:SyS_|ksys_|__se_sys_|__do_sys_|compat_SyS_|__se_compat_sys_|__do_compat_sys_)(\w+)`)
+var syscallRE = regexp.MustCompile(`^(?:SyS_|sys_|ksys_|__se_sys_|__do_sys_|compat_SyS_|__se_compat_sys_|__do_compat_sys_)(\w+)`)
 
 // archSyscallRE matches the architecture's syscall stubs, named sys_X.
 var archSyscallRE = regexp.MustCompile(`^__(?:x64|ia32|arm64|s390x|riscv)_(?:compat_)?sys_(\w+)`)

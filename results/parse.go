@@ -2,6 +2,7 @@ package results
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -35,7 +36,7 @@ type Report struct {
 }
 
 // maxReportLines bounds a report whose end is not marked.
-const maxReportLines = 400
+const maxReportLines = 800
 
 // endRE matches lines that end a report (kept in it).
 var endRE = regexp.MustCompile(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
@@ -48,16 +49,55 @@ func isEnd(t string) bool {
 
 // Parse returns the crash reports in a console log, in log order.
 func Parse(log []byte) []*Report {
-	lines := splitLines(log)
+	all := splitLines(log)
+	used := make([]bool, len(all))
+	// byCtx lists, per caller id, the indexes of its lines, in order.
+	byCtx := map[string][]int{}
+	for j, l := range all {
+		if l.ctx != "" {
+			byCtx[l.ctx] = append(byCtx[l.ctx], j)
+		}
+	}
 	var reports []*Report
-	for i := 0; i < len(lines); {
-		k, m := findHeader(lines[i].text)
-		if k == nil || !k.confirmed(lines, i) {
+	for i := 0; i < len(all); {
+		if used[i] {
 			i++
 			continue
 		}
-		end := reportEnd(lines, i, k)
-		r := &Report{StartLine: lines[i].num, EndLine: lines[end].num, lines: lines[i : end+1]}
+		k, m := findHeader(all[i].text)
+		if k == nil || !k.confirmed(all, i) {
+			i++
+			continue
+		}
+		// With caller ids (CONFIG_PRINTK_CALLER), a report is the lines of
+		// its own task or CPU: other tasks' lines interleaved with it,
+		// reports included, are left for their own reports.
+		lines, idx := all[i:], []int(nil)
+		if ctx := all[i].ctx; ctx != "" {
+			lines = nil
+			same := byCtx[ctx]
+			k, _ := slices.BinarySearch(same, i)
+			for _, j := range same[k:] {
+				if len(lines) > maxReportLines {
+					break // reportEnd looks no further
+				}
+				if !used[j] {
+					lines = append(lines, all[j])
+					idx = append(idx, j)
+				}
+			}
+		}
+		end := reportEnd(lines, 0, k)
+		if idx == nil {
+			for j := i; j <= i+end; j++ {
+				used[j] = true
+			}
+		} else {
+			for _, j := range idx[:end+1] {
+				used[j] = true
+			}
+		}
+		r := &Report{StartLine: lines[0].num, EndLine: lines[end].num, lines: lines[:end+1]}
 		k.describe(r, m)
 		for _, l := range r.lines {
 			if f, ok := parseFrame(l.text); ok {
@@ -75,7 +115,7 @@ func Parse(log []byte) []*Report {
 			r.AltTitles = []string{}
 		}
 		reports = append(reports, r)
-		i = end + 1
+		i++
 	}
 	return reports
 }
@@ -91,6 +131,9 @@ func reportEnd(lines []line, start int, cur *oopsKind) int {
 			if cur.absorbs != nil && j-start <= 8 && cur.absorbs.MatchString(t) {
 				continue
 			}
+			if cur.stackFollows != nil && j-start <= 12 && cur.stackFollows.MatchString(lines[start].text) && !hasFrame(lines[start+1:j]) {
+				continue
+			}
 			return j - 1
 		}
 		if isEnd(t) {
@@ -101,6 +144,16 @@ func reportEnd(lines []line, start int, cur *oopsKind) int {
 		}
 	}
 	return limit
+}
+
+// hasFrame reports whether some line is a stack frame.
+func hasFrame(lines []line) bool {
+	for _, l := range lines {
+		if _, ok := parseFrame(l.text); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // panicFollows reports whether the "Kernel panic - not syncing" that an oops
