@@ -47,6 +47,7 @@ func TestQEMUArgs(t *testing.T) {
 	for _, want := range []string{
 		"-object memory-backend-ram,id=mem0,size=1024M -numa node,nodeid=0,memdev=mem0,cpus=0-0",
 		"-numa node,nodeid=1,memdev=mem1,cpus=1-1",
+		"-smp 2,sockets=2,cores=1,threads=1",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("numa args lack %q:\n%s", want, got)

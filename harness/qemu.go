@@ -57,7 +57,14 @@ func (c *QEMUConfig) machineArgs() []string {
 	default:
 		a = append(a, "-accel", "tcg,thread=multi", "-cpu", "max")
 	}
-	a = append(a, "-smp", strconv.Itoa(c.CPUs), "-m", strconv.Itoa(c.MemoryMB)+"M")
+	smp := strconv.Itoa(c.CPUs)
+	if c.NUMANodes > 1 && c.CPUs%c.NUMANodes == 0 {
+		// One socket per node: cores that share a socket (and its
+		// last-level cache) on different nodes make the guest warn at
+		// boot (topology_sane), which would read as a crash.
+		smp += fmt.Sprintf(",sockets=%d,cores=%d,threads=1", c.NUMANodes, c.CPUs/c.NUMANodes)
+	}
+	a = append(a, "-smp", smp, "-m", strconv.Itoa(c.MemoryMB)+"M")
 	if c.NUMANodes > 1 {
 		mem := c.MemoryMB / c.NUMANodes
 		cpus := c.CPUs / c.NUMANodes
