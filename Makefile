@@ -8,8 +8,11 @@ BIN     := bin/faultline
 all: build
 
 # The binary is also the guest agent (PID 1 in the initramfs): it must be static.
+# bin/faultline-agent is the same program without the campaign store (SQLite):
+# what goes into the guest's initramfs.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/faultline
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -tags faultline_agent -o $(BIN)-agent ./cmd/faultline
 
 deps:
 	@scripts/deps.sh

@@ -1,11 +1,7 @@
 package results
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"faultline/harness"
 	"faultline/workloads"
@@ -67,87 +63,5 @@ func TestJudge(t *testing.T) {
 		if tc.title == "WARNING in ext4_dirty_folio" && (v.Signature != seedD || v.FirstCrash != 12.3457) {
 			t.Errorf("%s: signature %q first crash %v", tc.name, v.Signature, v.FirstCrash)
 		}
-	}
-}
-
-func TestStore(t *testing.T) {
-	dir := t.TempDir()
-	s, err := OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := []PlannedRun{{Index: 0, Case: "a", Scenario: "a", Kernel: "debian:6.1-cloud", Seed: 10, Expect: "clean"},
-		{Index: 1, Case: "a/v", Scenario: "a", Kernel: "6.1-harness", Seed: 11, Expect: "clean"}}
-	c := &Campaign{Seed: 10, Parallel: 1, Argv: []string{"faultline", "run", "a.yaml"}}
-	if err := s.Create(c, []ScenarioText{{Name: "a", Path: "/x/a.yaml", Hash: "h", Source: []byte("name: a\n")}}, plan); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Create(&Campaign{}, nil, plan); err == nil || !strings.Contains(err.Error(), "--resume") {
-		t.Errorf("second campaign in one dir: %v", err)
-	}
-	sigs, _ := LoadSignatures()
-	rundir := filepath.Join(dir, RunDir(plan[0], 1))
-	os.MkdirAll(rundir, 0o755)
-	os.WriteFile(filepath.Join(rundir, "console.log"), []byte(warnLog), 0o644)
-	o := &harness.Outcome{Case: "a", Kernel: "k1", Release: "6.1.0", Seed: 10, Started: time.Now(), Boot: time.Second, Wall: 10 * time.Second,
-		Console: filepath.Join(rundir, "console.log"), ExitCode: 1, Argv: []string{"workload", "mmap-dio"},
-		Summary: &workloads.Summary{Workload: "mmap-dio", Integrity: workloads.Integrity{BadBlocks: 2, CheckedBytes: 100},
-			Reach: map[string]workloads.Reach{"ext4_dirty_folio": {Hits: 5}}}}
-	v := Judge(o, []byte(warnLog), sigs, "clean")
-	if _, err := s.Record(c.ID, plan[0], 1, o, v); err != nil {
-		t.Fatal(err)
-	}
-	// An interrupted run is recorded but not final.
-	o2 := &harness.Outcome{Case: "a/v", Kernel: "k2", Seed: 11, Started: time.Now(), Fault: harness.FaultInterrupted, Error: "context canceled"}
-	if _, err := s.Record(c.ID, plan[1], 1, o2, Judge(o2, nil, sigs, "clean")); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetStatus(c.ID, "interrupted", 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	s, err = OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c2, texts, plan2, err := s.Load()
-	if err != nil || c2.Status != "interrupted" || c2.Elapsed != 90*time.Second || len(texts) != 1 || len(plan2) != 2 || plan2[1].Kernel != "6.1-harness" {
-		t.Fatalf("load: %+v %v %+v %v", c2, texts, plan2, err)
-	}
-	done, _ := s.Finished(c2.ID)
-	if !done[0] || done[1] {
-		t.Errorf("finished: %v", done)
-	}
-	if n, _ := s.NextAttempt(c2.ID, 1); n != 2 {
-		t.Errorf("next attempt %d", n)
-	}
-	runs, err := s.Runs(c2.ID)
-	if err != nil || len(runs) != 2 {
-		t.Fatalf("runs: %v %v", runs, err)
-	}
-	r := runs[0]
-	if r.Verdict != VerdictCrash || r.Signature != "seed-d-ext4-gup-dio-no-buffers" || r.Integrity == nil || r.Integrity.BadBlocks != 2 ||
-		len(r.Counters) != 1 || r.Counters[0].Hits != 5 || r.Dir != RunDir(plan[0], 1) || !strings.Contains(r.Excerpt, "ext4_dirty_folio") {
-		t.Errorf("run 0: %+v", r)
-	}
-	if runs[1].Final || runs[1].Verdict != VerdictInfra {
-		t.Errorf("run 1: %+v", runs[1])
-	}
-	sum := Summarize(c2, plan2, runs)
-	if sum.Finished != 1 || sum.Cases[0].Reproduced != 1 || sum.Cases[0].MedianFirstCrash != 12.3457 || sum.RunsPerHour != 40 {
-		t.Errorf("summary: %+v %+v", sum, sum.Cases[0])
-	}
-	crashes, _ := s.Crashes()
-	if len(crashes) != 1 || crashes[0].Count != 1 || crashes[0].Kernel != "k1" {
-		t.Errorf("crashes: %+v", crashes)
-	}
-	var junit, html strings.Builder
-	if err := WriteJUnit(&junit, "c", runs); err != nil || !strings.Contains(junit.String(), `failures="1"`) {
-		t.Errorf("junit: %v\n%s", err, junit.String())
-	}
-	if err := WriteHTML(&html, sum, runs, crashes); err != nil || !strings.Contains(html.String(), "<svg") || !strings.Contains(html.String(), "WARNING in ext4_dirty_folio") {
-		t.Errorf("html: %v", err)
 	}
 }

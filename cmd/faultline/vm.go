@@ -141,8 +141,9 @@ func (f *vmFlags) options() (harness.Options, error) {
 	return o, nil
 }
 
-// agentPath is the binary that becomes the guest's /init: this one, unless
-// FAULTLINE_AGENT names another.
+// agentPath is the binary that becomes the guest's /init: FAULTLINE_AGENT if
+// set, else faultline-agent beside this binary (the agent build, without the
+// campaign store: a smaller initramfs), else this binary itself.
 func agentPath() (string, error) {
 	if p := os.Getenv("FAULTLINE_AGENT"); p != "" {
 		return p, nil
@@ -151,7 +152,21 @@ func agentPath() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("locate faultline binary for the guest agent: %w", err)
 	}
+	if a := filepath.Join(filepath.Dir(p), "faultline-agent"); a != p {
+		if st, err := os.Stat(a); err == nil && st.Mode().IsRegular() && st.ModTime().After(modTime(p).Add(-time.Minute)) {
+			return a, nil
+		}
+	}
 	return p, nil
+}
+
+// modTime returns a file's modification time (zero if it cannot be read).
+func modTime(path string) time.Time {
+	st, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
 }
 
 func cmdVM(ctx context.Context, args []string) int {
