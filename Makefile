@@ -19,6 +19,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags faultline_agent ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 
