@@ -478,7 +478,7 @@ func (c *campaignRun) execute(ctx context.Context) int {
 					findings = true
 				}
 			}
-			line := fmt.Sprintf("[%d/%d] %s run %d seed %d: %s", c.finished, len(c.plan), p.Case, p.RunNo+1, p.Seed, v.Verdict)
+			line := fmt.Sprintf("[%d/%d, %s] %s run %d seed %d: %s", c.finished, len(c.plan), time.Since(start).Round(time.Second), p.Case, p.RunNo+1, p.Seed, v.Verdict)
 			if v.Title != "" {
 				sig := v.Signature
 				if sig == "" {
