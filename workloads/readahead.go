@@ -35,6 +35,11 @@ type ReadaheadReclaim struct {
 	// MemoryMax is the cgroup's memory.max; Hog is the anonymous memory
 	// held inside it.
 	MemoryMax, Hog int64
+	// Storm makes every searcher readdir the same directory at the same
+	// time (the directory changes every 200 ms) while caches are dropped
+	// every ~20 ms: concurrent readahead of the same just-evicted tree
+	// blocks, against their release.
+	Storm bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -163,9 +168,13 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	}()
 	go func() { // reclaim pressure
 		defer wg.Done()
+		every := 50
+		if w.Storm {
+			every = 10
+		}
 		for i := 0; ctx.Err() == nil; i++ {
 			_ = writeKernfs(filepath.Join(cgroupRoot, cg, "memory.reclaim"), "4194304")
-			if i%50 == 49 {
+			if i%every == every-1 {
 				_ = writeKernfs("/proc/sys/vm/drop_caches", "3")
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -176,7 +185,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Workload: "readahead-reclaim", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
-			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed),
+			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm),
 			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
@@ -188,9 +197,13 @@ func (w *ReadaheadReclaim) search(ctx context.Context, rng *rand.Rand, gens []at
 	buf := make([]byte, 256)
 	for ctx.Err() == nil {
 		d, f := rng.Intn(w.Dirs), rng.Intn(w.Files)
+		op := rng.Intn(4)
+		if w.Storm {
+			d, op = int(time.Now().UnixNano()/int64(200*time.Millisecond))%w.Dirs, 0
+		}
 		p := w.path(d, f)
 		var err error
-		switch rng.Intn(4) {
+		switch op {
 		case 0:
 			var ents []os.DirEntry
 			if ents, err = os.ReadDir(filepath.Dir(p)); err == nil && len(ents) != w.Files {

@@ -102,6 +102,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
 	compact := fs.Bool("compact", true, "mmap-dio: trigger compaction (page migration) in a loop")
+	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
 	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
 	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
 	var limits listFlag
@@ -144,7 +145,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 			return nil, fmt.Errorf("readahead-reclaim: %w", err)
 		}
 		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Limits: limits}
+			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, Limits: limits}
 	case "fsync":
 		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
 	}
