@@ -1,7 +1,6 @@
 package results
 
 import (
-	"regexp"
 	"strings"
 )
 
@@ -12,31 +11,31 @@ type oopsKind struct {
 	// filter before the regexp); "a|b" means either.
 	needle string
 	// header matches the report's first line.
-	header *regexp.Regexp
+	header *lazyRE
 	// suppress lists header lines that look like the kind but are not
 	// crashes.
-	suppress []*regexp.Regexp
+	suppress []*lazyRE
 	// needs, if set, must match one of the needsWithin lines after the
 	// header for the report to count.
-	needs       *regexp.Regexp
+	needs       *lazyRE
 	needsWithin int
 	// continuation kinds (a panic after an oops) do not end the report
 	// before them.
 	continuation bool
 	// absorbs matches headers of other kinds that, within a few lines of
 	// this one, are part of the same report (ODEBUG's WARNING).
-	absorbs *regexp.Regexp
+	absorbs *lazyRE
 	// stackFollows kinds print their stack after a few lines of text: an
 	// oops of the same task that starts before any frame was printed
 	// happened while this report was printed, and belongs to it (lockdep
 	// crashing in its own report).
 	// It is a regexp on the header line (nil: never).
-	stackFollows *regexp.Regexp
+	stackFollows *lazyRE
 	// describe sets title, type, frame and alternative titles.
 	describe func(r *Report, m []string)
 }
 
-func re(s string) *regexp.Regexp { return regexp.MustCompile(s) }
+func re(s string) *lazyRE { return lazy(s) }
 
 // anyLine matches every line.
 var anyLine = re(``)
@@ -65,7 +64,7 @@ func (r *Report) ripFunc() string {
 
 // firstLineIndex returns the index of the first report line matching re
 // at or after from, or -1.
-func (r *Report) firstLineIndex(re *regexp.Regexp, from int) int {
+func (r *Report) firstLineIndex(re *lazyRE, from int) int {
 	for i := from; i < len(r.lines); i++ {
 		if re.MatchString(r.lines[i].text) {
 			return i
@@ -446,7 +445,7 @@ var kinds = []*oopsKind{
 	{
 		needle: "detected ",
 		header: re(`(?:INFO|rcu): (?:INFO: )?rcu_(?:sched|preempt|bh|tasks|tasks_trace|tasks_rude)? ?(?:self-)?detected (?:expedited )?stalls?`),
-		suppress: []*regexp.Regexp{
+		suppress: []*lazyRE{
 			re(`rcu_tasks detected stalls on tasks`), // tasks-RCU stall lists tasks, checked below
 		},
 		describe: func(r *Report, m []string) {
@@ -595,7 +594,7 @@ var kinds = []*oopsKind{
 	{
 		needle: "WARNING: ",
 		header: re(`(?:^|\S: )WARNING: ([^\s\[].*?)\s*$`),
-		suppress: []*regexp.Regexp{
+		suppress: []*lazyRE{
 			re(`WARNING: CPU|WARNING: \S+\.[ch]:\d+|WARNING: at `),
 			re(`(?i)deprecated|fbcon: |wireless extensions|/etc/ssh/|workqueue cpumask|WARNING: Unsupported|WARNING: unable to open an initial console`),
 		},
@@ -652,7 +651,7 @@ func (r *Report) lockFrame() string {
 // warningKinds maps the file or function of a WARNING to its specialised
 // title.
 var warningKinds = []struct {
-	match *regexp.Regexp // on "FILE FUNC"
+	match *lazyRE // on "FILE FUNC"
 	title string
 	typ   string
 }{

@@ -5,7 +5,6 @@
 package results
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -20,7 +19,7 @@ type line struct {
 
 // prefixRE matches what printk and serial capture put before a message:
 // a syslog level, a timestamp, a caller id (CONFIG_PRINTK_CALLER).
-var prefixRE = regexp.MustCompile(`^(?:<\d+>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?`)
+var prefixRE = lazy(`^(?:<\d+>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?`)
 
 func splitLines(log []byte) []line {
 	s := strings.ReplaceAll(string(log), "\r", "")
@@ -49,11 +48,11 @@ func splitLines(log []byte) []line {
 // frameRE matches a stack frame: "func+0x1/0x2", optionally behind an
 // old-style "[<ffffffff81234567>]" address, optionally marked unreliable
 // with "?", optionally followed by a module name.
-var frameRE = regexp.MustCompile(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
+var frameRE = lazy(`^\s*(?:\[<[0-9a-f]+>\]\s*)?(\?\s*)?(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
 
 // ripRE matches the line that names the faulting instruction: x86 "RIP:"
 // and "IP:", arm64 "pc :", arm "PC is at", powerpc "NIP".
-var ripRE = regexp.MustCompile(`(?:^|\s)(?:RIP: [0-9a-f]{4}:|EIP: [0-9a-f]{4}:|IP:|pc :|PC is at|NIP \[[0-9a-f]+\])\s*(?:\[<[0-9a-f]+>\]\s*)*(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
+var ripRE = lazy(`(?:^|\s)(?:RIP: [0-9a-f]{4}:|EIP: [0-9a-f]{4}:|IP:|pc :|PC is at|NIP \[[0-9a-f]+\])\s*(?:\[<[0-9a-f]+>\]\s*)*(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z0-9_.$]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
 
 // frame is a function in a stack trace.
 type frame struct {
@@ -62,10 +61,10 @@ type frame struct {
 }
 
 // syscallRE matches the wrappers around a system call's body.
-var syscallRE = regexp.MustCompile(`^(?:SyS_|sys_|ksys_|__se_sys_|__do_sys_|compat_SyS_|__se_compat_sys_|__do_compat_sys_)(\w+)`)
+var syscallRE = lazy(`^(?:SyS_|sys_|ksys_|__se_sys_|__do_sys_|compat_SyS_|__se_compat_sys_|__do_compat_sys_)(\w+)`)
 
 // archSyscallRE matches the architecture's syscall stubs, named sys_X.
-var archSyscallRE = regexp.MustCompile(`^__(?:x64|ia32|arm64|s390x|riscv)_(?:compat_)?sys_(\w+)`)
+var archSyscallRE = lazy(`^__(?:x64|ia32|arm64|s390x|riscv)_(?:compat_)?sys_(\w+)`)
 
 // cleanFunc removes the suffixes the compiler adds to function clones
 // (.isra.0, .part.1, .cold, .constprop.0).
@@ -78,7 +77,7 @@ func cleanFunc(fn string) string {
 
 // synchronizeRE matches the flavours of waiting for an RCU grace period,
 // which hang reports name as one.
-var synchronizeRE = regexp.MustCompile(`^_?_?synchronize_(?:s?rcu|sched|rcu_bh)(?:_expedited|_normal)?$`)
+var synchronizeRE = lazy(`^_?_?synchronize_(?:s?rcu|sched|rcu_bh)(?:_expedited|_normal)?$`)
 
 // titleFunc is how a guilty function appears in a title: a system call by
 // its own name (SyS_bpf, __x64_sys_bpf: bpf), grace-period waits as
@@ -102,12 +101,12 @@ func titleFunc(fn string) string {
 }
 
 // mangledRE matches an Itanium C++ mangled name (_Z8fakeNameiii).
-var mangledRE = regexp.MustCompile(`^_Z(\d+)([A-Za-z_]\w*)`)
+var mangledRE = lazy(`^_Z(\d+)([A-Za-z_]\w*)`)
 
 // armFrameRE matches the 32-bit ARM unwinder's "[<pc>] (func) from [<lr>]
 // (caller+0x18/0x1c)" lines. The frame is the caller: with tail calls the
 // next line does not always name it again.
-var armFrameRE = regexp.MustCompile(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)`)
+var armFrameRE = lazy(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)`)
 
 // parseFrame returns the frame a line holds, if any.
 func parseFrame(text string) (frame, bool) {

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -39,7 +38,7 @@ type Report struct {
 const maxReportLines = 800
 
 // endRE matches lines that end a report (kept in it).
-var endRE = regexp.MustCompile(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
+var endRE = lazy(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
 
 // isEnd reports whether t ends a report, testing the cheap strings first.
 func isEnd(t string) bool {

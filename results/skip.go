@@ -1,14 +1,13 @@
 package results
 
 import (
-	"regexp"
 	"strings"
 )
 
 // Generic frames: functions that appear in many unrelated stacks and never
 // say where a bug is. The guilty frame is the first function that is none of
 // these. One alternative per family, anchored at the start of the name.
-var skipFrameRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
+var skipFrameRE = lazy(`^(?:` + strings.Join([]string{
 	// locking
 	`_?_?raw_(?:spin|read|write)_`, `_?_?(?:spin|read|write)_(?:un)?lock`, `do_raw_`, `queued_(?:spin|read|write)_`,
 	`_?_?mutex_`, `mutex_`, `_?_?ww_mutex`, `lock_acquire`, `lock_release`, `lock_acquired`, `lock_contended`,
@@ -119,7 +118,7 @@ func skipFrame(fn string) bool { return skipFrameRE.MatchString(fn) }
 // doing": entry points (syscall entry, workqueue, timers, softirq, kthread)
 // and dispatchers whose caller is the discriminating frame (ioctl,
 // read/write, sendmsg, netlink).
-var stallAnchorRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
+var stallAnchorRE = lazy(`^(?:` + strings.Join([]string{
 	// entry points
 	`ret_fast_syscall`, `vector_swi`, `entry_SYSCALL`, `do_syscall_`, `do_fast_syscall`, `_?_?do_fast_syscall`, `do_int80`, `ret_from_fork`,
 	`kthread$`, `worker_thread`, `process_one_work`, `process_scheduled_works`, `smpboot_thread_fn`,

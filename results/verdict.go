@@ -2,7 +2,6 @@ package results
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -144,7 +143,7 @@ func isWorkload(o *harness.Outcome) bool {
 	return false
 }
 
-var printkTimeRE = regexp.MustCompile(`^(?:<\d+>)?\[\s*(\d+\.\d+)\]`)
+var printkTimeRE = lazy(`^(?:<\d+>)?\[\s*(\d+\.\d+)\]`)
 
 // printkTime returns the timestamp of the first line of a report, or -1.
 func printkTime(report string) float64 {
