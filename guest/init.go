@@ -52,8 +52,12 @@ func Init() {
 	}
 	r.Close()
 	t = time.Now()
-	loadModules("/lib/modules/order")
-	step("modules", t)
+	waitModules := loadModules("/lib/modules/order")
+	// The configuration and the network need only these; disk and
+	// filesystem modules go on loading while the server starts listening
+	// and the controller's SSH handshake runs.
+	waitModules(netModules...)
+	step("net modules", t)
 	t = time.Now()
 	cfg, raw, err := readConfig()
 	if err != nil {
@@ -68,12 +72,17 @@ func Init() {
 		failSetup(fmt.Errorf("pass config to server: %w", err))
 	}
 	w.Close()
+	step("config+net", t)
+	t = time.Now()
+	waitModules()
+	step("other modules", t)
+	t = time.Now()
 	if cfg.FS != "" {
 		if err := mountScratch(cfg); err != nil {
 			failSetup(err)
 		}
 	}
-	step("config+net+disk", t)
+	step("disk", t)
 	logf("setup took %dms (%s)", time.Since(start).Milliseconds(), strings.Join(steps, ", "))
 	fmt.Fprintln(os.Stderr, ReadyLine)
 	// PID 1 reaps every child, including the orphans of guest commands; the
@@ -177,15 +186,20 @@ func openConsole() {
 	}
 }
 
-// loadModules loads the modules the order file lists ("PATH NAME DEPS"),
-// each as soon as the modules it needs are loaded, in parallel otherwise.
-// A module that fails to load is reported, not fatal: the step that needs it
-// names what is missing.
-func loadModules(orderFile string) {
+// netModules are the modules the agent's configuration (fw_cfg) and network
+// need; built-in ones are simply not in the order file.
+var netModules = []string{"virtio_pci", "virtio_net", "qemu_fw_cfg"}
+
+// loadModules starts loading the modules the order file lists ("PATH NAME
+// DEPS"), each as soon as the modules it needs are loaded, in parallel
+// otherwise, and returns a function that waits until the named modules (all
+// of them if none is named) have been tried. A module that fails to load is
+// reported, not fatal: the step that needs it names what is missing.
+func loadModules(orderFile string) func(names ...string) {
 	b, err := os.ReadFile(orderFile)
 	if err != nil {
 		logf("module order: %v", err)
-		return
+		return func(...string) {}
 	}
 	done := map[string]chan struct{}{}
 	type mod struct {
@@ -227,7 +241,17 @@ func loadModules(orderFile string) {
 			}
 		}()
 	}
-	wg.Wait()
+	return func(names ...string) {
+		if len(names) == 0 {
+			wg.Wait()
+			return
+		}
+		for _, n := range names {
+			if ch, ok := done[n]; ok {
+				<-ch
+			}
+		}
+	}
 }
 
 func readConfig() (*Config, []byte, error) {
