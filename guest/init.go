@@ -84,7 +84,7 @@ func Init() {
 	}
 	step("disk", t)
 	logf("setup took %dms (%s)", time.Since(start).Milliseconds(), strings.Join(steps, ", "))
-	fmt.Fprintln(os.Stderr, ReadyLine)
+	statusLine(ReadyLine)
 	// PID 1 reaps every child, including the orphans of guest commands; the
 	// server is a separate process so that its own exec.Cmd.Wait calls are
 	// not raced by this loop.
@@ -100,10 +100,27 @@ func Init() {
 			continue
 		}
 		if pid == srv.Process.Pid {
-			fmt.Fprintf(os.Stderr, "%s (%v); powering off\n", ServerExitedPrefix, ws)
+			statusLine(fmt.Sprintf("%s (%v); powering off", ServerExitedPrefix, ws))
 			poweroff()
 		}
 	}
+}
+
+// statusLine prints one of the lines the controller watches the console for
+// (listening, ready, setup failed, server exited). It goes through the
+// kernel log as one record, so that kernel messages printed at the same
+// moment (a mount, a module's init) cannot split it on the console as they
+// can split a plain write to /dev/console. KERN_NOTICE: shown at the default
+// console log level (the controller refuses "quiet").
+func statusLine(s string) {
+	if f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0); err == nil {
+		_, err = f.WriteString("<5>" + s + "\n")
+		f.Close()
+		if err == nil {
+			return
+		}
+	}
+	fmt.Fprintln(os.Stderr, s)
 }
 
 // ServerExitedPrefix starts the console line PID 1 prints when the SSH
@@ -115,7 +132,7 @@ const ServerExitedPrefix = "faultline-agent: server exited"
 const SetupFailedPrefix = "faultline-agent: setup failed: "
 
 func failSetup(err error) {
-	fmt.Fprintln(os.Stderr, SetupFailedPrefix+err.Error())
+	statusLine(SetupFailedPrefix + err.Error())
 	poweroff()
 }
 

@@ -46,7 +46,7 @@ func Serve() {
 		logf("server: %v", err)
 		os.Exit(1)
 	}
-	fmt.Fprintln(os.Stderr, ListeningLine)
+	statusLine(ListeningLine)
 	for {
 		c, err := l.Accept()
 		if err != nil {

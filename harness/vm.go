@@ -171,6 +171,12 @@ func New(opts Options) (*VM, error) {
 	default:
 		return nil, fmt.Errorf("unknown accelerator %q: want auto, tcg or kvm", opts.Accel)
 	}
+	for _, a := range opts.Cmdline {
+		lvl, isLevel := strings.CutPrefix(a, "loglevel=")
+		if n, err := strconv.Atoi(lvl); a == "quiet" || (isLevel && err == nil && n < 6) {
+			return nil, fmt.Errorf("kernel argument %q hides the agent's KERN_NOTICE status lines that the controller waits for on the console: drop it (use dmesg -n in the guest to quiet the console instead)", a)
+		}
+	}
 	return &VM{opts: opts}, nil
 }
 
@@ -273,9 +279,10 @@ func (v *VM) Boot(ctx context.Context) error {
 // BaseCmdline is the kernel command line faultline always passes: serial
 // console, an oops is a panic (a BUG or fault ends the run as a crash at
 // once, instead of leaving a half-dead guest to time out), reboot (hence
-// QEMU exit) at once on panic, printk timestamps. Warnings do not panic;
+// QEMU exit) at once on panic, printk timestamps, no rate limit on user
+// space's /dev/kmsg lines (the agent's status lines, injection counters). Warnings do not panic;
 // --append oops=continue undoes the oops rule.
-var BaseCmdline = []string{"console=ttyS0", "oops=panic", "panic=-1", "printk.time=1", "mitigations=off", "random.trust_cpu=on"}
+var BaseCmdline = []string{"console=ttyS0", "oops=panic", "panic=-1", "printk.time=1", "printk.devkmsg=on", "mitigations=off", "random.trust_cpu=on"}
 
 func (v *VM) buildInitramfs() (string, error) {
 	bb, err := ToolBusybox.Find()
