@@ -122,7 +122,10 @@ type Case struct {
 	Expect      string
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+var (
+	nameRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	cgroupFileRE = regexp.MustCompile(`^[a-z]+\.[a-z_.]+$`)
+)
 
 // LoadScenario reads and validates a scenario file. signatures are the known
 // signature ids an expectation may name. Errors wrap ErrBadScenario and give
@@ -201,7 +204,7 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 		}
 		for i := 0; i+1 < len(s.Cgroup.Content); i += 2 {
 			k, v := s.Cgroup.Content[i], s.Cgroup.Content[i+1]
-			if !regexp.MustCompile(`^[a-z]+\.[a-z_.]+$`).MatchString(k.Value) || v.Kind != yaml.ScalarNode {
+			if !cgroupFileRE.MatchString(k.Value) || v.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("%w: %s:%d: cgroup.%s: want a cgroup interface file (memory.max, io.max, ...) and a value", ErrBadScenario, path, k.Line, k.Value)
 			}
 			s.limits = append(s.limits, k.Value+"="+v.Value)

@@ -106,6 +106,42 @@ func exitCode(err error) int {
 	return 0
 }
 
+// faultMidRun starts a campaign of files (one VM at a time), waits until a
+// console under out/runs/glob shows marker, applies fault, checks the exit
+// status, that no QEMU is left, and that the run's console kept marker, and
+// returns the stored campaign and faultline's stderr.
+func faultMidRun(t *testing.T, tmp, out, glob, marker string, fault func(*exec.Cmd), wantCode int, files ...string) (campaignJSON, string) {
+	t.Helper()
+	cmd, stderr := startRun(t, tmp, append([]string{"--out", out}, files...)...)
+	waitConsole(t, out, glob, marker, 90*time.Second)
+	fault(cmd)
+	if code := exitCode(cmd.Wait()); code != wantCode {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, wantCode, stderr)
+	}
+	noQEMULeft(t, tmp)
+	c := report(t, tmp, out)
+	m, _ := filepath.Glob(filepath.Join(out, "runs", glob, "console.log"))
+	kept := false
+	for _, f := range m {
+		if b, _ := os.ReadFile(f); strings.Contains(string(b), marker) {
+			kept = true
+		}
+	}
+	if !kept {
+		t.Errorf("console up to the fault (%q) not kept", marker)
+	}
+	return c, stderr.String()
+}
+
+// pkillQEMU sends sig to the QEMU processes of this test's TMPDIR.
+func pkillQEMU(t *testing.T, tmp, sig string) func(*exec.Cmd) {
+	return func(*exec.Cmd) {
+		if err := exec.Command("pkill", sig, "-f", "qemu-system.*"+tmp).Run(); err != nil {
+			t.Fatalf("pkill %s qemu: %v", sig, err)
+		}
+	}
+}
+
 // TestRunVerdicts runs a small campaign: a clean run, a guest panic
 // (sysrq c), a positive control that misses, a dropped SSH connection, and
 // checks verdicts, the store, JUnit and the HTML report.
@@ -185,23 +221,9 @@ func TestRunQEMUKilled(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-victim", "echo victim-running > /dev/kmsg; sleep 60", "")
-	cmd, stderr := startRun(t, tmp, "--out", out, a, b)
-	waitConsole(t, out, "0001-*", "victim-running", 90*time.Second)
-	if err := exec.Command("pkill", "-9", "-f", "qemu-system.*"+tmp).Run(); err != nil {
-		t.Fatalf("pkill qemu: %v", err)
-	}
-	err := cmd.Wait()
-	if code := exitCode(err); code != exitError {
-		t.Errorf("exit %d, want %d (harness trouble); stderr:\n%s", code, exitError, stderr)
-	}
-	noQEMULeft(t, tmp)
-	c := report(t, tmp, out)
+	c, _ := faultMidRun(t, tmp, out, "0001-*", "victim-running", pkillQEMU(t, tmp, "-9"), exitError, a, b)
 	if len(c.Runs) != 2 || c.Runs[0].Verdict != "clean" || c.Runs[1].Verdict != "infra-error" || !strings.Contains(c.Runs[1].Detail, "qemu was killed") {
 		t.Fatalf("runs: %+v", c.Runs)
-	}
-	con, _ := os.ReadFile(filepath.Join(out, c.Runs[1].Dir, "console.log"))
-	if !strings.Contains(string(con), "victim-running") {
-		t.Error("console up to the kill not kept")
 	}
 }
 
@@ -212,22 +234,9 @@ func TestRunHang(t *testing.T) {
 	tmp, dir := t.TempDir(), t.TempDir()
 	out := filepath.Join(dir, "out")
 	f := scenarioFile(t, dir, "hang", "echo about-to-hang > /dev/kmsg; sleep 120", "hang_timeout: 5s\n")
-	cmd, stderr := startRun(t, tmp, "--out", out, f)
-	waitConsole(t, out, "0000-*", "about-to-hang", 90*time.Second)
-	if err := exec.Command("pkill", "-STOP", "-f", "qemu-system.*"+tmp).Run(); err != nil {
-		t.Fatalf("pkill -STOP qemu: %v", err)
-	}
-	if code := exitCode(cmd.Wait()); code != 1 {
-		t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr)
-	}
-	noQEMULeft(t, tmp)
-	c := report(t, tmp, out)
+	c, _ := faultMidRun(t, tmp, out, "0000-*", "about-to-hang", pkillQEMU(t, tmp, "-STOP"), 1, f)
 	if len(c.Runs) != 1 || c.Runs[0].Verdict != "hang" || !c.Runs[0].Final {
 		t.Fatalf("runs: %+v", c.Runs)
-	}
-	con, _ := os.ReadFile(filepath.Join(out, c.Runs[0].Dir, "console.log"))
-	if !strings.Contains(string(con), "about-to-hang") {
-		t.Error("console up to the hang not kept")
 	}
 }
 
@@ -238,17 +247,11 @@ func TestRunInterruptAndResume(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-slow", "echo slow-running > /dev/kmsg; sleep 6", "")
-	cmd, stderr := startRun(t, tmp, "--out", out, a, b)
-	waitConsole(t, out, "0001-*", "slow-running", 90*time.Second)
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	if code := exitCode(cmd.Wait()); code != exitInterrupted {
-		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr)
-	}
-	if !strings.Contains(stderr.String(), "--resume "+out) {
+	sigint := func(cmd *exec.Cmd) { _ = cmd.Process.Signal(syscall.SIGINT) }
+	c, stderr := faultMidRun(t, tmp, out, "0001-*", "slow-running", sigint, exitInterrupted, a, b)
+	if !strings.Contains(stderr, "--resume "+out) {
 		t.Errorf("no resume hint:\n%s", stderr)
 	}
-	noQEMULeft(t, tmp)
-	c := report(t, tmp, out)
 	if c.Summary.Campaign.Status != "interrupted" || len(c.Runs) != 2 || c.Runs[0].Verdict != "clean" ||
 		c.Runs[1].Verdict != "infra-error" || c.Runs[1].Final {
 		t.Fatalf("after SIGINT: status %s, runs %+v", c.Summary.Campaign.Status, c.Runs)
