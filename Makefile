@@ -2,14 +2,17 @@
 GO      ?= go
 KERNEL  ?= debian:6.1-cloud
 BIN     := bin/faultline
+# The packages of the guest agent build (-tags faultline_agent).
+AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
 .PHONY: all build deps kernel-deps kernels test-kernels test test-short vet demo bench clean
 
 all: build
 
 # The binary is also the guest agent (PID 1 in the initramfs): it must be static.
-# bin/faultline-agent is the same program without the campaign store (SQLite):
-# what goes into the guest's initramfs.
+# bin/faultline-agent is the guest's build of the same program (PID 1, the SSH
+# server, workload, inject; none of the host's commands): what goes into the
+# guest's initramfs.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/faultline
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -tags faultline_agent -o $(BIN)-agent ./cmd/faultline
@@ -19,7 +22,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
-	$(GO) vet -tags faultline_agent ./...
+	$(GO) vet -tags faultline_agent $(AGENT_PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 

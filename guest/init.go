@@ -32,15 +32,22 @@ func Init() {
 	steps := []string{}
 	step := func(name string, t0 time.Time) {
 		steps = append(steps, fmt.Sprintf("%s %dms", name, time.Since(t0).Milliseconds()))
+		trace("init: " + name + " done")
 	}
 	t := time.Now()
-	if err := mountBase(); err != nil {
+	// devtmpfs first, for the console; then the modules start loading,
+	// because the network's chain of modules is the longest step of the
+	// boot, and the other mounts and the server's start overlap it.
+	if err := mountAll(baseMounts[:1]); err != nil {
 		failSetup(err)
 	}
-	step("mounts", t)
-	// Start the SSH server at once, so its start-up overlaps module loading;
-	// it gets its configuration through a pipe as soon as fw_cfg is read.
-	r, w, err := os.Pipe()
+	trace("init: main")
+	waitModules := loadModules("/lib/modules/order", netModules...)
+	// The SSH server reads its configuration itself and listens at once;
+	// PID 1 closes this pipe when the network is up, and the server then
+	// says it is listening (a connection that arrived before eth0 had its
+	// address would wait for a SYN retry).
+	r, netUp, err := os.Pipe()
 	if err != nil {
 		failSetup(err)
 	}
@@ -51,28 +58,23 @@ func Init() {
 		failSetup(fmt.Errorf("start server: %w", err))
 	}
 	r.Close()
-	t = time.Now()
-	waitModules := loadModules("/lib/modules/order")
-	// The configuration and the network need only these; disk and
-	// filesystem modules go on loading while the server starts listening
-	// and the controller's SSH handshake runs.
-	waitModules(netModules...)
-	step("net modules", t)
-	t = time.Now()
-	cfg, raw, err := readConfig()
+	if err := mountAll(baseMounts[1:]); err != nil {
+		failSetup(err)
+	}
+	step("mounts", t)
+	cfg, err := readConfig()
 	if err != nil {
 		failSetup(err)
 	}
+	t = time.Now()
+	waitModules(netModules...)
+	step("net modules", t)
+	t = time.Now()
 	if err := setupSystem(cfg); err != nil {
 		failSetup(err)
 	}
-	// The network is up: the server may listen (a connection that arrives
-	// before eth0 has its address waits for a SYN retry).
-	if _, err := w.Write(raw); err != nil {
-		failSetup(fmt.Errorf("pass config to server: %w", err))
-	}
-	w.Close()
-	step("config+net", t)
+	netUp.Close()
+	step("net", t)
 	t = time.Now()
 	waitModules()
 	step("other modules", t)
@@ -123,6 +125,19 @@ func statusLine(s string) {
 	fmt.Fprintln(os.Stderr, s)
 }
 
+// traceOn is set by faultline_trace=1 on the kernel command line (the
+// kernel passes it to PID 1 as an environment variable, and PID 1 to the
+// server): each start-up step then leaves a kernel log record, whose
+// timestamp places it on the boot's time line.
+var traceOn = os.Getenv("faultline_trace") == "1"
+
+// trace records a start-up step when tracing is on.
+func trace(s string) {
+	if traceOn {
+		statusLine("faultline-agent: trace: " + s)
+	}
+}
+
 // ServerExitedPrefix starts the console line PID 1 prints when the SSH
 // server died without a power-off request; it powers off right after.
 const ServerExitedPrefix = "faultline-agent: server exited"
@@ -150,10 +165,12 @@ type mount struct {
 	optional                  bool
 }
 
+// baseMounts are the guest's filesystems; devtmpfs comes first (Init
+// mounts it alone, before anything else, for the console).
 var baseMounts = []mount{
+	{"devtmpfs", "/dev", "devtmpfs", "mode=0755", unix.MS_NOSUID, false},
 	{"proc", "/proc", "proc", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, false},
 	{"sysfs", "/sys", "sysfs", "", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, false},
-	{"devtmpfs", "/dev", "devtmpfs", "mode=0755", unix.MS_NOSUID, false},
 	{"devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666", unix.MS_NOSUID | unix.MS_NOEXEC, false},
 	{"tmpfs", "/dev/shm", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV, false},
 	{"tmpfs", "/tmp", "tmpfs", "mode=1777", unix.MS_NOSUID | unix.MS_NODEV, false},
@@ -164,8 +181,9 @@ var baseMounts = []mount{
 	{"cgroup2", "/sys/fs/cgroup", "cgroup2", "nsdelegate", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, true},
 }
 
-func mountBase() error {
-	for _, m := range baseMounts {
+// mountAll mounts ms in order; an optional one that fails is reported.
+func mountAll(ms []mount) error {
+	for _, m := range ms {
 		if err := os.MkdirAll(m.target, 0o755); err != nil && !m.optional {
 			return fmt.Errorf("mkdir %s: %w", m.target, err)
 		}
@@ -179,6 +197,7 @@ func mountBase() error {
 		if m.target == "/dev" {
 			openConsole()
 		}
+		trace("mounted " + m.target)
 	}
 	return nil
 }
@@ -203,37 +222,30 @@ func openConsole() {
 	}
 }
 
-// netModules are the modules the agent's configuration (fw_cfg) and network
-// need; built-in ones are simply not in the order file.
-var netModules = []string{"virtio_pci", "virtio_net", "qemu_fw_cfg"}
+// netModules are the modules the network needs, in the order they load;
+// built-in ones are simply not in the order file. They load before all
+// others, and virtio_net before virtio_pci, so that virtio_pci's probe
+// binds the network device at once but leaves the disk and entropy devices
+// to their drivers' own loading, off the path to the SSH server.
+var netModules = []string{"virtio_net", "virtio_pci"}
 
 // loadModules starts loading the modules the order file lists ("PATH NAME
 // DEPS"), each as soon as the modules it needs are loaded, in parallel
 // otherwise, and returns a function that waits until the named modules (all
-// of them if none is named) have been tried. A module that fails to load is
-// reported, not fatal: the step that needs it names what is missing.
-func loadModules(orderFile string) func(names ...string) {
+// of them if none is named) have been tried. The modules named in first
+// load one after the other (with what they need) before any other starts.
+// A module that fails to load is reported, not fatal: the step that needs
+// it names what is missing.
+func loadModules(orderFile string, first ...string) func(names ...string) {
 	b, err := os.ReadFile(orderFile)
 	if err != nil {
 		logf("module order: %v", err)
 		return func(...string) {}
 	}
+	mods := parseOrder(string(b))
+	orderFirst(mods, first)
 	done := map[string]chan struct{}{}
-	type mod struct {
-		path, name string
-		deps       []string
-	}
-	var mods []mod
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		m := mod{path: f[0], name: f[1]}
-		if len(f) > 2 {
-			m.deps = strings.Split(f[2], ",")
-		}
-		mods = append(mods, m)
+	for _, m := range mods {
 		done[m.name] = make(chan struct{})
 	}
 	var wg sync.WaitGroup
@@ -253,6 +265,8 @@ func loadModules(orderFile string) func(names ...string) {
 				return
 			}
 			defer f.Close()
+			trace("load " + m.name)
+			defer trace("loaded " + m.name)
 			if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
 				logf("load module %s: %v", m.path, err)
 			}
@@ -271,16 +285,90 @@ func loadModules(orderFile string) func(names ...string) {
 	}
 }
 
-func readConfig() (*Config, []byte, error) {
+// orderEntry is one line of the initramfs's module order file.
+type orderEntry struct {
+	path, name string
+	deps       []string
+}
+
+// parseOrder reads the module order file: "PATH NAME [DEP,DEP...]" lines.
+func parseOrder(text string) []orderEntry {
+	var mods []orderEntry
+	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		m := orderEntry{path: f[0], name: f[1]}
+		if len(f) > 2 {
+			m.deps = strings.Split(f[2], ",")
+		}
+		mods = append(mods, m)
+	}
+	return mods
+}
+
+// orderFirst adds the dependencies that make the modules named in first
+// load in that order, each after the one before, and every module that none
+// of them needs after all of them. Names not in mods are ignored.
+func orderFirst(mods []orderEntry, first []string) {
+	byName := map[string]int{}
+	for i, m := range mods {
+		byName[m.name] = i
+	}
+	var present []string
+	for _, n := range first {
+		if _, ok := byName[n]; ok {
+			present = append(present, n)
+		}
+	}
+	if len(present) == 0 {
+		return
+	}
+	// closure adds n and everything it needs to set.
+	var closure func(n string, set map[string]bool)
+	closure = func(n string, set map[string]bool) {
+		i, ok := byName[n]
+		if !ok || set[n] {
+			return
+		}
+		set[n] = true
+		for _, d := range mods[i].deps {
+			closure(d, set)
+		}
+	}
+	needed := map[string]bool{}
+	for _, n := range present {
+		closure(n, needed)
+	}
+	for k := 1; k < len(present); k++ {
+		before := map[string]bool{}
+		closure(present[k-1], before)
+		if before[present[k]] {
+			continue // it loads first anyway; an edge would be a cycle
+		}
+		m := &mods[byName[present[k]]]
+		m.deps = append(m.deps, present[k-1])
+	}
+	for i := range mods {
+		if !needed[mods[i].name] {
+			mods[i].deps = append(mods[i].deps, present...)
+		}
+	}
+}
+
+// readConfig reads the configuration the controller put into the
+// initramfs (WithConfig).
+func readConfig() (*Config, error) {
 	b, err := os.ReadFile(ConfigPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read agent config (kernel needs CONFIG_FW_CFG_SYSFS): %w", err)
+		return nil, fmt.Errorf("read agent config (the initramfs lacks the controller's appended archive): %w", err)
 	}
 	var cfg Config
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, nil, fmt.Errorf("parse agent config: %w", err)
+		return nil, fmt.Errorf("parse agent config %s: %w", ConfigPath, err)
 	}
-	return &cfg, b, nil
+	return &cfg, nil
 }
 
 // network brings up lo and eth0 with the guest's address, by ioctl: no

@@ -1,6 +1,5 @@
-// Package guest is everything that runs inside the VM: the initramfs it boots
-// from (built on the host) and the agent that runs there as PID 1, mounts the
-// filesystems, loads modules, prepares the scratch disk and serves SSH.
+//go:build !faultline_agent
+
 package guest
 
 import (
@@ -20,23 +19,50 @@ import (
 	"faultline/kernels"
 )
 
-// ConfigPath is where the agent finds its configuration: a QEMU fw_cfg blob
-// (-fw_cfg name=opt/faultline/config,file=...), exposed by qemu_fw_cfg.
-const ConfigPath = "/sys/firmware/qemu_fw_cfg/by_name/" + FwCfgName + "/raw"
-
-// FwCfgName is the fw_cfg item name of the agent's configuration.
-const FwCfgName = "opt/faultline/config"
-
-// ScratchDir is where the agent mounts the scratch disk in the guest.
-const ScratchDir = "/mnt/scratch"
-
-// ListeningLine is what the agent prints on the console once its SSH server
-// accepts connections; the host may handshake while setup finishes.
-const ListeningLine = "faultline-agent: listening"
-
-// ReadyLine is what the agent prints on the console once the guest is set up
-// (scratch disk mounted): commands may run.
-const ReadyLine = "faultline-agent: ready"
+// WithConfig writes to out the initramfs base followed by a second cpio
+// archive that holds config at ConfigPath (mode 0600). The kernel unpacks
+// concatenated archives in order, so the guest sees both.
+func WithConfig(base, out string, config []byte) error {
+	src, err := os.Open(base)
+	if err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("initramfs with config: %w", err)
+	}
+	n, err := io.Copy(dst, src)
+	if err == nil && n%4 != 0 {
+		// newc archives start 4-byte aligned.
+		_, err = dst.Write(make([]byte, 4-n%4))
+	}
+	if err == nil {
+		cw := cpio.NewWriter(dst)
+		name := strings.TrimPrefix(ConfigPath, "/")
+		for _, d := range []string{filepath.Dir(filepath.Dir(name)), filepath.Dir(name)} {
+			if err = cw.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755}); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeReg | 0o600, Size: int64(len(config))})
+		}
+		if err == nil {
+			_, err = cw.Write(config)
+		}
+		if err == nil {
+			err = cw.Close()
+		}
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("initramfs with config %s: %w", out, err)
+	}
+	return nil
+}
 
 // ErrNotStatic is returned when a binary meant for the initramfs is
 // dynamically linked.

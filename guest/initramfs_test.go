@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package guest
 
 import (
@@ -100,5 +102,67 @@ func TestCheckStatic(t *testing.T) {
 		t.Skip("/bin/sh is static here")
 	} else if !errors.Is(err, ErrNotStatic) {
 		t.Errorf("CheckStatic(/bin/sh) = %v, want ErrNotStatic", err)
+	}
+}
+
+func TestWithConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, baseLen := range []int{512, 513} { // aligned, and a base that needs padding
+		base := filepath.Join(dir, "base.cpio")
+		baseData := []byte(strings.Repeat("B", baseLen))
+		if err := os.WriteFile(base, baseData, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, "vm.cpio")
+		cfg := []byte(`{"ip":"10.0.2.15/24"}`)
+		if err := WithConfig(base, out, cfg); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b[:baseLen]) != string(baseData) {
+			t.Fatalf("base %d: output does not start with the base archive", baseLen)
+		}
+		start := (baseLen + 3) &^ 3
+		for _, c := range b[baseLen:start] {
+			if c != 0 {
+				t.Fatalf("base %d: padding is not zeros: %q", baseLen, b[baseLen:start])
+			}
+		}
+		r := cpio.NewReader(strings.NewReader(string(b[start:])))
+		found := map[string]*cpio.Header{}
+		for {
+			h, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("base %d: appended archive: %v", baseLen, err)
+			}
+			found[h.Name] = h
+			if "/"+h.Name == ConfigPath {
+				data, _ := io.ReadAll(r)
+				if string(data) != string(cfg) {
+					t.Errorf("config = %q, want %q", data, cfg)
+				}
+			}
+		}
+		h := found[strings.TrimPrefix(ConfigPath, "/")]
+		if h == nil {
+			t.Fatalf("base %d: no %s in the appended archive (have %v)", baseLen, ConfigPath, found)
+		}
+		if h.Mode.Perm() != 0o600 {
+			t.Errorf("config mode %v, want 0600 (it holds the host key)", h.Mode.Perm())
+		}
+		for _, d := range []string{"etc", "etc/faultline"} {
+			if found[d] == nil || !found[d].Mode.IsDir() {
+				t.Errorf("base %d: no directory %s before the config", baseLen, d)
+			}
+		}
+	}
+	if err := WithConfig(filepath.Join(dir, "missing.cpio"), filepath.Join(dir, "x"), nil); err == nil {
+		t.Error("a missing base archive was accepted")
 	}
 }

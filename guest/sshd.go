@@ -3,7 +3,6 @@ package guest
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -23,20 +22,17 @@ import (
 // power the guest off.
 const PoweroffRequest = "poweroff@faultline"
 
-// Serve runs the agent's SSH server until the guest is powered off. Init
-// passes it the configuration through file descriptor 3.
+// Serve runs the agent's SSH server until the guest is powered off. It
+// reads the configuration from the initramfs, listens at once, and says so
+// on the console when Init closes file descriptor 3 (the network is up).
 func Serve() {
-	b, err := io.ReadAll(os.NewFile(3, "config"))
+	trace("server: main")
+	cfg, err := readConfig()
 	if err != nil {
 		logf("server: %v", err)
 		os.Exit(1)
 	}
-	var cfg Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		logf("server: %v", err)
-		os.Exit(1)
-	}
-	srv, err := NewServerConfig(&cfg)
+	srv, err := NewServerConfig(cfg)
 	if err != nil {
 		logf("server: %v", err)
 		os.Exit(1)
@@ -46,6 +42,7 @@ func Serve() {
 		logf("server: %v", err)
 		os.Exit(1)
 	}
+	_, _ = io.Copy(io.Discard, os.NewFile(3, "network-up"))
 	statusLine(ListeningLine)
 	for {
 		c, err := l.Accept()
@@ -82,11 +79,13 @@ func NewServerConfig(cfg *Config) (*ssh.ServerConfig, error) {
 }
 
 func serveConn(c net.Conn, srv *ssh.ServerConfig) {
+	trace("server: accepted")
 	conn, chans, reqs, err := ssh.NewServerConn(c, srv)
 	if err != nil {
 		c.Close()
 		return
 	}
+	trace("server: handshake done")
 	defer conn.Close()
 	go func() {
 		for r := range reqs {

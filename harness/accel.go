@@ -51,7 +51,7 @@ func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel, progress fun
 	if progress != nil {
 		progress("probing KVM with a real boot (once per host boot)")
 	}
-	elapsed, err := BootMinimal(ctx, qemu, k, "kvm", 10*time.Second)
+	elapsed, _, err := BootMinimal(ctx, qemu, k, "kvm", 10*time.Second)
 	if err != nil {
 		p.Detail = "a kvm boot of " + k.Name + " did not power off: " + err.Error()
 	} else {
@@ -87,19 +87,20 @@ func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
 
 // BootMinimal boots k with an init that powers off at once (busybox
 // poweroff -f) and the same QEMU flags a VM uses, and returns how long QEMU
-// ran. It is the baseline of the boot benchmark and the KVM probe.
-func BootMinimal(ctx context.Context, qemu string, k *kernels.Kernel, accel string, timeout time.Duration) (time.Duration, error) {
+// ran and its console output. It is the baseline of the boot benchmark and
+// the KVM probe.
+func BootMinimal(ctx context.Context, qemu string, k *kernels.Kernel, accel string, timeout time.Duration) (time.Duration, string, error) {
 	bb, err := ToolBusybox.Find()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	cache, err := kernels.CacheDir()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	initrd, err := guest.MinimalInitramfs(filepath.Join(cache, "initramfs"), bb)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	qc := &QEMUConfig{Kernel: k.Vmlinuz, Initrd: initrd, Accel: accel, CPUs: 2, MemoryMB: 1024,
 		Cmdline: BaseCmdline}
@@ -113,15 +114,15 @@ func BootMinimal(ctx context.Context, qemu string, k *kernels.Kernel, accel stri
 	err = cmd.Run()
 	elapsed := time.Since(start)
 	if ctx.Err() != nil {
-		return elapsed, fmt.Errorf("no power-off within %v", timeout)
+		return elapsed, out.String(), fmt.Errorf("no power-off within %v", timeout)
 	}
 	if err != nil {
-		return elapsed, fmt.Errorf("qemu: %w: %s", err, lastLines(out.String(), 5))
+		return elapsed, out.String(), fmt.Errorf("qemu: %w: %s", err, lastLines(out.String(), 5))
 	}
 	if !strings.Contains(out.String(), "reboot: Power down") {
-		return elapsed, fmt.Errorf("guest did not power down: %s", lastLines(out.String(), 5))
+		return elapsed, out.String(), fmt.Errorf("guest did not power down: %s", lastLines(out.String(), 5))
 	}
-	return elapsed, nil
+	return elapsed, out.String(), nil
 }
 
 func lastLines(s string, n int) string {

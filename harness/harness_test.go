@@ -18,7 +18,6 @@ func TestQEMUArgs(t *testing.T) {
 		Kernel: "/k/vmlinuz", Initrd: "/c/ir.cpio", Cmdline: []string{"console=ttyS0", "panic=-1"},
 		Accel: "tcg", CPUs: 2, MemoryMB: 1024, Disks: []string{"/tmp/a,b.img"},
 		SSHPort: 4022, GuestSSHPort: 22, QMPSocket: "/tmp/q.sock",
-		FwCfg: map[string]string{"opt/faultline/config": "/tmp/agent.json"},
 	}
 	got := strings.Join(c.Args(), " ")
 	for _, want := range []string{
@@ -31,7 +30,6 @@ func TestQEMUArgs(t *testing.T) {
 		"hostfwd=tcp:127.0.0.1:4022-:22",
 		"-device virtio-rng-pci",
 		"-chardev socket,id=qmp,path=/tmp/q.sock,server=on,wait=off -mon chardev=qmp,mode=control",
-		"-fw_cfg name=opt/faultline/config,file=/tmp/agent.json",
 		"-serial chardev:con",
 	} {
 		if !strings.Contains(got, want) {

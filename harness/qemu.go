@@ -2,7 +2,6 @@ package harness
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -26,8 +25,6 @@ type QEMUConfig struct {
 	SSHPort, GuestSSHPort int
 	// QMPSocket is the unix socket QEMU serves QMP on.
 	QMPSocket string
-	// FwCfg maps fw_cfg item names to host files.
-	FwCfg map[string]string
 }
 
 // Args returns QEMU's arguments (without the binary).
@@ -40,7 +37,6 @@ func (c *QEMUConfig) Args() []string {
 	a = append(a, c.diskArgs()...)
 	a = append(a, c.netArgs()...)
 	a = append(a, c.deviceArgs()...)
-	a = append(a, c.fwCfgArgs()...)
 	return a
 }
 
@@ -116,19 +112,6 @@ func (c *QEMUConfig) netArgs() []string {
 
 func (c *QEMUConfig) deviceArgs() []string {
 	return []string{"-device", "virtio-rng-pci"}
-}
-
-func (c *QEMUConfig) fwCfgArgs() []string {
-	var a []string
-	names := make([]string, 0, len(c.FwCfg))
-	for name := range c.FwCfg {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		a = append(a, "-fw_cfg", "name="+name+",file="+escapeComma(c.FwCfg[name]))
-	}
-	return a
 }
 
 // escapeComma doubles commas, QEMU's escape inside option values.

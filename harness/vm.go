@@ -85,6 +85,11 @@ type Options struct {
 	Agent string
 	// Progress, if set, receives short progress lines.
 	Progress func(string)
+	// Baseline boots the same VM (the same QEMU command line: devices,
+	// disk, network, QMP) with an initramfs whose /init powers off at once
+	// instead of the agent's, and Boot returns when QEMU has exited: the
+	// boot benchmark's baseline.
+	Baseline bool
 }
 
 func (o *Options) defaults() {
@@ -109,8 +114,8 @@ func (o *Options) defaults() {
 }
 
 // GuestModules are the modules the agent loads when the kernel has them as
-// modules: virtio transport, disk, network, entropy and fw_cfg.
-var GuestModules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng", "qemu_fw_cfg"}
+// modules: virtio transport, disk, network and entropy.
+var GuestModules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng"}
 
 // VM is a QEMU virtual machine running the faultline agent.
 type VM struct {
@@ -202,6 +207,9 @@ func (v *VM) Boot(ctx context.Context) error {
 		return err
 	}
 	initrd, err := v.buildInitramfs()
+	if v.opts.Baseline {
+		initrd, err = v.minimalInitramfs()
+	}
 	if err != nil {
 		return err
 	}
@@ -241,7 +249,6 @@ func (v *VM) Boot(ctx context.Context) error {
 		CPUs: v.opts.CPUs, MemoryMB: v.opts.MemoryMB, NUMANodes: v.opts.NUMANodes,
 		QMPSocket:    filepath.Join(v.dir, "qmp.sock"),
 		GuestSSHPort: gcfg.SSHPort,
-		FwCfg:        map[string]string{guest.FwCfgName: filepath.Join(v.dir, "agent.json")},
 		Cmdline:      append(append([]string{}, BaseCmdline...), v.opts.Cmdline...),
 	}
 	if v.opts.FS != "" {
@@ -254,8 +261,9 @@ func (v *VM) Boot(ctx context.Context) error {
 		gcfg.FS, gcfg.MountOpts, gcfg.ScratchDev = v.opts.FS, v.opts.MountOpts, "/dev/vda"
 	}
 	b, _ := json.Marshal(gcfg)
-	if err := os.WriteFile(qc.FwCfg[guest.FwCfgName], b, 0o600); err != nil {
-		return fmt.Errorf("write agent config: %w", err)
+	qc.Initrd = filepath.Join(v.dir, "initramfs.cpio")
+	if err := guest.WithConfig(initrd, qc.Initrd, b); err != nil {
+		return err
 	}
 	v.timings.Prepare = time.Since(prepStart)
 	v.opts.Progress(fmt.Sprintf("booting %s (%s, %d CPUs, %d MiB)", v.opts.Kernel.Name, accel, qc.CPUs, qc.MemoryMB))
@@ -273,7 +281,40 @@ func (v *VM) Boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if v.opts.Baseline {
+		return v.waitPowerOff(ctx)
+	}
 	return v.waitReady(ctx, fmt.Sprintf("127.0.0.1:%d", qc.SSHPort), ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
+}
+
+// minimalInitramfs is the baseline's initramfs (MinimalInitramfs).
+func (v *VM) minimalInitramfs() (string, error) {
+	bb, err := ToolBusybox.Find()
+	if err != nil {
+		return "", err
+	}
+	cache, err := kernels.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return guest.MinimalInitramfs(filepath.Join(cache, "initramfs"), bb)
+}
+
+// waitPowerOff waits, within the boot timeout, for a baseline guest to
+// power off and QEMU to exit.
+func (v *VM) waitPowerOff(ctx context.Context) error {
+	select {
+	case <-v.exited:
+		if !strings.Contains(v.consoleW.tail(5), "reboot: Power down") {
+			return v.bootFailure("baseline guest did not power down")
+		}
+		return nil
+	case <-time.After(v.opts.BootTimeout):
+		return v.bootFailure(fmt.Sprintf("baseline guest did not power off within %v", v.opts.BootTimeout))
+	case <-ctx.Done():
+		v.failed = true
+		return ctx.Err()
+	}
 }
 
 // BaseCmdline is the kernel command line faultline always passes: serial
@@ -299,9 +340,6 @@ func (v *VM) buildInitramfs() (string, error) {
 		return "", fmt.Errorf("%w: build faultline with CGO_ENABLED=0 (make build)", err)
 	}
 	k := v.opts.Kernel
-	if opts, err := k.ConfigOptions(); err == nil && len(opts) > 0 && opts["CONFIG_FW_CFG_SYSFS"] == "" {
-		return "", fmt.Errorf("kernel %s lacks CONFIG_FW_CFG_SYSFS, which the agent needs for its configuration: %w", k.Name, ErrNotSupported)
-	}
 	idx, err := k.Modules()
 	if err != nil {
 		return "", err

@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package main
 
 // End-to-end tests: they build the faultline binary and run it as a user

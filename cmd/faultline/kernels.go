@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package main
 
 import (
@@ -18,13 +20,6 @@ import (
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/probes"
-)
-
-var (
-	errUsage   = errors.New("usage")
-	errCrash   = harness.ErrKernelCrashed
-	errBoot    = harness.ErrBootFailure
-	errTimeout = harness.ErrTimeout
 )
 
 const kernelsUsage = `Usage:
@@ -276,7 +271,7 @@ func probeFeatures(ctx context.Context, spec string, k *kernels.Kernel) ([]probe
 var configFeatures = []string{
 	"CONFIG_DEBUG_INFO_BTF", "CONFIG_KPROBES", "CONFIG_BPF_SYSCALL", "CONFIG_FUNCTION_ERROR_INJECTION",
 	"CONFIG_BPF_KPROBE_OVERRIDE", "CONFIG_BTRFS_FS", "CONFIG_BTRFS_ASSERT", "CONFIG_EXT4_FS",
-	"CONFIG_FW_CFG_SYSFS", "CONFIG_MEMCG", "CONFIG_CGROUP_WRITEBACK", "CONFIG_NUMA", "CONFIG_KASAN",
+	"CONFIG_MEMCG", "CONFIG_CGROUP_WRITEBACK", "CONFIG_NUMA", "CONFIG_KASAN",
 }
 
 func describeKernel(k *kernels.Kernel) (*kernelInfo, error) {
@@ -298,15 +293,6 @@ func describeKernel(k *kernels.Kernel) (*kernelInfo, error) {
 		info.Features = append(info.Features, feature{Name: name, Value: v})
 	}
 	return info, nil
-}
-
-func printJSON(v any) int {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fail(err)
-	}
-	return exitOK
 }
 
 // reorder moves flags before positional arguments so that

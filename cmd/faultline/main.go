@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"faultline/guest"
-	"faultline/harness"
 )
 
 // Exit codes of faultline itself. "faultline vm" otherwise exits with the
@@ -123,23 +122,15 @@ func run(ctx context.Context, args []string) int {
 	return exitUsage
 }
 
-// progress prints a progress line on stderr.
-func progress(s string) { fmt.Fprintln(os.Stderr, "faultline: "+s) }
-
 // fail prints err and returns the exit code it deserves.
 func fail(err error) int {
 	fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 	switch {
 	case errors.Is(err, errUsage):
 		return exitUsage
-	case errors.Is(err, errCrash):
-		return exitCrash
-	case errors.Is(err, errBoot):
-		return exitBoot
-	case errors.Is(err, errTimeout):
-		return exitTimeout
-	case errors.Is(err, harness.ErrHang):
-		return exitHang
+	}
+	if code, ok := hostExitCode(err); ok {
+		return code
 	}
 	return exitError
 }

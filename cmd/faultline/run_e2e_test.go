@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package main
 
 // Campaign tests: faultline run on real VMs (debian:6.1-cloud under TCG),

@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package main
 
 import (
@@ -45,11 +47,6 @@ and detached after it; a table of what each did goes to stderr and, with
 
 Flags:
 `
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // vmFlags are the flags shared by commands that boot a VM.
 type vmFlags struct {

@@ -1,0 +1,22 @@
+// Package guest is everything that runs inside the VM: the initramfs it boots
+// from (built on the host) and the agent that runs there as PID 1, mounts the
+// filesystems, loads modules, prepares the scratch disk and serves SSH.
+package guest
+
+// ConfigPath is where the agent finds its configuration: a file in a small
+// cpio archive that WithConfig appends to the cached initramfs for each VM.
+// Unlike a QEMU fw_cfg item it is there before any module is loaded, and the
+// kernel needs nothing beyond initramfs support.
+const ConfigPath = "/etc/faultline/agent.json"
+
+// ScratchDir is where the agent mounts the scratch disk in the guest.
+const ScratchDir = "/mnt/scratch"
+
+// ListeningLine is what the agent prints on the console once its SSH server
+// accepts connections; the host may handshake while setup finishes.
+const ListeningLine = "faultline-agent: listening"
+
+// ReadyLine is what the agent prints on the console once the guest is set up
+// (scratch disk mounted): commands may run.
+const ReadyLine = "faultline-agent: ready"
+
