@@ -63,7 +63,7 @@ test-kernels: kernels
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
-	$(BIN) bench boot --kernel $(KERNEL) -n 5
+	$(BIN) bench boot --kernel $(KERNEL) --fs ext4 -n 11
 
 clean:
 	rm -rf bin

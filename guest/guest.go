@@ -19,4 +19,3 @@ const ListeningLine = "faultline-agent: listening"
 // ReadyLine is what the agent prints on the console once the guest is set up
 // (scratch disk mounted): commands may run.
 const ReadyLine = "faultline-agent: ready"
-

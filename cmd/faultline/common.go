@@ -24,4 +24,3 @@ func printJSON(v any) int {
 	}
 	return exitOK
 }
-
