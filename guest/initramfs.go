@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cavaliergopher/cpio"
 
@@ -110,8 +111,12 @@ func (ir *Initramfs) Build(cacheDir string) (string, error) {
 	}
 	out := filepath.Join(cacheDir, "initramfs-"+key+".cpio")
 	if _, err := os.Stat(out); err == nil {
+		// Its modification time is its last use (PruneInitramfs).
+		now := time.Now()
+		_ = os.Chtimes(out, now, now)
 		return out, nil
 	}
+	PruneInitramfs(cacheDir, InitramfsMaxAge)
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("initramfs cache: %w", err)
 	}
@@ -131,6 +136,35 @@ func (ir *Initramfs) Build(cacheDir string) (string, error) {
 		return "", fmt.Errorf("write initramfs: %w", err)
 	}
 	return out, nil
+}
+
+// InitramfsMaxAge is how long a cached initramfs is kept after its last use.
+// Every build of the agent makes new ones (one per kernel and filesystem),
+// so without pruning the cache grows by ~10 MB per build and kernel.
+const InitramfsMaxAge = 7 * 24 * time.Hour
+
+// PruneInitramfs removes the cached initramfs files in cacheDir last used
+// more than maxAge ago, and returns how many it removed. A VM that booted
+// from one keeps its own copy (WithConfig), so removing is always safe.
+func PruneInitramfs(cacheDir string, maxAge time.Duration) int {
+	ents, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "initramfs-") || !strings.HasSuffix(e.Name(), ".cpio") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < maxAge {
+			continue
+		}
+		if os.Remove(filepath.Join(cacheDir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // key hashes the identity of every input: path, size and modification time

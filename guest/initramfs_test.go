@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cavaliergopher/cpio"
 
@@ -164,5 +165,32 @@ func TestWithConfig(t *testing.T) {
 	}
 	if err := WithConfig(filepath.Join(dir, "missing.cpio"), filepath.Join(dir, "x"), nil); err == nil {
 		t.Error("a missing base archive was accepted")
+	}
+}
+
+func TestPruneInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-8 * 24 * time.Hour)
+	for name, mtime := range map[string]time.Time{
+		"initramfs-old.cpio":   old,
+		"initramfs-new.cpio":   time.Now(),
+		"minimal-1-2.cpio":     old, // not an agent initramfs
+		"initramfs-old.cpio.x": old,
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := PruneInitramfs(dir, InitramfsMaxAge); n != 1 {
+		t.Errorf("removed %d files, want 1", n)
+	}
+	for name, want := range map[string]bool{"initramfs-old.cpio": false, "initramfs-new.cpio": true, "minimal-1-2.cpio": true, "initramfs-old.cpio.x": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
 	}
 }
