@@ -206,10 +206,11 @@ func (v *VM) Boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	initrd, err := v.buildInitramfs()
+	build := v.buildInitramfs
 	if v.opts.Baseline {
-		initrd, err = v.minimalInitramfs()
+		build = minimalInitramfs
 	}
+	initrd, err := build()
 	if err != nil {
 		return err
 	}
@@ -287,8 +288,9 @@ func (v *VM) Boot(ctx context.Context) error {
 	return v.waitReady(ctx, fmt.Sprintf("127.0.0.1:%d", qc.SSHPort), ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
 }
 
-// minimalInitramfs is the baseline's initramfs (MinimalInitramfs).
-func (v *VM) minimalInitramfs() (string, error) {
+// minimalInitramfs returns the cached initramfs whose /init powers off at
+// once (guest.MinimalInitramfs): the baseline's and the KVM probe's.
+func minimalInitramfs() (string, error) {
 	bb, err := ToolBusybox.Find()
 	if err != nil {
 		return "", err

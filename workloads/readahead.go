@@ -40,6 +40,10 @@ type ReadaheadReclaim struct {
 	// every ~20 ms: concurrent readahead of the same just-evicted tree
 	// blocks, against their release.
 	Storm bool
+	// ReadOnly leaves out the xattr writer: the tree stays as it was built,
+	// its leaves contiguous on disk, and btree readahead (which reads only
+	// siblings within 64 KiB of the block a search needs) finds them.
+	ReadOnly bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -154,7 +158,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	go func() { // xattr writer
 		defer wg.Done()
 		rng := rand.New(rand.NewSource(w.Seed*1000 - 1))
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && !w.ReadOnly {
 			i := rng.Intn(len(gens))
 			d, f := i/w.Files, i%w.Files
 			g := gens[i].Load() + 1
@@ -185,7 +189,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Workload: "readahead-reclaim", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
-			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm),
+			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
 			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err

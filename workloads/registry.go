@@ -103,6 +103,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
 	compact := fs.Bool("compact", true, "mmap-dio: trigger compaction (page migration) in a loop")
 	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
+	readOnly := fs.Bool("read-only", false, "readahead-reclaim: no xattr writer, so the tree stays as built, its leaves contiguous on disk (btree readahead only reads siblings within 64 KiB of the block it needs)")
 	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
 	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
 	var limits listFlag
@@ -145,7 +146,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 			return nil, fmt.Errorf("readahead-reclaim: %w", err)
 		}
 		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, Limits: limits}
+			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly, Limits: limits}
 	case "fsync":
 		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
 	}

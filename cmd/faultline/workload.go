@@ -40,7 +40,7 @@ Flags common to all (each workload uses those that apply to it):
   --duration D --threads N --seed S --dir DIR --cgroup FILE=VALUE (repeatable)
   mmap-dio: --size 64M --chunk 1M --reclaim 8M --compact=true
   compressed-writeback: --size 16M --files 4
-  readahead-reclaim: --dirs 32 --files 128 --memory-max 96M --hog 40M --storm
+  readahead-reclaim: --dirs 32 --files 128 --memory-max 96M --hog 40M --storm --read-only
   fsync: --ops 200 --clean
 
 Exit status: 0 clean, 1 integrity failure, 2 bad parameters, 125 error.
