@@ -95,7 +95,7 @@ func Execute(ctx context.Context, c *Case, k *kernels.Kernel, seed int64, o Exec
 	}
 	vm, err := New(Options{
 		Kernel: k, FS: c.FS, MkfsOpts: c.Mkfs, MountOpts: strings.Join(c.Mount, ","), DiskSize: c.DiskSize,
-		CPUs: c.CPUs, MemoryMB: c.MemoryMB, NUMANodes: c.NUMA, Accel: o.Accel, BootTimeout: o.BootTimeout,
+		CPUs: c.CPUs, MemoryMB: c.MemoryMB, NUMANodes: c.NUMA, CPUModel: c.CPUModel, Accel: o.Accel, BootTimeout: o.BootTimeout,
 		Cmdline: c.Append, ConsolePath: out.Console, Agent: o.Agent, Progress: o.Progress,
 	})
 	if err != nil {

@@ -36,9 +36,13 @@ func TestQEMUArgs(t *testing.T) {
 			t.Errorf("args lack %q:\n%s", want, got)
 		}
 	}
+	c.CPUModel = "max,erms=off,fsrm=off"
+	if got := strings.Join(c.Args(), " "); !strings.Contains(got, "-cpu max,erms=off,fsrm=off") {
+		t.Errorf("cpu model not passed: %s", got)
+	}
 	c.Accel = "kvm"
-	if a := c.Args(); !slices.Contains(a, "kvm") || slices.Contains(a, "tcg,thread=multi") {
-		t.Errorf("kvm args: %v", a)
+	if a := c.Args(); !slices.Contains(a, "kvm") || slices.Contains(a, "tcg,thread=multi") || !slices.Contains(a, "host") {
+		t.Errorf("kvm args (the cpu model is host under KVM): %v", a)
 	}
 	c.NUMANodes, c.CPUs, c.MemoryMB = 2, 2, 2048
 	got = strings.Join(c.Args(), " ")

@@ -15,6 +15,9 @@ type QEMUConfig struct {
 	Cmdline []string
 	// Accel is "tcg" or "kvm".
 	Accel string
+	// CPUModel is the -cpu argument under TCG ("max" if empty); KVM always
+	// uses "host".
+	CPUModel string
 	// CPUs and MemoryMB size the guest.
 	CPUs, MemoryMB int
 	// NUMANodes splits CPUs and memory over this many nodes when > 1.
@@ -51,7 +54,11 @@ func (c *QEMUConfig) machineArgs() []string {
 	case "kvm":
 		a = append(a, "-accel", "kvm", "-cpu", "host")
 	default:
-		a = append(a, "-accel", "tcg,thread=multi", "-cpu", "max")
+		model := c.CPUModel
+		if model == "" {
+			model = "max"
+		}
+		a = append(a, "-accel", "tcg,thread=multi", "-cpu", model)
 	}
 	smp := strconv.Itoa(c.CPUs)
 	if c.NUMANodes > 1 && c.CPUs%c.NUMANodes == 0 {

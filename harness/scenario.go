@@ -65,6 +65,9 @@ type VMSpec struct {
 	NUMA   int      `yaml:"numa"`
 	Disk   string   `yaml:"disk"`
 	Append []string `yaml:"append"`
+	// CPU is QEMU's -cpu model under TCG ("max" if empty), e.g.
+	// "max,erms=off,fsrm=off".
+	CPU string `yaml:"cpu"`
 }
 
 // FSSpec is the scratch filesystem.
@@ -105,6 +108,7 @@ type Case struct {
 	CPUs        int
 	MemoryMB    int
 	NUMA        int
+	CPUModel    string
 	DiskSize    int64
 	Append      []string
 	FS          string
@@ -173,6 +177,9 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 	}
 	if s.VM.CPUs < 0 || s.VM.CPUs > 64 {
 		return nil, bad([]string{"vm", "cpus"}, "%d: want 1 to 64", s.VM.CPUs)
+	}
+	if strings.ContainsAny(s.VM.CPU, " \t") {
+		return nil, bad([]string{"vm", "cpu"}, "%q: a QEMU CPU model such as max or max,erms=off", s.VM.CPU)
 	}
 	if s.VM.NUMA == 2 && s.VM.CPUs == 1 {
 		return nil, bad([]string{"vm", "cpus"}, "two NUMA nodes need at least 2 CPUs")
@@ -313,7 +320,7 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 func (s *Scenario) Cases(runs int) []*Case {
 	base := &Case{
 		Name: s.Name, Scenario: s, Kernel: s.Kernel,
-		CPUs: orDefault(s.VM.CPUs, 2), MemoryMB: 1024, NUMA: orDefault(s.VM.NUMA, 1), DiskSize: 4 << 30,
+		CPUs: orDefault(s.VM.CPUs, 2), MemoryMB: 1024, NUMA: orDefault(s.VM.NUMA, 1), CPUModel: s.VM.CPU, DiskSize: 4 << 30,
 		Append: s.VM.Append, FS: s.FS.Type, Mkfs: s.FS.Mkfs, Mount: s.FS.Mount,
 		Workload: s.Workload.Name, Params: s.Workload.params, Command: s.Workload.Command, Limits: s.limits,
 		Inject: s.Inject, Duration: s.Duration, Runs: orDefault(s.Runs, 1), Timeout: s.Timeout,

@@ -13,7 +13,7 @@ var testSigs = []string{"seed-d-ext4-gup-dio-no-buffers"}
 
 const goodScenario = `name: cwb
 kernel: debian:6.1-cloud
-vm: {cpus: 2, memory: 2G, numa: 2}
+vm: {cpus: 2, memory: 2G, numa: 2, cpu: "max,erms=off"}
 fs: {type: btrfs, mount: [compress-force=zstd]}
 cgroup: {memory.max: 256M}
 workload:
@@ -42,7 +42,7 @@ func TestScenarioCases(t *testing.T) {
 		t.Fatalf("%d cases", len(cs))
 	}
 	base, fixed, noinj := cs[0], cs[1], cs[2]
-	if base.Name != "cwb" || base.MemoryMB != 2048 || base.NUMA != 2 || base.Runs != 3 || base.Expect != "clean" || base.Timeout != 2*20*time.Second+3*time.Minute {
+	if base.Name != "cwb" || base.MemoryMB != 2048 || base.NUMA != 2 || base.CPUModel != "max,erms=off" || base.Runs != 3 || base.Expect != "clean" || base.Timeout != 2*20*time.Second+3*time.Minute {
 		t.Errorf("base case: %+v", base)
 	}
 	if fixed.Name != "cwb/fixed" || fixed.Kernel != "6.1-harness" || len(fixed.Inject) != 1 || fixed.Runs != 3 {
@@ -82,6 +82,7 @@ func TestScenarioErrors(t *testing.T) {
 		{"duplicate variant", "name: no-inject", "name: fixed"},
 		{"zero duration", "duration: 20s", "duration: 0s"},
 		{"bad numa", "numa: 2", "numa: 3"},
+		{"bad cpu model", `cpu: "max,erms=off"`, `cpu: "max erms"`},
 		{"small memory", "memory: 2G", "memory: 64M"},
 		{"bad cgroup", "memory.max: 256M", "../x: 1"},
 	} {

@@ -71,6 +71,9 @@ type Options struct {
 	CPUs, MemoryMB, NUMANodes int
 	// Accel is "auto", "tcg" or "kvm".
 	Accel string
+	// CPUModel is QEMU's -cpu model under TCG ("max" if empty), with
+	// optional feature switches, e.g. "max,erms=off,fsrm=off".
+	CPUModel string
 	// BootTimeout bounds the time to the agent's first answer.
 	BootTimeout time.Duration
 	// Cmdline holds extra kernel command line arguments.
@@ -246,7 +249,7 @@ func (v *VM) Boot(ctx context.Context) error {
 		IP: "10.0.2.15/24", Gateway: "10.0.2.2", SSHPort: 22,
 	}
 	qc := &QEMUConfig{
-		Kernel: v.opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel,
+		Kernel: v.opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: v.opts.CPUModel,
 		CPUs: v.opts.CPUs, MemoryMB: v.opts.MemoryMB, NUMANodes: v.opts.NUMANodes,
 		QMPSocket:    filepath.Join(v.dir, "qmp.sock"),
 		GuestSSHPort: gcfg.SSHPort,

@@ -59,6 +59,7 @@ type vmFlags struct {
 	numa        int
 	diskSize    string
 	accel       string
+	cpuModel    string
 	bootTimeout time.Duration
 	appendArgs  multiFlag
 	console     string
@@ -76,6 +77,7 @@ func (f *vmFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.numa, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
 	fs.StringVar(&f.diskSize, "disk-size", "4G", "scratch disk size (sparse), e.g. 512M, 4G")
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
+	fs.StringVar(&f.cpuModel, "cpu", "max", "QEMU CPU model under TCG, with feature switches (e.g. max,erms=off,fsrm=off)")
 	fs.DurationVar(&f.bootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
 	fs.Var(&f.appendArgs, "append", "extra kernel command line argument (repeatable)")
 	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it (refused if it exists and is not empty)")
@@ -114,6 +116,9 @@ func (f *vmFlags) options() (harness.Options, error) {
 	if err != nil {
 		return o, err
 	}
+	if strings.ContainsAny(f.cpuModel, " \t") || f.cpuModel == "" {
+		return o, fmt.Errorf("%w: bad --cpu %q: a QEMU CPU model such as max or max,erms=off", errUsage, f.cpuModel)
+	}
 	fsType := f.fs
 	if fsType == "none" {
 		fsType = ""
@@ -125,7 +130,7 @@ func (f *vmFlags) options() (harness.Options, error) {
 	o = harness.Options{
 		Kernel: k, FS: fsType, MkfsOpts: f.mkfsOpts, MountOpts: strings.Join(f.mountOpts, ","),
 		DiskSize: size, CPUs: f.cpus, MemoryMB: f.memory, NUMANodes: f.numa, Accel: f.accel,
-		BootTimeout: f.bootTimeout, Cmdline: f.appendArgs, Agent: agent, Progress: prog,
+		CPUModel: f.cpuModel, BootTimeout: f.bootTimeout, Cmdline: f.appendArgs, Agent: agent, Progress: prog,
 	}
 	if f.console != "" {
 		if o.ConsolePath, err = filepath.Abs(f.console); err != nil {
