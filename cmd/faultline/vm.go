@@ -37,6 +37,7 @@ Examples:
   faultline vm --kernel debian:6.12-cloud --fs ext4 -- dmesg
   faultline vm --kernel file:arch/x86/boot/bzImage --fs none -- cat /proc/version
   faultline vm --kernel debian:6.1-cloud
+  faultline vm --cpu max,erms=off,fsrm=off --fs btrfs -- workload mmap-dio --duration 20s
   faultline vm --kernel debian:6.1-cloud --fs ext4 --inject 'delay:ext4_sync_file:2ms' --inject count:ext4_sync_file -- workload ...
   faultline vm --kernel 6.1-harness --inject 'fail-return:should_failslab:ENOMEM@0.5,comm=dd' -- dd if=/dev/zero of=f bs=4k count=100
 
