@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"faultline/kernels"
+
 	"net"
 	"os"
 	"slices"
@@ -149,5 +151,29 @@ func TestConsoleWriter(t *testing.T) {
 	b, _ := os.ReadFile(f.Name())
 	if !strings.HasPrefix(string(b), "[ 1.0] boot") || !strings.HasSuffix(string(b), "sysrq\n") {
 		t.Errorf("console file = %q", b)
+	}
+}
+
+// TestNewRefusesBadOptions checks that New names what is wrong with its
+// options before anything is started.
+func TestNewRefusesBadOptions(t *testing.T) {
+	k := &kernels.Kernel{Name: "test"}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no kernel", Options{}, "no kernel"},
+		{"bad fs", Options{Kernel: k, FS: "xfs"}, "unknown filesystem"},
+		{"bad accel", Options{Kernel: k, Accel: "hvf"}, "unknown accelerator"},
+		{"bad cpu model", Options{Kernel: k, CPUModel: "max erms=off"}, "bad CPU model"},
+		{"quiet", Options{Kernel: k, Cmdline: []string{"quiet"}}, "hides the agent"},
+	} {
+		if _, err := New(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want one naming %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := New(Options{Kernel: k, CPUModel: "max,erms=off,fsrm=off"}); err != nil {
+		t.Errorf("good options refused: %v", err)
 	}
 }

@@ -179,6 +179,9 @@ func New(opts Options) (*VM, error) {
 	default:
 		return nil, fmt.Errorf("unknown accelerator %q: want auto, tcg or kvm", opts.Accel)
 	}
+	if strings.ContainsAny(opts.CPUModel, " \t\n") {
+		return nil, fmt.Errorf("bad CPU model %q: one QEMU -cpu argument such as max or max,erms=off,fsrm=off", opts.CPUModel)
+	}
 	for _, a := range opts.Cmdline {
 		lvl, isLevel := strings.CutPrefix(a, "loglevel=")
 		if n, err := strconv.Atoi(lvl); a == "quiet" || (isLevel && err == nil && n < 6) {

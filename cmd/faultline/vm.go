@@ -117,9 +117,6 @@ func (f *vmFlags) options() (harness.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	if strings.ContainsAny(f.cpuModel, " \t") {
-		return o, fmt.Errorf("%w: bad --cpu %q: a QEMU CPU model such as max or max,erms=off", errUsage, f.cpuModel)
-	}
 	fsType := f.fs
 	if fsType == "none" {
 		fsType = ""
