@@ -44,6 +44,12 @@ type ReadaheadReclaim struct {
 	// its leaves contiguous on disk, and btree readahead (which reads only
 	// siblings within 64 KiB of the block a search needs) finds them.
 	ReadOnly bool
+	// Compact triggers compaction (/proc/sys/vm/compact_memory) in a loop.
+	// Migrating a tree block's page releases its extent buffer
+	// (btree_migrate_folio -> try_release_extent_buffer) with the page
+	// locked, whatever the page's age, where reclaim takes the oldest pages
+	// first: compaction reaches the buffer a failed readahead just left.
+	Compact bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -154,6 +160,16 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 			w.search(ctx, rand.New(rand.NewSource(w.Seed*1000+int64(t))), gens, &ops, &errs)
 		}(t)
 	}
+	if w.Compact {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() { // xattr writer
 		defer wg.Done()
@@ -190,6 +206,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
 			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
+			"compact": fmt.Sprint(w.Compact),
 			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err

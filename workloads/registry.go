@@ -101,7 +101,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	hogSize := fs.String("hog", "40M", "readahead-reclaim: anonymous memory held inside the cgroup")
 	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
-	compact := fs.Bool("compact", true, "mmap-dio: trigger compaction (page migration) in a loop")
+	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop; on by default for mmap-dio only, readahead-reclaim needs --compact=true (or compact: true)")
 	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
 	readOnly := fs.Bool("read-only", false, "readahead-reclaim: no xattr writer, so the tree stays as built, its leaves contiguous on disk (btree readahead only reads siblings within 64 KiB of the block it needs)")
 	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
@@ -115,6 +115,8 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("workload %s: unexpected argument %q", name, fs.Arg(0))
 	}
+	compactSet := false
+	fs.Visit(func(f *flag.Flag) { compactSet = compactSet || f.Name == "compact" })
 	sizeOr := func(def string) (int64, error) {
 		if *size == "" {
 			*size = def
@@ -146,7 +148,8 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 			return nil, fmt.Errorf("readahead-reclaim: %w", err)
 		}
 		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly, Limits: limits}
+			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly,
+			Compact: compactSet && *compact, Limits: limits}
 	case "fsync":
 		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
 	}

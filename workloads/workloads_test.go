@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,37 @@ func TestMmapDIOValidate(t *testing.T) {
 	} {
 		if err := w.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate(%+v) = %v, want an error naming %q", w, err, want)
+		}
+	}
+}
+
+// TestParseCompactDefault: --compact is on by default for mmap-dio only;
+// readahead-reclaim compacts only when asked.
+func TestParseCompactDefault(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"mmap-dio", nil, true},
+		{"mmap-dio", []string{"--compact=false"}, false},
+		{"readahead-reclaim", nil, false},
+		{"readahead-reclaim", []string{"--compact"}, true},
+		{"readahead-reclaim", []string{"--compact=false"}, false},
+	} {
+		w, err := Parse(c.name, c.args, t.TempDir(), io.Discard)
+		if err != nil {
+			t.Fatalf("%s %v: %v", c.name, c.args, err)
+		}
+		var got bool
+		switch w := w.(type) {
+		case *MmapDIO:
+			got = w.Compact
+		case *ReadaheadReclaim:
+			got = w.Compact
+		}
+		if got != c.want {
+			t.Errorf("%s %v: Compact = %v, want %v", c.name, c.args, got, c.want)
 		}
 	}
 }
