@@ -206,7 +206,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
 			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
-			"compact": fmt.Sprint(w.Compact),
+			"compact":       fmt.Sprint(w.Compact),
 			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
