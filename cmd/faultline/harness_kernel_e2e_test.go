@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -89,6 +90,42 @@ func TestHarnessKernelFailTrylock(t *testing.T) {
 			t.Errorf("fail-trylock: %+v; want hits, and about half of them failed", x)
 		}
 		t.Logf("%s: hits %d, filtered %d, fired %d", x.Spec, x.Hits, x.Filtered, x.Fired)
+	}
+	noQEMULeft(t, tmp)
+}
+
+// TestHarnessKernelDIOPins checks the harness's fix for seed D's bug class:
+// O_DIRECT reads and writes on ext4 pin their user pages (FOLL_PIN), so
+// /proc/vmstat's nr_foll_pin_acquired grows by at least one pin per page
+// moved, and every pin is released (the counters are folded first).
+func TestHarnessKernelDIOPins(t *testing.T) {
+	k := harnessKernel(t)
+	tmp := t.TempDir()
+	script := `pins() { echo 1 > /proc/sys/vm/stat_refresh; awk '/^nr_foll_pin_(acquired|released)/ {printf "%s=%s ", $1, $2}' /proc/vmstat; echo; }
+pins
+dd if=/dev/zero of=/mnt/scratch/f bs=1M count=4 oflag=direct 2>/dev/null || echo "dd write failed"
+dd if=/mnt/scratch/f of=/dev/null bs=64k iflag=direct 2>/dev/null || echo "dd read failed"
+pins`
+	r := faultline(t, tmp, "", "vm", "--kernel", k, "--fs", "ext4", "--", "sh", "-c", script)
+	if r.code != 0 || strings.Contains(r.stdout, "failed") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want two counter lines, got:\n%s", r.stdout)
+	}
+	var acq, rel [2]int
+	for i, l := range lines {
+		if _, err := fmt.Sscanf(l, "nr_foll_pin_acquired=%d nr_foll_pin_released=%d", &acq[i], &rel[i]); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+	}
+	// 4 MiB written and read back: 2 x 1,024 pages.
+	if got := acq[1] - acq[0]; got < 2048 {
+		t.Errorf("direct I/O took %d pins, want >= 2048 (one per page): pages are not pinned on %s", got, k)
+	}
+	if acq[1]-rel[1] != acq[0]-rel[0] {
+		t.Errorf("pins leaked: acquired %d -> %d, released %d -> %d", acq[0], acq[1], rel[0], rel[1])
 	}
 	noQEMULeft(t, tmp)
 }
