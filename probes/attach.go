@@ -27,8 +27,8 @@ type Report struct {
 	Reason   string `json:"reason,omitempty"`
 	// Hits counts every time the probe ran.
 	Hits uint64 `json:"hits"`
-	// Filtered counts hits that a filter (comm, pid, cgroup, caller, site)
-	// excluded.
+	// Filtered counts hits that a filter (comm, pid, cgroup, caller, site,
+	// if-set / if-clear) excluded.
 	Filtered uint64 `json:"filtered"`
 	// Fired counts injections: delays made, failures forced, or matching
 	// hits for count.
@@ -134,6 +134,9 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 			return err
 		}
 		set["caller_lo"], set["caller_hi"] = lo, hi
+	}
+	if f := inj.Field; f.Reg != "" {
+		set["field_reg"], set["field_off"], set["field_mask"], set["field_set"] = fieldRegs[f.Reg], f.Offset, uint64(1)<<f.Bit, b2u(f.Set)
 	}
 	if inj.Kind == FailTrylock {
 		set["caller_arg"], set["match_site"], set["site"] = uint8(1), uint8(1), TrylockSites[inj.Site]

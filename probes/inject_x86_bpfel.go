@@ -40,6 +40,10 @@ const (
 	injectVarCheckComm   = "check_comm"
 	injectVarDelayMinNs  = "delay_min_ns"
 	injectVarDelaySpanNs = "delay_span_ns"
+	injectVarFieldMask   = "field_mask"
+	injectVarFieldOff    = "field_off"
+	injectVarFieldReg    = "field_reg"
+	injectVarFieldSet    = "field_set"
 	injectVarMatchSite   = "match_site"
 	injectVarRetval      = "retval"
 	injectVarSite        = "site"
@@ -115,6 +119,10 @@ type injectVariableSpecs struct {
 	CheckComm   *ebpf.VariableSpec `ebpf:"check_comm"`
 	DelayMinNs  *ebpf.VariableSpec `ebpf:"delay_min_ns"`
 	DelaySpanNs *ebpf.VariableSpec `ebpf:"delay_span_ns"`
+	FieldMask   *ebpf.VariableSpec `ebpf:"field_mask"`
+	FieldOff    *ebpf.VariableSpec `ebpf:"field_off"`
+	FieldReg    *ebpf.VariableSpec `ebpf:"field_reg"`
+	FieldSet    *ebpf.VariableSpec `ebpf:"field_set"`
 	MatchSite   *ebpf.VariableSpec `ebpf:"match_site"`
 	Retval      *ebpf.VariableSpec `ebpf:"retval"`
 	Site        *ebpf.VariableSpec `ebpf:"site"`
@@ -165,6 +173,10 @@ type injectVariables struct {
 	CheckComm   *ebpf.Variable `ebpf:"check_comm"`
 	DelayMinNs  *ebpf.Variable `ebpf:"delay_min_ns"`
 	DelaySpanNs *ebpf.Variable `ebpf:"delay_span_ns"`
+	FieldMask   *ebpf.Variable `ebpf:"field_mask"`
+	FieldOff    *ebpf.Variable `ebpf:"field_off"`
+	FieldReg    *ebpf.Variable `ebpf:"field_reg"`
+	FieldSet    *ebpf.Variable `ebpf:"field_set"`
 	MatchSite   *ebpf.Variable `ebpf:"match_site"`
 	Retval      *ebpf.Variable `ebpf:"retval"`
 	Site        *ebpf.Variable `ebpf:"site"`

@@ -91,10 +91,57 @@ type Injection struct {
 	// Caller restricts the injection to calls from this function (its
 	// range from kallsyms).
 	Caller string `json:"caller,omitempty"`
+	// Field, if its Reg is set, is a memory test the call must pass
+	// (if-set=, if-clear=).
+	Field FieldTest `json:"field,omitzero"`
 	// Budget caps the total delay per second (delay only).
 	Budget time.Duration `json:"budget_ns,omitempty"`
 	// Optional injections that cannot attach are reported, not fatal.
 	Optional bool `json:"optional,omitempty"`
+}
+
+// FieldTest is a memory test at the probe point: bit Bit of the 64-bit word
+// at register Reg plus Offset must be set (Set) or clear. For example the
+// flags of a structure whose address a register holds, found with objdump at
+// a +offset probe, or a function's first argument (rdi) at its entry.
+type FieldTest struct {
+	Reg    string `json:"reg"`
+	Offset uint64 `json:"offset"`
+	Bit    uint   `json:"bit"`
+	Set    bool   `json:"set"`
+}
+
+// fieldRegs are the registers a FieldTest can read, numbered as the BPF
+// program's field_reg (1 + the index in the kernel's x86-64 struct pt_regs).
+var fieldRegs = map[string]uint8{
+	"r15": 1, "r14": 2, "r13": 3, "r12": 4, "rbp": 5, "rbx": 6, "r11": 7, "r10": 8,
+	"r9": 9, "r8": 10, "rax": 11, "rcx": 12, "rdx": 13, "rsi": 14, "rdi": 15,
+}
+
+// parseFieldTest parses REG[+OFF]:BIT.
+func parseFieldTest(v string, set bool) (FieldTest, error) {
+	loc, bit, ok := strings.Cut(v, ":")
+	reg, off, hasOff := strings.Cut(loc, "+")
+	if !ok || reg == "" {
+		return FieldTest{}, fmt.Errorf("%q: want REG[+OFF]:BIT, e.g. rbx+0x10:0", v)
+	}
+	if _, ok := fieldRegs[reg]; !ok {
+		return FieldTest{}, fmt.Errorf("%q: unknown register %q; registers: rdi rsi rdx rcx r8 r9 rax rbx rbp r10-r15", v, reg)
+	}
+	f := FieldTest{Reg: reg, Set: set}
+	if hasOff {
+		n, err := strconv.ParseUint(off, 0, 32)
+		if err != nil {
+			return FieldTest{}, fmt.Errorf("%q: bad offset %q: want +0x10 or +16", v, off)
+		}
+		f.Offset = n
+	}
+	b, err := strconv.ParseUint(bit, 10, 8)
+	if err != nil || b > 63 {
+		return FieldTest{}, fmt.Errorf("%q: bad bit %q: want 0 to 63", v, bit)
+	}
+	f.Bit = uint(b)
+	return f, nil
 }
 
 // Syntax is the injection spec grammar, for help texts.
@@ -104,7 +151,9 @@ const Syntax = `KIND:TARGET[:ARG][@PROB][,OPTION...]
   fail-return:FUNC:ERRNO|VALUE[@P]       force FUNC's return value (ENOMEM, -12, 1)
   fail-trylock:SITE[@P]                  make a page trylock fail (SITE: eb-readahead, global)
 Options: comm=NAME  pid=TGID  cgroup=PATH  caller=FUNC  budget=DUR (delay per second,
-default 250ms)  optional (report instead of failing when it cannot attach)`
+default 250ms)  if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
+64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0)
+optional (report instead of failing when it cannot attach)`
 
 // Parse parses one injection spec (see Syntax).
 func Parse(spec string) (Injection, error) {
@@ -226,13 +275,20 @@ func Parse(spec string) (Injection, error) {
 			if inj.Budget, err = parseDuration(v); err != nil || inj.Budget < inj.DelayMax || inj.Budget > 900*time.Millisecond {
 				return bad("budget=%q: want a duration from the maximum delay up to 900ms (per second)", v)
 			}
+		case "if-set", "if-clear":
+			if inj.Field.Reg != "" {
+				return bad("one if-set= or if-clear= per injection")
+			}
+			if inj.Field, err = parseFieldTest(v, k == "if-set"); err != nil {
+				return bad("%s=%v", k, err)
+			}
 		case "optional":
 			if v != "" {
 				return bad("optional takes no value")
 			}
 			inj.Optional = true
 		default:
-			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, budget=, optional", opt)
+			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, budget=, if-set=, if-clear=, optional", opt)
 		}
 	}
 	return inj, nil

@@ -133,3 +133,39 @@ func TestKernelsShowProbe(t *testing.T) {
 	}
 	noQEMULeft(t, tmp)
 }
+
+// TestInjectFieldTest checks if-set= on the stock kernel: at the entry of
+// __x64_sys_lseek, rdi points at the caller's saved registers (struct
+// pt_regs), whose si (offset 0x68) is lseek's offset argument. dd's skip=
+// seeks by bs*skip: two seeks to 4096 (bit 12 set) and one to 2048 (bit 12
+// clear) make the conditioned count fire exactly twice, while the plain
+// count sees all three.
+func TestInjectFieldTest(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	rep := filepath.Join(tmp, "run.json")
+	const cond = "count:__x64_sys_lseek,comm=dd,if-set=rdi+0x68:12"
+	script := `for n in 4096 4096 2048; do dd if=/dev/zero of=/dev/null bs=1 count=1 skip=$n 2>/dev/null; done`
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none", "--report", rep,
+		"--inject", cond, "--inject", "count:__x64_sys_lseek,comm=dd", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rec runRecord
+	b, err := os.ReadFile(rep)
+	if err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("run record: %v\n%s", err, b)
+	}
+	got := map[string]probes.Report{}
+	for _, x := range rec.Injections {
+		got[x.Spec] = x
+	}
+	c, all := got[cond], got["count:__x64_sys_lseek,comm=dd"]
+	if !c.Attached || c.Fired != 2 || c.Hits < 3 {
+		t.Errorf("conditioned count: %+v, want 2 fired of >= 3 hits", c)
+	}
+	if all.Fired < 3 || c.Hits != all.Hits || c.Filtered != c.Hits-2 {
+		t.Errorf("plain count %+v against conditioned %+v: want >= 3 fired, the same hits, all but 2 filtered", all, c)
+	}
+	noQEMULeft(t, tmp)
+}

@@ -42,10 +42,17 @@ volatile const __u64 caller_hi = 0;
 volatile const __u8 caller_arg = 0;	/* caller is argument 2, not the return address */
 volatile const __u8 match_site = 0;	/* argument 1 must equal site */
 volatile const __s32 site = 0;
+/* Memory test: bit(s) field_mask of the u64 at register + field_off must be
+ * set (field_set) or clear. field_reg is 1 + the register's index in struct
+ * pt_regs (r15 .. di); 0: no test. */
+volatile const __u8 field_reg = 0;
+volatile const __u64 field_off = 0;
+volatile const __u64 field_mask = 0;
+volatile const __u8 field_set = 0;
 
 struct stats {
 	__u64 hits;	    /* the probe ran */
-	__u64 filtered;	    /* ... but a filter (comm, pid, cgroup, caller, site) said no */
+	__u64 filtered;	    /* ... but a filter (comm, pid, cgroup, caller, site, memory test) said no */
 	__u64 fired;	    /* injected: delayed or failed */
 	__u64 delay_ns;	    /* total injected delay */
 	__u64 budget_skips; /* would have fired, but the per-second budget was spent */
@@ -64,6 +71,27 @@ static __always_inline struct stats *get_stats(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+/* field_ok: the memory test passes (or there is none). A word that cannot be
+ * read fails it. */
+static __always_inline int field_ok(struct pt_regs *ctx)
+{
+	if (!field_reg)
+		return 1;
+	/* A copy of the registers, indexed on the stack: the verifier refuses
+	 * a variable offset into ctx, which a switch would compile to. */
+	struct pt_regs regs;
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
+		return 0;
+	__u32 i = field_reg - 1;
+	if (i >= 15)
+		return 0;
+	unsigned long base = ((unsigned long *)&regs)[i];
+	__u64 word = 0;
+	if (bpf_probe_read_kernel(&word, sizeof(word), (void *)(base + field_off)))
+		return 0;
+	return ((word & field_mask) != 0) == (field_set != 0);
 }
 
 /* wanted: the filters match this call. */
@@ -94,7 +122,7 @@ static __always_inline int wanted(struct pt_regs *ctx)
 		if (caller < caller_lo || caller >= caller_hi)
 			return 0;
 	}
-	return 1;
+	return field_ok(ctx);
 }
 
 /* enter counts the hit and decides whether to fire (probability, filters). */
