@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func (ir *Initramfs) Build(cacheDir string) (string, error) {
 		_ = os.Chtimes(out, now, now)
 		return out, nil
 	}
-	PruneInitramfs(cacheDir, InitramfsMaxAge)
+	PruneInitramfs(cacheDir, InitramfsMaxAge, InitramfsMaxBytes)
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("initramfs cache: %w", err)
 	}
@@ -140,29 +141,59 @@ func (ir *Initramfs) Build(cacheDir string) (string, error) {
 
 // InitramfsMaxAge is how long a cached initramfs is kept after its last use.
 // Every build of the agent makes new ones (one per kernel and filesystem),
-// so without pruning the cache grows by ~10 MB per build and kernel.
+// so without pruning the cache grows by 9-28 MB per build and kernel.
 const InitramfsMaxAge = 7 * 24 * time.Hour
 
+// InitramfsMaxBytes caps the cache: past it, the least recently used
+// archives go first (a developer rebuilding the agent all day otherwise
+// fills gigabytes within the week).
+const InitramfsMaxBytes = 2 << 30
+
 // PruneInitramfs removes the cached initramfs files in cacheDir last used
-// more than maxAge ago, and returns how many it removed. A VM that booted
+// more than maxAge ago, then the least recently used ones until the rest
+// take at most maxBytes, and returns how many it removed. A VM that booted
 // from one keeps its own copy (WithConfig), so removing is always safe.
-func PruneInitramfs(cacheDir string, maxAge time.Duration) int {
+func PruneInitramfs(cacheDir string, maxAge time.Duration, maxBytes int64) int {
 	ents, err := os.ReadDir(cacheDir)
 	if err != nil {
 		return 0
 	}
+	type file struct {
+		name string
+		size int64
+		used time.Time
+	}
+	var keep []file
+	var total int64
 	n := 0
+	remove := func(name string) {
+		if os.Remove(filepath.Join(cacheDir, name)) == nil {
+			n++
+		}
+	}
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), "initramfs-") || !strings.HasSuffix(e.Name(), ".cpio") {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || time.Since(info.ModTime()) < maxAge {
+		if err != nil {
 			continue
 		}
-		if os.Remove(filepath.Join(cacheDir, e.Name())) == nil {
-			n++
+		if time.Since(info.ModTime()) >= maxAge {
+			remove(e.Name())
+			continue
 		}
+		keep = append(keep, file{e.Name(), info.Size(), info.ModTime()})
+		total += info.Size()
+	}
+	// Oldest use first.
+	sort.Slice(keep, func(a, b int) bool { return keep[a].used.Before(keep[b].used) })
+	for _, f := range keep {
+		if total <= maxBytes {
+			break
+		}
+		remove(f.name)
+		total -= f.size
 	}
 	return n
 }

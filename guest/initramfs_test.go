@@ -185,10 +185,35 @@ func TestPruneInitramfs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := PruneInitramfs(dir, InitramfsMaxAge); n != 1 {
+	if n := PruneInitramfs(dir, InitramfsMaxAge, InitramfsMaxBytes); n != 1 {
 		t.Errorf("removed %d files, want 1", n)
 	}
 	for name, want := range map[string]bool{"initramfs-old.cpio": false, "initramfs-new.cpio": true, "minimal-1-2.cpio": true, "initramfs-old.cpio.x": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
+	}
+}
+
+// TestPruneInitramfsSize: over the size cap, the least recently used go
+// first, until the rest fit.
+func TestPruneInitramfsSize(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"initramfs-a.cpio", "initramfs-b.cpio", "initramfs-c.cpio", "initramfs-d.cpio"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, 100), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		used := now.Add(time.Duration(i-4) * time.Hour) // a oldest, d newest
+		if err := os.Chtimes(p, used, used); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := PruneInitramfs(dir, InitramfsMaxAge, 250); n != 2 {
+		t.Errorf("removed %d files, want 2", n)
+	}
+	for name, want := range map[string]bool{"initramfs-a.cpio": false, "initramfs-b.cpio": false, "initramfs-c.cpio": true, "initramfs-d.cpio": true} {
 		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
 		}
