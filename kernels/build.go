@@ -733,3 +733,68 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// BuildState says how a cached build relates to its spec as it is now.
+type BuildState string
+
+// The states of a cached build.
+const (
+	// BuildCurrent: the spec, its fragments, patches, source and compiler
+	// still give this build's key; --kernel NAME uses it.
+	BuildCurrent BuildState = "current"
+	// BuildSuperseded: the spec or something it uses changed since; the
+	// build is never used again and `faultline kernels prune` removes it.
+	BuildSuperseded BuildState = "superseded"
+	// BuildUnknown: the spec file is gone or cannot be read, so nothing
+	// says whether the build is current; prune keeps it.
+	BuildUnknown BuildState = "unknown"
+)
+
+// State tells whether k, a cached build, is what its spec builds today.
+// Kernels that were not built (Debian packages, files) are always current.
+func (b *Builder) State(k *Kernel) BuildState {
+	if k.Source != "build" {
+		return BuildCurrent
+	}
+	arg := k.Spec
+	if name, ok := strings.CutPrefix(k.Spec, "kernels/specs/"); ok {
+		arg = strings.TrimSuffix(name, ".yaml")
+	}
+	spec, err := LoadBuildSpec(arg)
+	if err != nil || spec.Name != k.Name {
+		return BuildUnknown
+	}
+	p, err := b.resolve(spec)
+	if err != nil {
+		return BuildUnknown
+	}
+	if p.key == k.Key {
+		return BuildCurrent
+	}
+	return BuildSuperseded
+}
+
+// Prune removes the cached builds whose spec has changed since they were
+// made (BuildSuperseded) and returns them. dryRun only lists them.
+func (b *Builder) Prune(dryRun bool) ([]*Kernel, error) {
+	ks, err := b.Store.List()
+	if err != nil {
+		return nil, err
+	}
+	var gone []*Kernel
+	for _, k := range ks {
+		if b.State(k) != BuildSuperseded {
+			continue
+		}
+		if !dryRun {
+			if k.Dir == "" || filepath.Dir(filepath.Clean(k.Dir)) != filepath.Clean(b.Store.Root) {
+				return gone, fmt.Errorf("prune %s: its directory %q is not in the kernel cache %s", k.Name, k.Dir, b.Store.Root)
+			}
+			if err := os.RemoveAll(k.Dir); err != nil {
+				return gone, fmt.Errorf("prune %s: %w", k.Name, err)
+			}
+		}
+		gone = append(gone, k)
+	}
+	return gone, nil
+}

@@ -248,3 +248,63 @@ func TestApplySeries(t *testing.T) {
 		t.Errorf("applied records left: %d", len(ents))
 	}
 }
+
+// TestStateAndPrune: a build whose key is what its spec gives today is
+// current, one with another key is superseded and the only one prune
+// removes; a build whose spec file is gone, and a Debian kernel, stay.
+func TestStateAndPrune(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed (part of a build's cache key)")
+	}
+	root := t.TempDir()
+	b := &Builder{Store: &Store{Root: root, Apt: fakeApt{}}}
+	spec, err := LoadBuildSpec("6.1-harness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.resolve(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(dir string, k *Kernel) {
+		k.Dir = filepath.Join(root, dir)
+		if err := os.MkdirAll(k.Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeManifest(k, k.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(p.kernelDirName(), &Kernel{Name: "6.1-harness", Source: "build", Spec: "kernels/specs/6.1-harness.yaml", Key: p.key})
+	add("6.1-harness-000000000000", &Kernel{Name: "6.1-harness", Source: "build", Spec: "kernels/specs/6.1-harness.yaml", Key: strings.Repeat("0", 64)})
+	add("mine-111111111111", &Kernel{Name: "mine", Source: "build", Spec: filepath.Join(root, "gone.yaml"), Key: strings.Repeat("1", 64)})
+	add("linux-image-x", &Kernel{Name: "linux-image-x", Source: "debian"})
+
+	ks, err := b.Store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]BuildState{p.kernelDirName(): BuildCurrent, "6.1-harness-000000000000": BuildSuperseded,
+		"mine-111111111111": BuildUnknown, "linux-image-x": BuildCurrent}
+	for _, k := range ks {
+		if got := b.State(k); got != want[filepath.Base(k.Dir)] {
+			t.Errorf("%s: state %s, want %s", filepath.Base(k.Dir), got, want[filepath.Base(k.Dir)])
+		}
+	}
+	gone, err := b.Prune(true)
+	if err != nil || len(gone) != 1 || filepath.Base(gone[0].Dir) != "6.1-harness-000000000000" {
+		t.Fatalf("dry run: %v, %v", gone, err)
+	}
+	if _, err := os.Stat(gone[0].Dir); err != nil {
+		t.Errorf("the dry run removed %s", gone[0].Dir)
+	}
+	if gone, err = b.Prune(false); err != nil || len(gone) != 1 {
+		t.Fatalf("prune: %v, %v", gone, err)
+	}
+	for dir := range want {
+		_, err := os.Stat(filepath.Join(root, dir))
+		if exists := err == nil; exists != (dir != "6.1-harness-000000000000") {
+			t.Errorf("%s: exists %v after prune", dir, exists)
+		}
+	}
+}

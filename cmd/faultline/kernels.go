@@ -27,13 +27,16 @@ const kernelsUsage = `Usage:
   faultline kernels build [--jobs N] [--json] BUILDSPEC...
   faultline kernels list [--json]
   faultline kernels show SPEC [--json] [--probe]
+  faultline kernels prune [--dry-run] [--json]
 
 fetch downloads Debian's prebuilt kernels. build builds a kernel from a build
 spec: a shipped one (kernels/specs: 6.1-harness, 6.1-mutant-seed-a..d,
 6.1-debug) or a YAML file with name, source (debian-source:6.1, tree:PATH,
 git:REPO@REF), config (base + fragments) and patches. A build already in the
 cache costs nothing; a changed patch series rebuilds only what it touches.
-Built kernels are used by name: faultline vm --kernel 6.1-harness.
+Built kernels are used by name: faultline vm --kernel 6.1-harness. When a
+spec, a patch or a fragment changes, the next build makes a new kernel and
+the old one is superseded (list marks it); prune removes superseded builds.
 
 Examples:
   faultline kernels fetch debian:6.1-cloud debian:6.12-cloud
@@ -41,6 +44,7 @@ Examples:
   faultline kernels build ./my-series.yaml --jobs 4
   faultline kernels show 6.1-harness --json
   faultline kernels show debian:6.1-cloud --probe    # boot it, ask cilium/ebpf's features package
+  faultline kernels prune --dry-run                  # what prune would remove
 `
 
 func cmdKernels(ctx context.Context, args []string) int {
@@ -56,6 +60,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	jobs := fs.Int("jobs", runtime.NumCPU(), "build: make -j")
 	probe := fs.Bool("probe", false, "show: boot the kernel and probe its BPF features in the guest (cached beside the kernel)")
+	dryRun := fs.Bool("dry-run", false, "prune: list what would be removed, remove nothing")
 	if err := fs.Parse(reorder(args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -91,25 +96,75 @@ func cmdKernels(ctx context.Context, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		if *asJSON {
-			if ks == nil {
-				ks = []*kernels.Kernel{}
+		b, err := kernels.NewBuilder(store)
+		if err != nil {
+			return fail(err)
+		}
+		type listed struct {
+			*kernels.Kernel
+			// State is a build's state against its spec today.
+			State kernels.BuildState `json:"state,omitempty"`
+		}
+		out := []listed{}
+		for _, k := range ks {
+			l := listed{Kernel: k}
+			if k.Source == "build" {
+				l.State = b.State(k)
 			}
-			return printJSON(map[string]any{"kernels": ks, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs()})
+			out = append(out, l)
+		}
+		if *asJSON {
+			return printJSON(map[string]any{"kernels": out, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs()})
 		}
 		fmt.Println("Cached kernels:")
 		if len(ks) == 0 {
 			fmt.Println("  (none; faultline kernels fetch debian:6.1-cloud)")
 		}
-		for _, k := range ks {
+		for _, k := range out {
 			extra := ""
 			if k.Source == "build" {
 				extra = "  built " + k.Version + " from " + k.BuiltFrom
+				switch k.State {
+				case kernels.BuildSuperseded:
+					extra += "  (superseded: its spec changed since; faultline kernels prune removes it)"
+				case kernels.BuildUnknown:
+					extra += "  (spec " + k.Spec + " not found: kept)"
+				}
 			}
 			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, extra)
 		}
 		fmt.Println("Specs: " + strings.Join(kernels.DebianSpecs, ", ") + ", file:PATH[,modules=DIR]")
 		fmt.Println("Build specs: " + strings.Join(kernels.ShippedSpecs(), ", ") + ", FILE.yaml")
+		return exitOK
+	case "prune":
+		if fs.NArg() != 0 {
+			fmt.Fprint(os.Stderr, kernelsUsage)
+			return exitUsage
+		}
+		b, err := kernels.NewBuilder(store)
+		if err != nil {
+			return fail(err)
+		}
+		gone, err := b.Prune(*dryRun)
+		if err != nil {
+			return fail(err)
+		}
+		if *asJSON {
+			if gone == nil {
+				gone = []*kernels.Kernel{}
+			}
+			return printJSON(map[string]any{"removed": gone, "dry_run": *dryRun})
+		}
+		verb := "removed"
+		if *dryRun {
+			verb = "would remove"
+		}
+		for _, k := range gone {
+			fmt.Printf("%s %s (built %s, superseded)\t%s\n", verb, k.Name, k.Version, k.Dir)
+		}
+		if len(gone) == 0 {
+			fmt.Println("nothing to prune: every cached build is what its spec builds today")
+		}
 		return exitOK
 	case "show":
 		if fs.NArg() != 1 {
