@@ -50,6 +50,13 @@ type ReadaheadReclaim struct {
 	// locked, whatever the page's age, where reclaim takes the oldest pages
 	// first: compaction reaches the buffer a failed readahead just left.
 	Compact bool
+	// PartialReaddir makes readdir start at a random entry (lseek to a
+	// directory index) and read one 4 KiB getdents64 buffer (about 100
+	// entries): btree readahead then fetches leaves beyond the one it
+	// needs that this search never reads, so the tree blocks of a failed
+	// readahead stay not uptodate until reclaim or a later readahead meets
+	// them.
+	PartialReaddir bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -206,8 +213,9 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "dirs": fmt.Sprint(w.Dirs), "files": fmt.Sprint(w.Files),
 			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
-			"compact":       fmt.Sprint(w.Compact),
-			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
+			"compact":         fmt.Sprint(w.Compact),
+			"partial_readdir": fmt.Sprint(w.PartialReaddir),
+			"setup_seconds":   fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
 }
@@ -215,7 +223,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 // search does random lookups: readdir (btree readahead), stat, getxattr and
 // read, checking what it reads as it goes.
 func (w *ReadaheadReclaim) search(ctx context.Context, rng *rand.Rand, gens []atomic.Uint32, ops, errs *atomic.Int64) {
-	buf := make([]byte, 256)
+	buf, dbuf := make([]byte, 256), make([]byte, 4096)
 	for ctx.Err() == nil {
 		d, f := rng.Intn(w.Dirs), rng.Intn(w.Files)
 		op := rng.Intn(4)
@@ -226,6 +234,10 @@ func (w *ReadaheadReclaim) search(ctx context.Context, rng *rand.Rand, gens []at
 		var err error
 		switch op {
 		case 0:
+			if w.PartialReaddir {
+				err = partialReaddir(filepath.Dir(p), int64(rng.Intn(w.Files)), dbuf)
+				break
+			}
 			var ents []os.DirEntry
 			if ents, err = os.ReadDir(filepath.Dir(p)); err == nil && len(ents) != w.Files {
 				err = fmt.Errorf("readdir %s: %d entries, want %d", filepath.Dir(p), len(ents), w.Files)
@@ -278,4 +290,26 @@ func (w *ReadaheadReclaim) verify(gens []atomic.Uint32) (Integrity, error) {
 	}
 	in.OK = in.BadBlocks == 0
 	return in, nil
+}
+
+// partialReaddir reads one getdents64 buffer of dir from its entry skip
+// (btrfs's directory offsets are directory indexes, from 2) and checks that
+// it holds entries.
+func partialReaddir(dir string, skip int64, buf []byte) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Seek(fd, 2+skip, 0); err != nil {
+		return fmt.Errorf("seek %s: %w", dir, err)
+	}
+	n, err := unix.Getdents(fd, buf)
+	if err != nil {
+		return fmt.Errorf("getdents %s: %w", dir, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("getdents %s: no entries", dir)
+	}
+	return nil
 }

@@ -264,17 +264,24 @@ func TestWorkloadsBtrfs(t *testing.T) {
 	tmp := t.TempDir()
 	type summary struct {
 		Ops       int64
+		Errors    int64
 		Integrity struct{ OK bool }
 		Reach     map[string]struct{ Hits int64 }
 	}
 	for _, c := range []struct {
-		args  []string
-		reach []string
+		args     []string
+		reach    []string
+		noErrors bool
 	}{
 		{[]string{"--mount-opt", "compress-force=zstd", "--", "workload", "compressed-writeback", "--duration", "5s"},
-			[]string{"compress_file_range", "submit_compressed_extents", "btrfs_evict_inode"}},
+			[]string{"compress_file_range", "submit_compressed_extents", "btrfs_evict_inode"}, false},
 		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "8", "--files", "64"},
-			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}},
+			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}, false},
+		// Seed B's shapes: every searcher in one directory, readdir from a
+		// random entry for one buffer, compaction in a loop.
+		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "2", "--files", "512",
+			"--storm", "--partial-readdir", "--compact"},
+			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}, true},
 	} {
 		r := faultline(t, tmp, "", append([]string{"vm", "--kernel", "debian:6.1-cloud", "--fs", "btrfs", "--timeout", "200s"}, c.args...)...)
 		if r.code != 0 {
@@ -284,8 +291,8 @@ func TestWorkloadsBtrfs(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, r.stdout)
 		}
-		if s.Ops == 0 || !s.Integrity.OK {
-			t.Errorf("%v: ops %d, integrity %+v", c.args, s.Ops, s.Integrity)
+		if s.Ops == 0 || !s.Integrity.OK || (c.noErrors && s.Errors != 0) {
+			t.Errorf("%v: ops %d, errors %d, integrity %+v", c.args, s.Ops, s.Errors, s.Integrity)
 		}
 		for _, fn := range c.reach {
 			if s.Reach[fn].Hits == 0 {
