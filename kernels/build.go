@@ -745,8 +745,9 @@ const (
 	// BuildSuperseded: the spec or something it uses changed since; the
 	// build is never used again and `faultline kernels prune` removes it.
 	BuildSuperseded BuildState = "superseded"
-	// BuildUnknown: the spec file is gone or cannot be read, so nothing
-	// says whether the build is current; prune keeps it.
+	// BuildUnknown: the spec file is gone or cannot be read, or its source
+	// cannot be identified (no apt lists, a git ref gone), so nothing says
+	// whether the build is current; prune keeps it.
 	BuildUnknown BuildState = "unknown"
 )
 

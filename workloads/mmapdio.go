@@ -160,10 +160,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
-				time.Sleep(100 * time.Millisecond)
-			}
+			compact(ctx, 100*time.Millisecond)
 		}()
 	}
 	wg.Wait()
@@ -321,6 +318,15 @@ func writeKernfs(path, s string) error {
 
 // reclaim asks the kernel to reclaim n bytes from the cgroup, in a loop
 // (memory.reclaim, Linux >= 5.19).
+// compact triggers compaction (page migration) of every zone, then waits
+// every, until ctx ends.
+func compact(ctx context.Context, every time.Duration) {
+	for ctx.Err() == nil {
+		_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
+		time.Sleep(every)
+	}
+}
+
 func reclaim(ctx context.Context, name string, n int64) {
 	path := filepath.Join(cgroupRoot, name, "memory.reclaim")
 	for ctx.Err() == nil {

@@ -171,10 +171,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
-				time.Sleep(10 * time.Millisecond)
-			}
+			compact(ctx, 10*time.Millisecond)
 		}()
 	}
 	wg.Add(2)

@@ -128,7 +128,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 				case kernels.BuildSuperseded:
 					extra += "  (superseded: its spec changed since; faultline kernels prune removes it)"
 				case kernels.BuildUnknown:
-					extra += "  (spec " + k.Spec + " not found: kept)"
+					extra += "  (cannot tell if current: spec " + k.Spec + " or its source not found; prune keeps it)"
 				}
 			}
 			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, extra)
