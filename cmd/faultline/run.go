@@ -53,6 +53,7 @@ Examples:
   faultline run --parallel 2 --runs 5 --out /tmp/c1 --junit c1.xml scenarios/cwb-btrfs.yaml
   faultline run --resume /tmp/c1
   faultline run --json scenarios/seeds/seed-d.yaml > result.json
+  faultline run --skip /no-inject scenarios/seeds/       # leave out the 10-minute controls
 
 Exit status: 0 every run met its expectation; 1 some run did not (a crash,
 lost data or a hang where clean was expected, or a missed positive control);
@@ -77,6 +78,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	fs.Var(&sigDirs, "signatures", "directory of extra signature files (repeatable)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	only := fs.String("only", "", "run only the cases whose name matches this regexp (e.g. 'seed-a$|/harness')")
+	skip := fs.String("skip", "", "leave out the cases whose name matches this regexp (e.g. '/no-inject')")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -100,13 +102,16 @@ func cmdRun(ctx context.Context, args []string) int {
 		ids = append(ids, s.ID)
 	}
 	c := &campaignRun{sigs: sigs, accel: *accel, quiet: *quiet, parallel: *parallel}
-	if *only != "" {
+	if *only != "" || *skip != "" {
 		if *resume != "" {
-			fmt.Fprintln(os.Stderr, "faultline run: --resume runs the campaign's plan; --only applies to new campaigns")
+			fmt.Fprintln(os.Stderr, "faultline run: --resume runs the campaign's plan; --only and --skip apply to new campaigns")
 			return exitUsage
 		}
-		if c.only, err = regexp.Compile(*only); err != nil {
+		if c.only, err = compileOptional(*only); err != nil {
 			return fail(fmt.Errorf("%w: --only: %w", errUsage, err))
+		}
+		if c.skip, err = compileOptional(*skip); err != nil {
+			return fail(fmt.Errorf("%w: --skip: %w", errUsage, err))
 		}
 	}
 	if *resume != "" {
@@ -156,6 +161,7 @@ type campaignRun struct {
 	quiet    bool
 	parallel int
 	only     *regexp.Regexp
+	skip     *regexp.Regexp
 
 	store    *results.Store
 	camp     *results.Campaign
@@ -208,7 +214,7 @@ func (c *campaignRun) create(args, sigIDs []string, out string, seed int64, runs
 		abs, _ := filepath.Abs(f)
 		texts = append(texts, results.ScenarioText{Name: s.Name, Path: abs, Hash: s.Hash, Source: s.Source})
 		for _, k := range s.Cases(runs) {
-			if c.only != nil && !c.only.MatchString(k.Name) {
+			if (c.only != nil && !c.only.MatchString(k.Name)) || (c.skip != nil && c.skip.MatchString(k.Name)) {
 				continue
 			}
 			cases = append(cases, k)
@@ -216,7 +222,7 @@ func (c *campaignRun) create(args, sigIDs []string, out string, seed int64, runs
 		}
 	}
 	if len(cases) == 0 {
-		return fmt.Errorf("%w: no case to run (--only %s matches none)", errUsage, c.only)
+		return fmt.Errorf("%w: no case to run: --only / --skip leave none of the scenarios' cases", errUsage)
 	}
 	if seed == 0 {
 		seed = rand.Int64N(1<<31) + 1
@@ -629,4 +635,12 @@ func cmdReport(_ context.Context, args []string) int {
 	s.WriteTable(os.Stdout)
 	fmt.Fprintln(os.Stderr, "faultline: report: "+path)
 	return exitOK
+}
+
+// compileOptional compiles a regexp flag; empty means none.
+func compileOptional(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	return regexp.Compile(expr)
 }

@@ -307,3 +307,25 @@ func TestRunOutOfSpace(t *testing.T) {
 		t.Errorf("flooded run: %+v", c.Runs[1])
 	}
 }
+
+// TestRunSelectCases: --only and --skip choose cases by name before any VM
+// starts; a selection that leaves none is a usage error.
+func TestRunSelectCases(t *testing.T) {
+	tmp, dir := t.TempDir(), t.TempDir()
+	f := scenarioFile(t, dir, "a-ok", "true", "")
+	for _, args := range [][]string{
+		{"--skip", "^a-"},
+		{"--only", "a-ok", "--skip", "ok$"},
+		{"--only", "nothing"},
+	} {
+		r := faultline(t, tmp, "", append(append([]string{"run", "--out", filepath.Join(dir, "out")}, args...), f)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "no case to run") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+		}
+	}
+	r := faultline(t, tmp, "", "run", "--skip", "(", f)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--skip") {
+		t.Errorf("bad --skip regexp: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
