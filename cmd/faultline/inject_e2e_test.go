@@ -40,13 +40,8 @@ func TestInjectDelayAndCount(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 			t.Fatalf("summary: %v\n%s", err, r.stdout)
 		}
-		var rec runRecord
-		b, err := os.ReadFile(rep)
-		if err != nil || json.Unmarshal(b, &rec) != nil {
-			t.Fatalf("run record: %v\n%s", err, b)
-		}
 		reps := map[string]probes.Report{}
-		for _, x := range rec.Injections {
+		for _, x := range readInjections(t, rep) {
 			reps[string(x.Kind)] = x
 		}
 		if !strings.Contains(r.stderr, "count:ext4_sync_file,comm=workload") {
@@ -151,13 +146,8 @@ func TestInjectFieldTest(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	var rec runRecord
-	b, err := os.ReadFile(rep)
-	if err != nil || json.Unmarshal(b, &rec) != nil {
-		t.Fatalf("run record: %v\n%s", err, b)
-	}
 	got := map[string]probes.Report{}
-	for _, x := range rec.Injections {
+	for _, x := range readInjections(t, rep) {
 		got[x.Spec] = x
 	}
 	c, all := got[cond], got["count:__x64_sys_lseek,comm=dd"]
@@ -168,4 +158,15 @@ func TestInjectFieldTest(t *testing.T) {
 		t.Errorf("plain count %+v against conditioned %+v: want >= 3 fired, the same hits, all but 2 filtered", all, c)
 	}
 	noQEMULeft(t, tmp)
+}
+
+// readInjections reads the injection reports of a --report run record.
+func readInjections(t *testing.T, path string) []probes.Report {
+	t.Helper()
+	var rec runRecord
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("run record: %v\n%s", err, b)
+	}
+	return rec.Injections
 }
