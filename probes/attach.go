@@ -136,7 +136,7 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		set["caller_lo"], set["caller_hi"] = lo, hi
 	}
 	if f := inj.Field; f.Reg != "" {
-		set["field_reg"], set["field_off"], set["field_mask"], set["field_set"] = fieldRegs[f.Reg], f.Offset, uint64(1)<<f.Bit, b2u(f.Set)
+		set["field_reg"], set["field_off"], set["field_mask"], set["field_want"] = fieldRegs[f.Reg], f.Offset, f.Set|f.Clear, f.Set
 	}
 	if inj.Kind == FailTrylock {
 		set["caller_arg"], set["match_site"], set["site"] = uint8(1), uint8(1), TrylockSites[inj.Site]

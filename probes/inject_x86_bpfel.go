@@ -43,7 +43,7 @@ const (
 	injectVarFieldMask   = "field_mask"
 	injectVarFieldOff    = "field_off"
 	injectVarFieldReg    = "field_reg"
-	injectVarFieldSet    = "field_set"
+	injectVarFieldWant   = "field_want"
 	injectVarMatchSite   = "match_site"
 	injectVarRetval      = "retval"
 	injectVarSite        = "site"
@@ -122,7 +122,7 @@ type injectVariableSpecs struct {
 	FieldMask   *ebpf.VariableSpec `ebpf:"field_mask"`
 	FieldOff    *ebpf.VariableSpec `ebpf:"field_off"`
 	FieldReg    *ebpf.VariableSpec `ebpf:"field_reg"`
-	FieldSet    *ebpf.VariableSpec `ebpf:"field_set"`
+	FieldWant   *ebpf.VariableSpec `ebpf:"field_want"`
 	MatchSite   *ebpf.VariableSpec `ebpf:"match_site"`
 	Retval      *ebpf.VariableSpec `ebpf:"retval"`
 	Site        *ebpf.VariableSpec `ebpf:"site"`
@@ -176,7 +176,7 @@ type injectVariables struct {
 	FieldMask   *ebpf.Variable `ebpf:"field_mask"`
 	FieldOff    *ebpf.Variable `ebpf:"field_off"`
 	FieldReg    *ebpf.Variable `ebpf:"field_reg"`
-	FieldSet    *ebpf.Variable `ebpf:"field_set"`
+	FieldWant   *ebpf.Variable `ebpf:"field_want"`
 	MatchSite   *ebpf.Variable `ebpf:"match_site"`
 	Retval      *ebpf.Variable `ebpf:"retval"`
 	Site        *ebpf.Variable `ebpf:"site"`

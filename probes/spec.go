@@ -92,7 +92,7 @@ type Injection struct {
 	// range from kallsyms).
 	Caller string `json:"caller,omitempty"`
 	// Field, if its Reg is set, is a memory test the call must pass
-	// (if-set=, if-clear=).
+	// (if-set=, if-clear=; several of them test one word together).
 	Field FieldTest `json:"field,omitzero"`
 	// Budget caps the total delay per second (delay only).
 	Budget time.Duration `json:"budget_ns,omitempty"`
@@ -100,15 +100,16 @@ type Injection struct {
 	Optional bool `json:"optional,omitempty"`
 }
 
-// FieldTest is a memory test at the probe point: bit Bit of the 64-bit word
-// at register Reg plus Offset must be set (Set) or clear. For example the
-// flags of a structure whose address a register holds, found with objdump at
-// a +offset probe, or a function's first argument (rdi) at its entry.
+// FieldTest is a memory test at the probe point: the bits in Set of the
+// 64-bit word at register Reg plus Offset must all be set and the bits in
+// Clear all clear. For example the flags of a structure whose address a
+// register holds, found with objdump at a +offset probe, or a function's
+// first argument (rdi) at its entry.
 type FieldTest struct {
 	Reg    string `json:"reg"`
 	Offset uint64 `json:"offset"`
-	Bit    uint   `json:"bit"`
-	Set    bool   `json:"set"`
+	Set    uint64 `json:"set_mask,omitempty"`
+	Clear  uint64 `json:"clear_mask,omitempty"`
 }
 
 // fieldRegs are the registers a FieldTest can read, numbered as the BPF
@@ -118,30 +119,43 @@ var fieldRegs = map[string]uint8{
 	"r9": 9, "r8": 10, "rax": 11, "rcx": 12, "rdx": 13, "rsi": 14, "rdi": 15,
 }
 
-// parseFieldTest parses REG[+OFF]:BIT.
-func parseFieldTest(v string, set bool) (FieldTest, error) {
+// addFieldTest parses REG[+OFF]:BIT and adds it to f: the bit must be set
+// (set) or clear. All tests of one injection read the same word.
+func addFieldTest(f *FieldTest, v string, set bool) error {
 	loc, bit, ok := strings.Cut(v, ":")
 	reg, off, hasOff := strings.Cut(loc, "+")
 	if !ok || reg == "" {
-		return FieldTest{}, fmt.Errorf("%q: want REG[+OFF]:BIT, e.g. rbx+0x10:0", v)
+		return fmt.Errorf("%q: want REG[+OFF]:BIT, e.g. rbx+0x10:0", v)
 	}
 	if _, ok := fieldRegs[reg]; !ok {
-		return FieldTest{}, fmt.Errorf("%q: unknown register %q; registers: rdi rsi rdx rcx r8 r9 rax rbx rbp r10-r15", v, reg)
+		return fmt.Errorf("%q: unknown register %q; registers: rdi rsi rdx rcx r8 r9 rax rbx rbp r10-r15", v, reg)
 	}
-	f := FieldTest{Reg: reg, Set: set}
+	var offset uint64
 	if hasOff {
 		n, err := strconv.ParseUint(off, 0, 32)
 		if err != nil {
-			return FieldTest{}, fmt.Errorf("%q: bad offset %q: want +0x10 or +16", v, off)
+			return fmt.Errorf("%q: bad offset %q: want +0x10 or +16", v, off)
 		}
-		f.Offset = n
+		offset = n
 	}
 	b, err := strconv.ParseUint(bit, 10, 8)
 	if err != nil || b > 63 {
-		return FieldTest{}, fmt.Errorf("%q: bad bit %q: want 0 to 63", v, bit)
+		return fmt.Errorf("%q: bad bit %q: want 0 to 63", v, bit)
 	}
-	f.Bit = uint(b)
-	return f, nil
+	if f.Reg != "" && (f.Reg != reg || f.Offset != offset) {
+		return fmt.Errorf("%q: tests %s+%#x, another test of this injection %s+%#x: all if-set=/if-clear= of one injection test the same word", v, reg, offset, f.Reg, f.Offset)
+	}
+	m := uint64(1) << b
+	if (f.Set|f.Clear)&m != 0 {
+		return fmt.Errorf("%q: bit %d is already tested", v, b)
+	}
+	f.Reg, f.Offset = reg, offset
+	if set {
+		f.Set |= m
+	} else {
+		f.Clear |= m
+	}
+	return nil
 }
 
 // Syntax is the injection spec grammar, for help texts.
@@ -152,7 +166,8 @@ const Syntax = `KIND:TARGET[:ARG][@PROB][,OPTION...]
   fail-trylock:SITE[@P]                  make a page trylock fail (SITE: eb-readahead, global)
 Options: comm=NAME  pid=TGID  cgroup=PATH  caller=FUNC  budget=DUR (delay per second,
 default 250ms)  if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
-64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0)
+64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0; several
+test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
 optional (report instead of failing when it cannot attach)`
 
 // Parse parses one injection spec (see Syntax).
@@ -238,7 +253,9 @@ func Parse(spec string) (Injection, error) {
 		if hasArg {
 			return bad("fail-trylock takes no argument")
 		}
-		inj.Symbol, inj.Site = TrylockHook, target
+		// The hook returns non-zero for "fail this trylock": the
+		// override's value must be 1 (0 would let every trylock go on).
+		inj.Symbol, inj.Site, inj.Return = TrylockHook, target, 1
 	default:
 		return bad("unknown kind %q; kinds: count, delay, fail-return, fail-trylock", fields[0])
 	}
@@ -276,10 +293,7 @@ func Parse(spec string) (Injection, error) {
 				return bad("budget=%q: want a duration from the maximum delay up to 900ms (per second)", v)
 			}
 		case "if-set", "if-clear":
-			if inj.Field.Reg != "" {
-				return bad("one if-set= or if-clear= per injection")
-			}
-			if inj.Field, err = parseFieldTest(v, k == "if-set"); err != nil {
+			if err := addFieldTest(&inj.Field, v, k == "if-set"); err != nil {
 				return bad("%s=%v", k, err)
 			}
 		case "optional":

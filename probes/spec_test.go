@@ -22,13 +22,15 @@ func TestParse(t *testing.T) {
 		"fail-return:should_failslab:ENOMEM@0.01": {Kind: FailReturn, Symbol: "should_failslab", Return: -12, Probability: 0.01},
 		"fail-return:btrfs_search_slot:-EIO":      {Kind: FailReturn, Symbol: "btrfs_search_slot", Return: -5, Probability: 1},
 		"fail-return:should_fail_bio:1,optional":  {Kind: FailReturn, Symbol: "should_fail_bio", Return: 1, Probability: 1, Optional: true},
-		"fail-trylock:eb-readahead@0.5":           {Kind: FailTrylock, Symbol: TrylockHook, Site: "eb-readahead", Probability: 0.5},
+		"fail-trylock:eb-readahead@0.5":           {Kind: FailTrylock, Symbol: TrylockHook, Site: "eb-readahead", Return: 1, Probability: 0.5},
 		"fail-trylock:global@0.01,caller=shrink_folio_list": {Kind: FailTrylock, Symbol: TrylockHook, Site: "global",
-			Probability: 0.01, Caller: "shrink_folio_list"},
+			Return: 1, Probability: 0.01, Caller: "shrink_folio_list"},
 		"delay:try_release_extent_buffer+0x18a:1ms@0.5,if-clear=rbx+0x10:0": {Kind: Delay, Symbol: "try_release_extent_buffer",
 			Offset: 0x18a, DelayMin: ms, DelayMax: ms, Probability: 0.5, Budget: DefaultBudget,
-			Field: FieldTest{Reg: "rbx", Offset: 0x10, Bit: 0}},
-		"count:f,if-set=rdi:63": {Kind: Count, Symbol: "f", Probability: 1, Field: FieldTest{Reg: "rdi", Bit: 63, Set: true}},
+			Field: FieldTest{Reg: "rbx", Offset: 0x10, Clear: 1}},
+		"count:f,if-set=rdi:63": {Kind: Count, Symbol: "f", Probability: 1, Field: FieldTest{Reg: "rdi", Set: 1 << 63}},
+		"count:f+0x19a,if-set=rbx+0x10:4,if-clear=rbx+16:0": {Kind: Count, Symbol: "f", Offset: 0x19a, Probability: 1,
+			Field: FieldTest{Reg: "rbx", Offset: 0x10, Set: 0x10, Clear: 1}},
 	} {
 		got, err := Parse(spec)
 		if err != nil {
@@ -75,7 +77,8 @@ func TestParseErrors(t *testing.T) {
 		"count:f,if-clear=rbx+0x10":           "want REG[+OFF]:BIT",
 		"count:f,if-clear=rbx+x:1":            "bad offset",
 		"count:f,if-clear=rbx:64":             "bad bit",
-		"count:f,if-set=rdi:0,if-clear=rsi:1": "one if-set= or if-clear=",
+		"count:f,if-set=rdi:0,if-clear=rsi:1": "test the same word",
+		"count:f,if-set=rdi:0,if-clear=rdi:0": "bit 0 is already tested",
 	} {
 		_, err := Parse(spec)
 		if !errors.Is(err, ErrBadInjection) || !strings.Contains(err.Error(), want) {

@@ -57,6 +57,16 @@ type ReadaheadReclaim struct {
 	// readahead stay not uptodate until reclaim or a later readahead meets
 	// them.
 	PartialReaddir bool
+	// HotEvery, if > 0, makes every searcher read only files 0-3 of every
+	// HotEvery files of each directory (the hot files, kept open), each
+	// time with its cached page dropped first (POSIX_FADV_DONTNEED), so
+	// every read searches the btree for its inline extent
+	// (btrfs_get_extent, READA_FORWARD). When the hot files' leaf was
+	// released, that search reads ahead the next leaves, which hold files
+	// no one reads: a failed readahead leaves them not uptodate until
+	// reclaim or migration releases them, and every later search of the
+	// hot leaf that finds it released reads them ahead again.
+	HotEvery int
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -78,6 +88,10 @@ func (w *ReadaheadReclaim) CheckParams() error {
 		return errors.New("readahead-reclaim: --memory-max must be at least 16M")
 	case w.Hog < 0 || w.Hog > w.MemoryMax-8<<20:
 		return errors.New("readahead-reclaim: --hog must leave at least 8M of --memory-max for the page cache")
+	case w.HotEvery < 0 || w.HotEvery > 0 && (w.HotEvery < 8 || w.HotEvery > w.Files):
+		return errors.New("readahead-reclaim: --hot-every must be 0 (off) or from 8 up to --files")
+	case w.HotEvery > 0 && (w.Storm || w.PartialReaddir):
+		return errors.New("readahead-reclaim: --hot-every replaces the searches; it does not go with --storm or --partial-readdir")
 	}
 	return nil
 }
@@ -160,11 +174,27 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	start := time.Now()
 	var ops, errs atomic.Int64
 	var wg sync.WaitGroup
+	var hot []hotFile
+	if w.HotEvery > 0 {
+		if hot, err = w.openHot(); err != nil {
+			return nil, err
+		}
+		defer func() {
+			for _, h := range hot {
+				h.f.Close()
+			}
+		}()
+	}
 	for t := 0; t < w.Threads; t++ {
 		wg.Add(1)
 		go func(t int) {
 			defer wg.Done()
-			w.search(ctx, rand.New(rand.NewSource(w.Seed*1000+int64(t))), gens, &ops, &errs)
+			rng := rand.New(rand.NewSource(w.Seed*1000 + int64(t)))
+			if hot != nil {
+				w.readHot(ctx, rng, hot, &ops, &errs)
+				return
+			}
+			w.search(ctx, rng, gens, &ops, &errs)
 		}(t)
 	}
 	if w.Compact {
@@ -212,6 +242,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
 			"compact":         fmt.Sprint(w.Compact),
 			"partial_readdir": fmt.Sprint(w.PartialReaddir),
+			"hot_every":       fmt.Sprint(w.HotEvery), "hot_files": fmt.Sprint(len(hot)),
 			"setup_seconds":   fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
@@ -250,6 +281,55 @@ func (w *ReadaheadReclaim) search(ctx context.Context, rng *rand.Rand, gens []at
 			var b []byte
 			if b, err = os.ReadFile(p); err == nil && !bytes.Equal(b, w.raContent(d, f)) {
 				err = fmt.Errorf("read %s: wrong content", p)
+			}
+		}
+		if err != nil {
+			errs.Add(1)
+		}
+		ops.Add(1)
+	}
+}
+
+// hotFile is one of the files HotEvery reads, open, with its content.
+type hotFile struct {
+	f    *os.File
+	want []byte
+}
+
+// openHot opens files 0-3 of every HotEvery of each directory.
+func (w *ReadaheadReclaim) openHot() ([]hotFile, error) {
+	var hot []hotFile
+	for d := 0; d < w.Dirs; d++ {
+		for f := 0; f < w.Files; f++ {
+			if f%w.HotEvery >= 4 {
+				continue
+			}
+			fh, err := os.Open(w.path(d, f))
+			if err != nil {
+				for _, h := range hot {
+					h.f.Close()
+				}
+				return nil, fmt.Errorf("readahead-reclaim: open hot file: %w", err)
+			}
+			hot = append(hot, hotFile{fh, w.raContent(d, f)})
+		}
+	}
+	return hot, nil
+}
+
+// readHot reads the hot files in random order, each with its page cache
+// dropped first, so that each read searches the btree.
+func (w *ReadaheadReclaim) readHot(ctx context.Context, rng *rand.Rand, hot []hotFile, ops, errs *atomic.Int64) {
+	buf := make([]byte, 4096)
+	for ctx.Err() == nil {
+		h := hot[rng.Intn(len(hot))]
+		fd := int(h.f.Fd())
+		err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+		if err == nil {
+			var n int
+			n, err = unix.Pread(fd, buf, 0)
+			if err == nil && !bytes.Equal(buf[:n], h.want) {
+				err = fmt.Errorf("read %s: wrong content", h.f.Name())
 			}
 		}
 		if err != nil {

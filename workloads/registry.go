@@ -104,6 +104,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop; on by default for mmap-dio only, readahead-reclaim needs --compact=true (or compact: true)")
 	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
 	partial := fs.Bool("partial-readdir", false, "readahead-reclaim: readdir starts at a random entry and reads one 4 KiB buffer, so btree readahead fetches leaves the search never reads")
+	hotEvery := fs.Int("hot-every", 0, "readahead-reclaim: read only files 0-3 of every N per directory, page cache dropped before each read, so each read searches the btree and readahead fetches leaves no one reads (0: off)")
 	readOnly := fs.Bool("read-only", false, "readahead-reclaim: no xattr writer, so the tree stays as built, its leaves contiguous on disk (btree readahead only reads siblings within 64 KiB of the block it needs)")
 	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
 	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
@@ -150,7 +151,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 		}
 		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
 			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly,
-			Compact: compactSet && *compact, PartialReaddir: *partial, Limits: limits}
+			Compact: compactSet && *compact, PartialReaddir: *partial, HotEvery: *hotEvery, Limits: limits}
 	case "fsync":
 		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
 	}

@@ -81,3 +81,28 @@ func TestParseCompactDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestReadaheadHotEveryParams: --hot-every is checked against --files and
+// the other search modes.
+func TestReadaheadHotEveryParams(t *testing.T) {
+	base := ReadaheadReclaim{Threads: 1, Dirs: 2, Files: 64, Duration: time.Second, MemoryMax: 64 << 20, Hog: 0}
+	for _, c := range []struct {
+		mod  func(w *ReadaheadReclaim)
+		want string
+	}{
+		{func(w *ReadaheadReclaim) { w.HotEvery = 16 }, ""},
+		{func(w *ReadaheadReclaim) { w.HotEvery = 64 }, ""},
+		{func(w *ReadaheadReclaim) { w.HotEvery = 4 }, "--hot-every"},
+		{func(w *ReadaheadReclaim) { w.HotEvery = 65 }, "--hot-every"},
+		{func(w *ReadaheadReclaim) { w.HotEvery = -1 }, "--hot-every"},
+		{func(w *ReadaheadReclaim) { w.HotEvery, w.Storm = 16, true }, "does not go with"},
+		{func(w *ReadaheadReclaim) { w.HotEvery, w.PartialReaddir = 16, true }, "does not go with"},
+	} {
+		w := base
+		c.mod(&w)
+		err := w.CheckParams()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("HotEvery %d storm %v partial %v: CheckParams() = %v, want %q", w.HotEvery, w.Storm, w.PartialReaddir, err, c.want)
+		}
+	}
+}

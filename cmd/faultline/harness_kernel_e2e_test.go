@@ -67,29 +67,38 @@ mkdir /tmp/b; echo "without: $?"`
 }
 
 // TestHarnessKernelFailTrylock makes the btree readahead trylock fail under
-// the readahead-reclaim workload: the hook site is reached and failures are
-// forced there, and the workload still reads everything back intact (a
-// failed readahead trylock is allowed; the fixed kernel copes).
+// the readahead-reclaim workload and checks that the failures take effect:
+// read_extent_buffer_pages calls the hook once per page until a trylock
+// fails, so with every readahead trylock failing the hook runs once per
+// readahead read, never more often than btrfs_readahead_tree_block runs;
+// a failure that did not take effect lets the read go on to the block's
+// other 3 pages (4 hook calls a read, nearly every readahead here reads).
+// The workload still reads everything back intact (a failed readahead
+// trylock is allowed; the fixed kernel copes).
 func TestHarnessKernelFailTrylock(t *testing.T) {
 	k := harnessKernel(t)
 	tmp := t.TempDir()
 	rep := tmp + "/run.json"
 	r := faultline(t, tmp, "", "vm", "--kernel", k, "--fs", "btrfs", "--report", rep, "--timeout", "300s",
-		"--inject", "fail-trylock:eb-readahead@0.5", "--inject", "count:read_extent_buffer_pages",
-		"--", "workload", "readahead-reclaim", "--duration", "10s", "--dirs", "16")
+		"--inject", "fail-trylock:eb-readahead", "--inject", "count:btrfs_readahead_tree_block",
+		"--", "workload", "readahead-reclaim", "--duration", "15s", "--dirs", "4", "--files", "2048",
+		"--hot-every", "512", "--memory-max", "64M", "--read-only", "--compact")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	b, _ := os.ReadFile(rep)
-	var rec runRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range rec.Injections {
-		if x.Kind == probes.FailTrylock && (x.Hits == 0 || x.Fired == 0 || x.Fired >= x.Hits) {
-			t.Errorf("fail-trylock: %+v; want hits, and about half of them failed", x)
-		}
+	var failed, readaheads uint64
+	for _, x := range readInjections(t, rep) {
 		t.Logf("%s: hits %d, filtered %d, fired %d", x.Spec, x.Hits, x.Filtered, x.Fired)
+		switch x.Kind {
+		case probes.FailTrylock:
+			failed = x.Fired
+		case probes.Count:
+			readaheads = x.Hits
+		}
+	}
+	if failed < 100 || failed > readaheads {
+		t.Errorf("fail-trylock fired %d times, btrfs_readahead_tree_block ran %d times: want at least 100 failures, "+
+			"at most one a readahead (more means the failures did not stop the reads)", failed, readaheads)
 	}
 	noQEMULeft(t, tmp)
 }

@@ -42,13 +42,13 @@ volatile const __u64 caller_hi = 0;
 volatile const __u8 caller_arg = 0;	/* caller is argument 2, not the return address */
 volatile const __u8 match_site = 0;	/* argument 1 must equal site */
 volatile const __s32 site = 0;
-/* Memory test: bit(s) field_mask of the u64 at register + field_off must be
- * set (field_set) or clear. field_reg is 1 + the register's index in struct
- * pt_regs (r15 .. di); 0: no test. */
+/* Memory test: the bits field_mask of the u64 at register + field_off must
+ * equal field_want (each bit set or clear). field_reg is 1 + the register's
+ * index in struct pt_regs (r15 .. di); 0: no test. */
 volatile const __u8 field_reg = 0;
 volatile const __u64 field_off = 0;
 volatile const __u64 field_mask = 0;
-volatile const __u8 field_set = 0;
+volatile const __u64 field_want = 0;
 
 struct stats {
 	__u64 hits;	    /* the probe ran */
@@ -91,7 +91,7 @@ static __always_inline int field_ok(struct pt_regs *ctx)
 	__u64 word = 0;
 	if (bpf_probe_read_kernel(&word, sizeof(word), (void *)(base + field_off)))
 		return 0;
-	return ((word & field_mask) != 0) == (field_set != 0);
+	return (word & field_mask) == field_want;
 }
 
 /* wanted: the filters match this call. */
