@@ -243,7 +243,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 			"compact":         fmt.Sprint(w.Compact),
 			"partial_readdir": fmt.Sprint(w.PartialReaddir),
 			"hot_every":       fmt.Sprint(w.HotEvery), "hot_files": fmt.Sprint(len(hot)),
-			"setup_seconds":   fmt.Sprintf("%.1f", setup.Seconds())}}
+			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
 }
