@@ -242,8 +242,9 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 			"memory_max": fmt.Sprint(w.MemoryMax), "hog": fmt.Sprint(w.Hog), "seed": fmt.Sprint(w.Seed), "storm": fmt.Sprint(w.Storm), "read_only": fmt.Sprint(w.ReadOnly),
 			"compact":         fmt.Sprint(w.Compact),
 			"partial_readdir": fmt.Sprint(w.PartialReaddir),
-			"hot_every":       fmt.Sprint(w.HotEvery), "hot_files": fmt.Sprint(len(hot)),
-			"setup_seconds": fmt.Sprintf("%.1f", setup.Seconds())}}
+			"hot_every":       fmt.Sprint(w.HotEvery),
+			"hot_files":       fmt.Sprint(len(hot)),
+			"setup_seconds":   fmt.Sprintf("%.1f", setup.Seconds())}}
 	sum.Integrity, err = w.verify(gens)
 	return sum, err
 }
