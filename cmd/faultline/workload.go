@@ -29,7 +29,10 @@ Workloads:
   readahead-reclaim
              btrfs: a tree of small files with xattrs searched at random
              (readdir, stat, getxattr, read) under memory.max, a memory
-             hog, memory.reclaim and drop_caches, plus an xattr writer (seed B)
+             hog, memory.reclaim and drop_caches, plus an xattr writer;
+             --hot-every N reads only files 0-3 of every N, page cache
+             dropped before each read, so btree readahead fetches leaves
+             no search reads (seed B)
   fsync      write 4 KiB + fsync, --ops times, with per-fsync latency: a
              calibration target for injections
 
@@ -41,6 +44,7 @@ Flags common to all (each workload uses those that apply to it):
   mmap-dio: --size 64M --chunk 1M --reclaim 8M --compact=true
   compressed-writeback: --size 16M --files 4
   readahead-reclaim: --dirs 32 --files 128 --memory-max 96M --hog 40M --storm --read-only
+                     --compact --partial-readdir --hot-every 512
   fsync: --ops 200 --clean
 
 Exit status: 0 clean, 1 integrity failure, 2 bad parameters, 125 error.
