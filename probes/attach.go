@@ -2,6 +2,9 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -79,9 +82,18 @@ func Attach(injs []Injection) (*Set, error) {
 	}
 	syms := &kallsyms{}
 	s := &Set{}
-	for _, inj := range injs {
+	// Instruction checks first: an attached kprobe rewrites the text it
+	// probes, which a later check at the same point would read.
+	insnErr := make([]error, len(injs))
+	for i, inj := range injs {
+		insnErr[i] = checkInsn(inj, syms)
+	}
+	for i, inj := range injs {
 		p := &point{inj: inj}
-		err := s.attach(p, syms)
+		err := insnErr[i]
+		if err == nil {
+			err = s.attach(p, syms)
+		}
 		if err != nil {
 			if !inj.Optional {
 				s.Close()
@@ -217,6 +229,52 @@ func checkKernel(inj Injection, syms *kallsyms) error {
 		}
 	}
 	return nil
+}
+
+// checkInsn compares the kernel's text at the probe point with the
+// injection's insn=, if it has one.
+func checkInsn(inj Injection, syms *kallsyms) error {
+	if inj.Insn == "" {
+		return nil
+	}
+	want, _ := hex.DecodeString(inj.Insn)
+	start, _, err := syms.funcRange(inj.Symbol)
+	if err != nil {
+		return err
+	}
+	got, err := kernelText(start+inj.Offset, len(want))
+	if err != nil {
+		return err
+	}
+	return matchInsn(inj, want, got)
+}
+
+// matchInsn is checkInsn's verdict on the bytes read.
+func matchInsn(inj Injection, want, got []byte) error {
+	if bytes.Equal(want, got) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s+%#x holds % x, not the % x of insn=: the offset was found in another build of the kernel; find the point again with objdump of this one",
+		ErrBadInjection, inj.Symbol, inj.Offset, got, want)
+}
+
+// kernelText reads n bytes of kernel memory at addr from /proc/kcore.
+func kernelText(addr uint64, n int) ([]byte, error) {
+	f, err := elf.Open("/proc/kcore")
+	if err != nil {
+		return nil, fmt.Errorf("%w: insn= reads the kernel's text from /proc/kcore (CONFIG_PROC_KCORE, root): %v", ErrNotSupported, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr+uint64(n) <= p.Vaddr+p.Memsz {
+			b := make([]byte, n)
+			if _, err := p.ReadAt(b, int64(addr-p.Vaddr)); err != nil {
+				return nil, fmt.Errorf("read kernel text at %#x: %w", addr, err)
+			}
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("read kernel text: %#x is in no /proc/kcore segment", addr)
 }
 
 // errorInjectable reads the kernel's error-injection list.

@@ -7,6 +7,7 @@
 package probes
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -96,6 +97,11 @@ type Injection struct {
 	Field FieldTest `json:"field,omitzero"`
 	// Budget caps the total delay per second (delay only).
 	Budget time.Duration `json:"budget_ns,omitempty"`
+	// Insn, if set, is the hex of the instruction bytes expected at the
+	// probe point (insn=): a +offset found with objdump belongs to one
+	// build, and the injection refuses to attach where the kernel's text
+	// differs (read from /proc/kcore before any probe is attached).
+	Insn string `json:"insn,omitempty"`
 	// Optional injections that cannot attach are reported, not fatal.
 	Optional bool `json:"optional,omitempty"`
 }
@@ -165,7 +171,8 @@ const Syntax = `KIND:TARGET[:ARG][@PROB][,OPTION...]
   fail-return:FUNC:ERRNO|VALUE[@P]       force FUNC's return value (ENOMEM, -12, 1)
   fail-trylock:SITE[@P]                  make a page trylock fail (SITE: eb-readahead, global)
 Options: comm=NAME  pid=TGID  cgroup=PATH  caller=FUNC  budget=DUR (delay per second,
-default 250ms)  if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
+default 250ms)  insn=HEX (the instruction bytes expected at the probe point)
+if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
 64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0; several
 test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
 optional (report instead of failing when it cannot attach)`
@@ -296,13 +303,19 @@ func Parse(spec string) (Injection, error) {
 			if err := addFieldTest(&inj.Field, v, k == "if-set"); err != nil {
 				return bad("%s=%v", k, err)
 			}
+		case "insn":
+			b, err := hex.DecodeString(v)
+			if err != nil || len(b) == 0 || len(b) > 15 {
+				return bad("insn=%q: want the instruction's 1 to 15 bytes in hex, as objdump shows them, e.g. insn=f0480fba731004", v)
+			}
+			inj.Insn = hex.EncodeToString(b)
 		case "optional":
 			if v != "" {
 				return bad("optional takes no value")
 			}
 			inj.Optional = true
 		default:
-			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, budget=, if-set=, if-clear=, optional", opt)
+			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, budget=, if-set=, if-clear=, insn=, optional", opt)
 		}
 	}
 	return inj, nil

@@ -28,7 +28,8 @@ func TestParse(t *testing.T) {
 		"delay:try_release_extent_buffer+0x18a:1ms@0.5,if-clear=rbx+0x10:0": {Kind: Delay, Symbol: "try_release_extent_buffer",
 			Offset: 0x18a, DelayMin: ms, DelayMax: ms, Probability: 0.5, Budget: DefaultBudget,
 			Field: FieldTest{Reg: "rbx", Offset: 0x10, Clear: 1}},
-		"count:f,if-set=rdi:63": {Kind: Count, Symbol: "f", Probability: 1, Field: FieldTest{Reg: "rdi", Set: 1 << 63}},
+		"count:f,if-set=rdi:63":             {Kind: Count, Symbol: "f", Probability: 1, Field: FieldTest{Reg: "rdi", Set: 1 << 63}},
+		"count:f+0x19a,insn=F0480FBA731004": {Kind: Count, Symbol: "f", Offset: 0x19a, Probability: 1, Insn: "f0480fba731004"},
 		"count:f+0x19a,if-set=rbx+0x10:4,if-clear=rbx+16:0": {Kind: Count, Symbol: "f", Offset: 0x19a, Probability: 1,
 			Field: FieldTest{Reg: "rbx", Offset: 0x10, Set: 0x10, Clear: 1}},
 	} {
@@ -79,6 +80,9 @@ func TestParseErrors(t *testing.T) {
 		"count:f,if-clear=rbx:64":             "bad bit",
 		"count:f,if-set=rdi:0,if-clear=rsi:1": "test the same word",
 		"count:f,if-set=rdi:0,if-clear=rdi:0": "bit 0 is already tested",
+		"count:f+1,insn=zz":                   "want the instruction's 1 to 15 bytes in hex",
+		"count:f+1,insn=":                     "want the instruction's 1 to 15 bytes in hex",
+		"count:f+1,insn=00112233445566778899aabbccddeeff": "1 to 15 bytes",
 	} {
 		_, err := Parse(spec)
 		if !errors.Is(err, ErrBadInjection) || !strings.Contains(err.Error(), want) {
@@ -129,5 +133,28 @@ func TestReportsFromLog(t *testing.T) {
 	}
 	if ReportsFromLog([]byte("nothing\n")) != nil {
 		t.Error("reports from a log without lines")
+	}
+}
+
+// TestMatchInsn: the instruction check passes on the expected bytes and
+// otherwise names the point, both byte strings and the way out.
+func TestMatchInsn(t *testing.T) {
+	inj, err := Parse("delay:try_release_extent_buffer+0x19a:1ms,insn=f0480fba731004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0xf0, 0x48, 0x0f, 0xba, 0x73, 0x10, 0x04}
+	if err := matchInsn(inj, want, want); err != nil {
+		t.Errorf("same bytes: %v", err)
+	}
+	got := []byte{0x48, 0x8b, 0x7d, 0x18, 0x48, 0x81, 0xc7}
+	err = matchInsn(inj, want, got)
+	if !errors.Is(err, ErrBadInjection) {
+		t.Fatalf("other bytes: %v, want ErrBadInjection", err)
+	}
+	for _, s := range []string{"try_release_extent_buffer+0x19a", "48 8b 7d 18 48 81 c7", "f0 48 0f ba 73 10 04", "objdump"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
 	}
 }

@@ -79,15 +79,23 @@ echo after: $(grep -c ext4_sync_file /sys/kernel/debug/kprobes/list || true)
 faultline inject --inject count:ext4_sync_fil -- true 2> unknown || echo unknown-exit: $?
 cat unknown
 faultline inject --inject fail-return:should_failslab:ENOMEM -- true 2> override || echo override-exit: $?
-cat override`
+cat override
+faultline inject --inject count:ext4_sync_file,insn=cccccccccc -- true 2> insn || echo insn-exit: $?
+cat insn
+got=$(sed -n 's/.* holds \([0-9a-f ]*\), not the .*/\1/p' insn | tr -d ' ')
+faultline inject --inject count:ext4_sync_file,insn=$got -- true && echo insn-match: $got`
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "insn-match: \n") {
+		t.Errorf("the mismatch error named no bytes:\n%s", r.stdout)
 	}
 	for _, want := range []string{
 		"during: 1", "after: 0",
 		"unknown-exit: 125", "unknown kernel symbol ext4_sync_fil",
 		"override-exit: 125", "CONFIG_BPF_KPROBE_OVERRIDE", "faultline kernels build 6.1-harness",
+		"insn-exit: 125", "ext4_sync_file+0x0 holds", "not the cc cc cc cc cc of insn=", "insn-match: ",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
