@@ -17,7 +17,8 @@ import (
 	"time"
 )
 
-// ErrBadInjection is returned for an injection spec that does not parse.
+// ErrBadInjection is returned for an injection spec that does not parse,
+// or whose insn= does not match the kernel's text at the probe point.
 var ErrBadInjection = errors.New("bad injection")
 
 // ErrNotSupported is returned when the kernel lacks what an injection needs
