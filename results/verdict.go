@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"faultline/harness"
 )
@@ -100,7 +103,7 @@ func Judge(o *harness.Outcome, console []byte, sigs *Signatures, expect string) 
 		v.Verdict, v.Detail = VerdictCrash, "symptom on the console"
 		first(v.Reports)
 	case o.Summary == nil && o.ExitCode != 0 && isWorkload(o):
-		v.Verdict, v.Detail = VerdictInfra, fmt.Sprintf("workload failed (exit %d) without a summary; see %s", o.ExitCode, o.Stderr)
+		v.Verdict, v.Detail = VerdictInfra, fmt.Sprintf("workload failed (exit %d%s) without a summary; see %s", o.ExitCode, signalName(o.ExitCode), o.Stderr)
 	case o.ExitCode != 0:
 		v.Verdict, v.Detail = VerdictIntegrity, fmt.Sprintf("command exited %d", o.ExitCode)
 	default:
@@ -162,4 +165,18 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	s, _, _ = strings.Cut(s, "; console tail:")
 	return strings.TrimSuffix(strings.TrimSpace(s), ";")
+}
+
+// signalName names the signal of a shell-style exit code (128 + signal):
+// ", killed by SIGSEGV" for 139; "" for other codes.
+func signalName(code int) string {
+	if code <= 128 || code >= 128+65 {
+		return ""
+	}
+	sig := syscall.Signal(code - 128)
+	name := unix.SignalName(sig)
+	if name == "" {
+		return fmt.Sprintf(", killed by signal %d", code-128)
+	}
+	return ", killed by " + name
 }

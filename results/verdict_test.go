@@ -1,6 +1,7 @@
 package results
 
 import (
+	"strings"
 	"testing"
 
 	"faultline/harness"
@@ -62,6 +63,25 @@ func TestJudge(t *testing.T) {
 		}
 		if tc.title == "WARNING in ext4_dirty_folio" && (v.Signature != seedD || v.FirstCrash != 12.3457) {
 			t.Errorf("%s: signature %q first crash %v", tc.name, v.Signature, v.FirstCrash)
+		}
+	}
+}
+
+// TestJudgeNamesSignal: a workload killed by a signal says which.
+func TestJudgeNamesSignal(t *testing.T) {
+	sigs, err := LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := []string{"workload", "mmap-dio"}
+	for code, want := range map[int]string{
+		139: "workload failed (exit 139, killed by SIGSEGV) without a summary",
+		135: "exit 135, killed by SIGBUS",
+		125: "workload failed (exit 125) without a summary",
+	} {
+		v := Judge(&harness.Outcome{ExitCode: code, Argv: wl, Stderr: "stderr.txt"}, nil, sigs, "clean")
+		if v.Verdict != VerdictInfra || !strings.Contains(v.Detail, want) {
+			t.Errorf("exit %d: %s %q, want infra-error with %q", code, v.Verdict, v.Detail, want)
 		}
 	}
 }
