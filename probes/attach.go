@@ -85,8 +85,12 @@ func Attach(injs []Injection) (*Set, error) {
 	// Instruction checks first: an attached kprobe rewrites the text it
 	// probes, which a later check at the same point would read.
 	insnErr := make([]error, len(injs))
+	var kcore *elf.File
 	for i, inj := range injs {
-		insnErr[i] = checkInsn(inj, syms)
+		insnErr[i] = checkInsn(inj, syms, &kcore)
+	}
+	if kcore != nil {
+		kcore.Close()
 	}
 	for i, inj := range injs {
 		p := &point{inj: inj}
@@ -232,8 +236,9 @@ func checkKernel(inj Injection, syms *kallsyms) error {
 }
 
 // checkInsn compares the kernel's text at the probe point with the
-// injection's insn=, if it has one.
-func checkInsn(inj Injection, syms *kallsyms) error {
+// injection's insn=, if it has one. *kcore is /proc/kcore, opened on first
+// use and left open for the next check (the caller closes it).
+func checkInsn(inj Injection, syms *kallsyms, kcore **elf.File) error {
 	if inj.Insn == "" {
 		return nil
 	}
@@ -242,7 +247,12 @@ func checkInsn(inj Injection, syms *kallsyms) error {
 	if err != nil {
 		return err
 	}
-	got, err := kernelText(start+inj.Offset, len(want))
+	if *kcore == nil {
+		if *kcore, err = elf.Open("/proc/kcore"); err != nil {
+			return fmt.Errorf("%w: insn= reads the kernel's text from /proc/kcore (CONFIG_PROC_KCORE, root): %v", ErrNotSupported, err)
+		}
+	}
+	got, err := kernelText(*kcore, start+inj.Offset, len(want))
 	if err != nil {
 		return err
 	}
@@ -258,13 +268,8 @@ func matchInsn(inj Injection, want, got []byte) error {
 		ErrBadInjection, inj.Symbol, inj.Offset, got, want)
 }
 
-// kernelText reads n bytes of kernel memory at addr from /proc/kcore.
-func kernelText(addr uint64, n int) ([]byte, error) {
-	f, err := elf.Open("/proc/kcore")
-	if err != nil {
-		return nil, fmt.Errorf("%w: insn= reads the kernel's text from /proc/kcore (CONFIG_PROC_KCORE, root): %v", ErrNotSupported, err)
-	}
-	defer f.Close()
+// kernelText reads n bytes of kernel memory at addr from /proc/kcore (f).
+func kernelText(f *elf.File, addr uint64, n int) ([]byte, error) {
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr+uint64(n) <= p.Vaddr+p.Memsz {
 			b := make([]byte, n)

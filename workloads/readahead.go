@@ -179,11 +179,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 		if hot, err = w.openHot(); err != nil {
 			return nil, err
 		}
-		defer func() {
-			for _, h := range hot {
-				h.f.Close()
-			}
-		}()
+		defer closeHot(hot)
 	}
 	for t := 0; t < w.Threads; t++ {
 		wg.Add(1)
@@ -307,15 +303,19 @@ func (w *ReadaheadReclaim) openHot() ([]hotFile, error) {
 			}
 			fh, err := os.Open(w.path(d, f))
 			if err != nil {
-				for _, h := range hot {
-					h.f.Close()
-				}
+				closeHot(hot)
 				return nil, fmt.Errorf("readahead-reclaim: open hot file: %w", err)
 			}
 			hot = append(hot, hotFile{fh, w.raContent(d, f)})
 		}
 	}
 	return hot, nil
+}
+
+func closeHot(hot []hotFile) {
+	for _, h := range hot {
+		h.f.Close()
+	}
 }
 
 // readHot reads the hot files in random order, each with its page cache
