@@ -38,8 +38,17 @@ type MmapDIO struct {
 	FileSize, ChunkSize int64
 	// ReclaimBytes is written to memory.reclaim in a loop (0: no reclaim).
 	ReclaimBytes int64
+	// ReclaimEvery is the pause between two memory.reclaim writes (0: none,
+	// a tight loop).
+	ReclaimEvery time.Duration
+	// Pause is how long each reader sleeps between two O_DIRECT reads (0:
+	// none). With a pause the direct I/O is in flight only a small part of
+	// the time, as in a service that reads now and then, rather than a loop.
+	Pause time.Duration
 	// Compact, if set, also triggers compaction (page migration).
 	Compact bool
+	// CompactEvery is the pause between two compactions (0: 100 ms).
+	CompactEvery time.Duration
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -60,6 +69,8 @@ func (w *MmapDIO) CheckParams() error {
 		return fmt.Errorf("mmap-dio: --threads %d needs at least that many chunks; --size/--chunk = %d", w.Threads, w.FileSize/w.ChunkSize)
 	case w.Duration <= 0:
 		return fmt.Errorf("mmap-dio: --duration must be > 0")
+	case w.Pause < 0 || w.ReclaimEvery < 0 || w.CompactEvery < 0:
+		return fmt.Errorf("mmap-dio: --pause, --reclaim-every and --compact-every must be >= 0")
 	}
 	return nil
 }
@@ -146,6 +157,9 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 					_ = unix.Msync(region, unix.MS_ASYNC)
 				}
 				ops.Add(1)
+				if w.Pause > 0 {
+					sleepCtx(ctx, w.Pause)
+				}
 			}
 		}(t)
 	}
@@ -153,14 +167,18 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes)
+			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery)
 		}()
 	}
 	if w.Compact {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			compact(ctx, 100*time.Millisecond)
+			every := w.CompactEvery
+			if every == 0 {
+				every = 100 * time.Millisecond
+			}
+			compact(ctx, every)
 		}()
 	}
 	wg.Wait()
@@ -180,6 +198,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			"threads": strconv.Itoa(w.Threads), "seed": strconv.FormatInt(w.Seed, 10),
 			"size": strconv.FormatInt(w.FileSize, 10), "chunk": strconv.FormatInt(w.ChunkSize, 10),
 			"reclaim": strconv.FormatInt(w.ReclaimBytes, 10), "compact": strconv.FormatBool(w.Compact),
+			"pause": w.Pause.String(), "reclaim-every": w.ReclaimEvery.String(), "compact-every": w.CompactEvery.String(),
 		},
 	}
 	isTouched := func(c int64) bool { return touched[c].Load() }
@@ -323,15 +342,28 @@ func writeKernfs(path, s string) error {
 func compact(ctx context.Context, every time.Duration) {
 	for ctx.Err() == nil {
 		_ = writeKernfs("/proc/sys/vm/compact_memory", "1")
-		time.Sleep(every)
+		sleepCtx(ctx, every)
 	}
 }
 
-func reclaim(ctx context.Context, name string, n int64) {
+func reclaim(ctx context.Context, name string, n int64, every time.Duration) {
 	path := filepath.Join(cgroupRoot, name, "memory.reclaim")
 	for ctx.Err() == nil {
 		if err := writeKernfs(path, strconv.FormatInt(n, 10)); err != nil {
 			time.Sleep(time.Millisecond) // EAGAIN when nothing is left to reclaim
 		}
+		if every > 0 {
+			sleepCtx(ctx, every)
+		}
+	}
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

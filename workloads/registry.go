@@ -101,6 +101,9 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	hogSize := fs.String("hog", "40M", "readahead-reclaim: anonymous memory held inside the cgroup")
 	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
+	reclaimEvery := fs.Duration("reclaim-every", 0, "mmap-dio: pause between two memory.reclaim writes (0: a tight loop)")
+	compactEvery := fs.Duration("compact-every", 0, "mmap-dio: pause between two compactions (0: 100ms)")
+	pause := fs.Duration("pause", 0, "mmap-dio: each reader sleeps this long between two O_DIRECT reads (0: none)")
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop; on by default for mmap-dio only, readahead-reclaim needs --compact=true (or compact: true)")
 	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
 	partial := fs.Bool("partial-readdir", false, "readahead-reclaim: readdir starts at a random entry and reads one 4 KiB buffer, so btree readahead fetches leaves the search never reads")
@@ -135,7 +138,8 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 			return nil, fmt.Errorf("mmap-dio: %w", err)
 		}
 		w = &MmapDIO{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, Compact: *compact, Limits: limits}
+			FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, ReclaimEvery: *reclaimEvery, Pause: *pause, CompactEvery: *compactEvery,
+			Compact: *compact, Limits: limits}
 	case "compressed-writeback":
 		sz, err := sizeOr("16M")
 		if err != nil {

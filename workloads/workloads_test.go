@@ -44,6 +44,7 @@ func TestMmapDIOValidate(t *testing.T) {
 		"--duration": {Dir: dir, Threads: 1, FileSize: 1 << 20, ChunkSize: 1 << 20},
 		"free":       {Dir: dir, Duration: time.Second, Threads: 1, FileSize: 1 << 50, ChunkSize: 1 << 20},
 		"no such":    {Dir: dir + "/missing", Duration: time.Second, Threads: 1, FileSize: 1 << 20, ChunkSize: 1 << 20},
+		"--pause":    {Dir: dir, Duration: time.Second, Threads: 1, FileSize: 1 << 20, ChunkSize: 1 << 20, Pause: -time.Second},
 	} {
 		if err := w.Validate(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate(%+v) = %v, want an error naming %q", w, err, want)
@@ -104,5 +105,20 @@ func TestReadaheadHotEveryParams(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("HotEvery %d storm %v partial %v: CheckParams() = %v, want %q", w.HotEvery, w.Storm, w.PartialReaddir, err, c.want)
 		}
+	}
+}
+
+// TestParseMmapDIOPacing: the pacing flags reach the workload.
+func TestParseMmapDIOPacing(t *testing.T) {
+	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s"}, t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := w.(*MmapDIO)
+	if m.Pause != 200*time.Millisecond || m.ReclaimEvery != time.Second || m.CompactEvery != 2*time.Second {
+		t.Errorf("Pause, ReclaimEvery, CompactEvery = %v, %v, %v; want 200ms, 1s, 2s", m.Pause, m.ReclaimEvery, m.CompactEvery)
+	}
+	if _, err := Parse("mmap-dio", []string{"--pause", "soon"}, t.TempDir(), io.Discard); err == nil {
+		t.Error("--pause soon accepted")
 	}
 }
