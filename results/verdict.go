@@ -14,7 +14,7 @@ import (
 // Verdicts a run can get.
 const (
 	VerdictClean     = "clean"              // no crash, no lost data, no hang
-	VerdictCrash     = "crash"              // an oops, a panic or a known symptom
+	VerdictCrash     = "crash"              // an oops, a panic, a known symptom, or the workload killed by a fault signal
 	VerdictIntegrity = "integrity"          // data lost or corrupted, no oops
 	VerdictHang      = "hang"               // silent console and agent, or the command never ended
 	VerdictBoot      = "boot-failure"       // the guest never became ready
@@ -102,6 +102,14 @@ func Judge(o *harness.Outcome, console []byte, sigs *Signatures, expect string) 
 		// still intact at the end: still a kernel bug shown.
 		v.Verdict, v.Detail = VerdictCrash, "symptom on the console"
 		first(v.Reports)
+	case o.Summary == nil && isWorkload(o) && faultSignal(o.ExitCode):
+		// The workload is a Go program: the runtime catches SIGSEGV, SIGBUS,
+		// SIGILL and SIGFPE itself (a Go fault panics and exits 2). Dying of
+		// one means the kernel forced the default action, e.g. because it
+		// could not deliver the signal: the kernel's doing, so no harness
+		// trouble, whatever the console says.
+		v.Verdict, v.Title = VerdictCrash, "workload killed by "+strings.TrimPrefix(signalName(o.ExitCode), ", killed by ")
+		v.Detail = fmt.Sprintf("the workload died of a fault signal (exit %d) without a kernel report and without a Go panic, so the kernel forced it; see %s", o.ExitCode, o.Stderr)
 	case o.Summary == nil && o.ExitCode != 0 && isWorkload(o):
 		v.Verdict, v.Detail = VerdictInfra, fmt.Sprintf("workload failed (exit %d%s) without a summary; see %s", o.ExitCode, signalName(o.ExitCode), o.Stderr)
 	case o.ExitCode != 0:
@@ -165,6 +173,16 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	s, _, _ = strings.Cut(s, "; console tail:")
 	return strings.TrimSuffix(strings.TrimSpace(s), ";")
+}
+
+// faultSignal says whether a shell-style exit code is a death by SIGSEGV,
+// SIGBUS, SIGILL or SIGFPE.
+func faultSignal(code int) bool {
+	switch syscall.Signal(code - 128) {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE:
+		return code > 128
+	}
+	return false
 }
 
 // signalName names the signal of a shell-style exit code (128 + signal):

@@ -67,21 +67,32 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-// TestJudgeNamesSignal: a workload killed by a signal says which.
+// TestJudgeNamesSignal: a workload killed by a signal says which; a fault
+// signal (which the Go runtime would have caught) is the kernel's doing.
 func TestJudgeNamesSignal(t *testing.T) {
 	sigs, err := LoadSignatures()
 	if err != nil {
 		t.Fatal(err)
 	}
 	wl := []string{"workload", "mmap-dio"}
-	for code, want := range map[int]string{
-		139: "workload failed (exit 139, killed by SIGSEGV) without a summary",
-		135: "exit 135, killed by SIGBUS",
-		125: "workload failed (exit 125) without a summary",
+	for _, c := range []struct {
+		code           int
+		verdict, title string
+		detail         string
+	}{
+		{139, VerdictCrash, "workload killed by SIGSEGV", "without a kernel report"},
+		{135, VerdictCrash, "workload killed by SIGBUS", "exit 135"},
+		{137, VerdictInfra, "", "workload failed (exit 137, killed by SIGKILL) without a summary"},
+		{125, VerdictInfra, "", "workload failed (exit 125) without a summary"},
+		{2, VerdictInfra, "", "workload failed (exit 2) without a summary"},
 	} {
-		v := Judge(&harness.Outcome{ExitCode: code, Argv: wl, Stderr: "stderr.txt"}, nil, sigs, "clean")
-		if v.Verdict != VerdictInfra || !strings.Contains(v.Detail, want) {
-			t.Errorf("exit %d: %s %q, want infra-error with %q", code, v.Verdict, v.Detail, want)
+		v := Judge(&harness.Outcome{ExitCode: c.code, Argv: wl, Stderr: "stderr.txt"}, nil, sigs, "clean")
+		if v.Verdict != c.verdict || v.Title != c.title || !strings.Contains(v.Detail, c.detail) || v.Pass {
+			t.Errorf("exit %d: %s %q %q pass=%v, want %s %q with %q", c.code, v.Verdict, v.Title, v.Detail, v.Pass, c.verdict, c.title, c.detail)
 		}
+	}
+	// Not the workload (a user's command): its exit code is its own business.
+	if v := Judge(&harness.Outcome{ExitCode: 139, Argv: []string{"sh", "-c", "x"}}, nil, sigs, "clean"); v.Verdict != VerdictIntegrity {
+		t.Errorf("command killed by SIGSEGV: %s, want %s", v.Verdict, VerdictIntegrity)
 	}
 }
