@@ -108,7 +108,7 @@ func Judge(o *harness.Outcome, console []byte, sigs *Signatures, expect string) 
 		// one means the kernel forced the default action, e.g. because it
 		// could not deliver the signal: the kernel's doing, so no harness
 		// trouble, whatever the console says.
-		v.Verdict, v.Title = VerdictCrash, "workload killed by "+strings.TrimPrefix(signalName(o.ExitCode), ", killed by ")
+		v.Verdict, v.Title = VerdictCrash, "workload killed by "+exitSignal(o.ExitCode)
 		v.Detail = fmt.Sprintf("the workload died of a fault signal (exit %d) without a kernel report and without a Go panic, so the kernel forced it; see %s", o.ExitCode, o.Stderr)
 	case o.Summary == nil && o.ExitCode != 0 && isWorkload(o):
 		v.Verdict, v.Detail = VerdictInfra, fmt.Sprintf("workload failed (exit %d%s) without a summary; see %s", o.ExitCode, signalName(o.ExitCode), o.Stderr)
@@ -191,10 +191,14 @@ func signalName(code int) string {
 	if code <= 128 || code >= 128+65 {
 		return ""
 	}
-	sig := syscall.Signal(code - 128)
-	name := unix.SignalName(sig)
-	if name == "" {
-		return fmt.Sprintf(", killed by signal %d", code-128)
+	return ", killed by " + exitSignal(code)
+}
+
+// exitSignal names the signal of an exit code over 128: "SIGSEGV", or
+// "signal N" for one without a name.
+func exitSignal(code int) string {
+	if name := unix.SignalName(syscall.Signal(code - 128)); name != "" {
+		return name
 	}
-	return ", killed by " + name
+	return fmt.Sprintf("signal %d", code-128)
 }
