@@ -176,6 +176,10 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		coll.Close()
 		p.objs = nil
 		if errors.Is(err, os.ErrNotExist) {
+			if _, _, serr := syms.funcRange(inj.Symbol); serr == nil && inj.Offset != 0 {
+				return fmt.Errorf("%w: the kernel refused a kprobe at %s+%#x: not an instruction boundary, or a site kprobes may not patch (a static call, jump label or BUG); objdump this kernel's %s and pick a neighbouring instruction: %v",
+					ErrBadInjection, inj.Symbol, inj.Offset, inj.Symbol, err)
+			}
 			return fmt.Errorf("%w %s%s", ErrUnknownSymbol, inj.Symbol, syms.suggest(inj.Symbol))
 		}
 		return fmt.Errorf("attach kprobe %s: %w", inj.Symbol, err)

@@ -67,8 +67,9 @@ func TestInjectDelayAndCount(t *testing.T) {
 }
 
 // TestInjectDetachAndErrors checks, in one guest, that a probe is listed
-// while attached and gone after, and that an unknown symbol and a
-// fail-return on a kernel without bpf_override_return are clear errors.
+// while attached and gone after, and that an unknown symbol, an offset
+// inside an instruction and a fail-return on a kernel without
+// bpf_override_return are clear errors.
 func TestInjectDetachAndErrors(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
@@ -78,6 +79,8 @@ echo during: $(grep -c ext4_sync_file during)
 echo after: $(grep -c ext4_sync_file /sys/kernel/debug/kprobes/list || true)
 faultline inject --inject count:ext4_sync_fil -- true 2> unknown || echo unknown-exit: $?
 cat unknown
+faultline inject --inject count:ext4_sync_file+0x1 -- true 2> boundary || echo boundary-exit: $?
+cat boundary
 faultline inject --inject fail-return:should_failslab:ENOMEM -- true 2> override || echo override-exit: $?
 cat override
 faultline inject --inject count:ext4_sync_file,insn=cccccccccc -- true 2> insn || echo insn-exit: $?
@@ -94,6 +97,7 @@ faultline inject --inject count:ext4_sync_file,insn=$got -- true && echo insn-ma
 	for _, want := range []string{
 		"during: 1", "after: 0",
 		"unknown-exit: 125", "unknown kernel symbol ext4_sync_fil",
+		"boundary-exit: 125", "refused a kprobe at ext4_sync_file+0x1",
 		"override-exit: 125", "CONFIG_BPF_KPROBE_OVERRIDE", "faultline kernels build 6.1-harness",
 		"insn-exit: 125", "ext4_sync_file+0x0 holds", "not the cc cc cc cc cc of insn=", "insn-match: ",
 	} {
