@@ -53,7 +53,15 @@ type Report struct {
 // Set is a set of attached injections.
 type Set struct {
 	points []*point
-	global bool // the trylock_global debugfs switch was turned on
+	global bool                   // the trylock_global debugfs switch was turned on
+	whiles map[string]*whileProbe // while= functions, by name
+}
+
+// whileProbe counts the tasks inside one while= function, for every
+// injection that names it.
+type whileProbe struct {
+	objs  *ebpf.Collection
+	links []link.Link
 }
 
 type point struct {
@@ -166,7 +174,18 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
-	coll, err := ebpf.NewCollection(spec)
+	var opts ebpf.CollectionOptions
+	if inj.While != "" {
+		w, err := s.whileProbe(inj.While, syms)
+		if err != nil {
+			return err
+		}
+		opts.MapReplacements = map[string]*ebpf.Map{"active": w.objs.Maps["active"]}
+		if err := spec.Variables["check_while"].Set(uint8(1)); err != nil {
+			return fmt.Errorf("set check_while: %w", err)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
 	if err != nil {
 		return fmt.Errorf("load %s program: %w", prog, err)
 	}
@@ -192,6 +211,63 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		s.global = true
 	}
 	return nil
+}
+
+// whileProbe returns the probes counting the tasks inside fn, attaching
+// them on first use: a kprobe at fn's entry and a kretprobe at its return.
+func (s *Set) whileProbe(fn string, syms *kallsyms) (*whileProbe, error) {
+	if w := s.whiles[fn]; w != nil {
+		return w, nil
+	}
+	if _, _, err := syms.funcRange(fn); err != nil {
+		return nil, fmt.Errorf("while=%s: %w", fn, err)
+	}
+	spec, err := loadInject()
+	if err != nil {
+		return nil, fmt.Errorf("load BPF object: %w", err)
+	}
+	for name := range spec.Programs {
+		if name != "while_enter" && name != "while_exit" {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, fmt.Errorf("while=%s: load the enter/exit programs: %w", fn, err)
+	}
+	w := &whileProbe{objs: coll}
+	enter, err := link.Kprobe(fn, coll.Programs["while_enter"], nil)
+	if err == nil {
+		w.links = append(w.links, enter)
+		var exit link.Link
+		exit, err = link.Kretprobe(fn, coll.Programs["while_exit"], nil)
+		if err == nil {
+			w.links = append(w.links, exit)
+		}
+	}
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("while=%s: attach its entry and return probes: %w", fn, err)
+	}
+	if s.whiles == nil {
+		s.whiles = map[string]*whileProbe{}
+	}
+	s.whiles[fn] = w
+	return w, nil
+}
+
+// close detaches the while probes and frees their programs and map.
+func (w *whileProbe) close() error {
+	var errs []error
+	for _, l := range w.links {
+		errs = append(errs, l.Close())
+	}
+	w.links = nil
+	if w.objs != nil {
+		w.objs.Close()
+		w.objs = nil
+	}
+	return errors.Join(errs...)
 }
 
 func b2u(b bool) uint8 {
@@ -379,6 +455,12 @@ func (s *Set) Detach() error {
 		errs = append(errs, os.WriteFile(trylockGlobal, []byte("0\n"), 0o600))
 		s.global = false
 	}
+	for _, w := range s.whiles {
+		for _, l := range w.links {
+			errs = append(errs, l.Close())
+		}
+		w.links = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -390,6 +472,9 @@ func (s *Set) Close() error {
 			p.objs.Close()
 			p.objs, p.stats = nil, nil
 		}
+	}
+	for _, w := range s.whiles {
+		err = errors.Join(err, w.close())
 	}
 	return err
 }

@@ -28,16 +28,20 @@ type injectStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	injectMapActive      = "active"
 	injectMapStats       = "stats"
 	injectProgCount      = "count"
 	injectProgDelay      = "delay"
 	injectProgFail       = "fail"
+	injectProgWhileEnter = "while_enter"
+	injectProgWhileExit  = "while_exit"
 	injectVarAlways      = "always"
 	injectVarBudgetNs    = "budget_ns"
 	injectVarCallerArg   = "caller_arg"
 	injectVarCallerHi    = "caller_hi"
 	injectVarCallerLo    = "caller_lo"
 	injectVarCheckComm   = "check_comm"
+	injectVarCheckWhile  = "check_while"
 	injectVarDelayMinNs  = "delay_min_ns"
 	injectVarDelaySpanNs = "delay_span_ns"
 	injectVarFieldMask   = "field_mask"
@@ -95,16 +99,19 @@ type injectSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type injectProgramSpecs struct {
-	Count *ebpf.ProgramSpec `ebpf:"count"`
-	Delay *ebpf.ProgramSpec `ebpf:"delay"`
-	Fail  *ebpf.ProgramSpec `ebpf:"fail"`
+	Count      *ebpf.ProgramSpec `ebpf:"count"`
+	Delay      *ebpf.ProgramSpec `ebpf:"delay"`
+	Fail       *ebpf.ProgramSpec `ebpf:"fail"`
+	WhileEnter *ebpf.ProgramSpec `ebpf:"while_enter"`
+	WhileExit  *ebpf.ProgramSpec `ebpf:"while_exit"`
 }
 
 // injectMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type injectMapSpecs struct {
-	Stats *ebpf.MapSpec `ebpf:"stats"`
+	Active *ebpf.MapSpec `ebpf:"active"`
+	Stats  *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // injectVariableSpecs contains global variables before they are loaded into the kernel.
@@ -117,6 +124,7 @@ type injectVariableSpecs struct {
 	CallerHi    *ebpf.VariableSpec `ebpf:"caller_hi"`
 	CallerLo    *ebpf.VariableSpec `ebpf:"caller_lo"`
 	CheckComm   *ebpf.VariableSpec `ebpf:"check_comm"`
+	CheckWhile  *ebpf.VariableSpec `ebpf:"check_while"`
 	DelayMinNs  *ebpf.VariableSpec `ebpf:"delay_min_ns"`
 	DelaySpanNs *ebpf.VariableSpec `ebpf:"delay_span_ns"`
 	FieldMask   *ebpf.VariableSpec `ebpf:"field_mask"`
@@ -152,11 +160,13 @@ func (o *injectObjects) Close() error {
 //
 // It can be passed to loadInjectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type injectMaps struct {
-	Stats *ebpf.Map `ebpf:"stats"`
+	Active *ebpf.Map `ebpf:"active"`
+	Stats  *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *injectMaps) Close() error {
 	return _InjectClose(
+		m.Active,
 		m.Stats,
 	)
 }
@@ -171,6 +181,7 @@ type injectVariables struct {
 	CallerHi    *ebpf.Variable `ebpf:"caller_hi"`
 	CallerLo    *ebpf.Variable `ebpf:"caller_lo"`
 	CheckComm   *ebpf.Variable `ebpf:"check_comm"`
+	CheckWhile  *ebpf.Variable `ebpf:"check_while"`
 	DelayMinNs  *ebpf.Variable `ebpf:"delay_min_ns"`
 	DelaySpanNs *ebpf.Variable `ebpf:"delay_span_ns"`
 	FieldMask   *ebpf.Variable `ebpf:"field_mask"`
@@ -190,9 +201,11 @@ type injectVariables struct {
 //
 // It can be passed to loadInjectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type injectPrograms struct {
-	Count *ebpf.Program `ebpf:"count"`
-	Delay *ebpf.Program `ebpf:"delay"`
-	Fail  *ebpf.Program `ebpf:"fail"`
+	Count      *ebpf.Program `ebpf:"count"`
+	Delay      *ebpf.Program `ebpf:"delay"`
+	Fail       *ebpf.Program `ebpf:"fail"`
+	WhileEnter *ebpf.Program `ebpf:"while_enter"`
+	WhileExit  *ebpf.Program `ebpf:"while_exit"`
 }
 
 func (p *injectPrograms) Close() error {
@@ -200,6 +213,8 @@ func (p *injectPrograms) Close() error {
 		p.Count,
 		p.Delay,
 		p.Fail,
+		p.WhileEnter,
+		p.WhileExit,
 	)
 }
 

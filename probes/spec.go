@@ -93,6 +93,13 @@ type Injection struct {
 	// Caller restricts the injection to calls from this function (its
 	// range from kallsyms).
 	Caller string `json:"caller,omitempty"`
+	// While restricts the injection to times when some task (any task) is
+	// inside this function: between its entry and its return (a kprobe and
+	// a kretprobe on it). It widens a window only while the other side of
+	// the race is running, so a busy-wait does not take the CPU the other
+	// side needs the rest of the time. Exact while fewer tasks than the
+	// kernel's kretprobe maxactive (max(10, 2 x CPUs)) are inside at once.
+	While string `json:"while,omitempty"`
 	// Field, if its Reg is set, is a memory test the call must pass
 	// (if-set=, if-clear=; several of them test one word together).
 	Field FieldTest `json:"field,omitzero"`
@@ -173,6 +180,7 @@ const Syntax = `KIND:TARGET[:ARG][@PROB][,OPTION...]
   fail-trylock:SITE[@P]                  make a page trylock fail (SITE: eb-readahead, global)
 Options: comm=NAME  pid=TGID  cgroup=PATH  caller=FUNC  budget=DUR (delay per second,
 default 250ms)  insn=HEX (the instruction bytes expected at the probe point)
+while=FUNC (only while some task is inside FUNC, e.g. the other side of the race)
 if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
 64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0; several
 test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
@@ -293,6 +301,11 @@ func Parse(spec string) (Injection, error) {
 				return bad("caller= reads the return address, which is only known at the function entry (no +offset)")
 			}
 			inj.Caller = v
+		case "while":
+			if v == "" || strings.ContainsAny(v, "+:") {
+				return bad("while=%q: want a function name (no +offset), e.g. while=try_to_free_mem_cgroup_pages", v)
+			}
+			inj.While = v
 		case "budget":
 			if inj.Kind != Delay {
 				return bad("budget= applies to delay only")
@@ -316,7 +329,7 @@ func Parse(spec string) (Injection, error) {
 			}
 			inj.Optional = true
 		default:
-			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, budget=, if-set=, if-clear=, insn=, optional", opt)
+			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, while=, budget=, if-set=, if-clear=, insn=, optional", opt)
 		}
 	}
 	return inj, nil

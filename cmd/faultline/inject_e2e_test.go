@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,10 +87,27 @@ cat override
 faultline inject --inject count:ext4_sync_file,insn=cccccccccc -- true 2> insn || echo insn-exit: $?
 cat insn
 got=$(sed -n 's/.* holds \([0-9a-f ]*\), not the .*/\1/p' insn | tr -d ' ')
-faultline inject --inject count:ext4_sync_file,insn=$got -- true && echo insn-match: $got`
+faultline inject --inject count:ext4_sync_file,insn=$got -- true && echo insn-match: $got
+faultline inject --report while.json --inject count:ext4_writepages,while=ext4_sync_file \
+  --inject count:ext4_writepages,while=pipe_read --inject count:ext4_writepages -- \
+  sh -c 'for i in 1 2 3; do dd if=/dev/zero of=w$i bs=4k count=4 conv=fsync 2>/dev/null; done; dd if=/dev/zero of=w4 bs=4k count=4 2>/dev/null; sync'
+echo while-fired: $(grep -o '"fired": *[0-9]*' while.json | tr -dc '0-9 \n' | tr '\n' ' ')
+echo while-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)`
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// while=: the writebacks inside fsync, none inside pipe_read (nothing
+	// reads a pipe), and more without the condition (the plain write's
+	// writeback comes from sync).
+	var inFsync, inPipe, all int
+	if _, err := fmt.Sscanf(afterWord(r.stdout, "while-fired:"), "%d %d %d", &inFsync, &inPipe, &all); err != nil {
+		t.Errorf("no while= counts (%v):\n%s", err, r.stdout)
+	} else if inFsync < 3 || inPipe != 0 || all <= inFsync {
+		t.Errorf("while= counts: %d inside ext4_sync_file (want >= 3), %d inside pipe_read (want 0), %d in all (want more than inside fsync)", inFsync, inPipe, all)
+	}
+	if !strings.Contains(r.stdout, "while-after: 0") {
+		t.Errorf("probes left behind after the while= run:\n%s", r.stdout)
 	}
 	if strings.Contains(r.stdout, "insn-match: \n") {
 		t.Errorf("the mismatch error named no bytes:\n%s", r.stdout)
@@ -181,4 +199,14 @@ func readInjections(t *testing.T, path string) []probes.Report {
 		t.Fatalf("run record: %v\n%s", err, b)
 	}
 	return rec.Injections
+}
+
+// afterWord returns the rest of the line of out that starts with word.
+func afterWord(out, word string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, word); ok {
+			return rest
+		}
+	}
+	return ""
 }

@@ -49,10 +49,14 @@ volatile const __u8 field_reg = 0;
 volatile const __u64 field_off = 0;
 volatile const __u64 field_mask = 0;
 volatile const __u64 field_want = 0;
+/* while=: fire only while some task is between the entry and the return of
+ * another function, whose while_enter/while_exit programs keep the count in
+ * the "active" map (shared with this program by the loader). */
+volatile const __u8 check_while = 0;
 
 struct stats {
 	__u64 hits;	    /* the probe ran */
-	__u64 filtered;	    /* ... but a filter (comm, pid, cgroup, caller, site, memory test) said no */
+	__u64 filtered;	    /* ... but a filter (comm, pid, cgroup, caller, site, memory test, while) said no */
 	__u64 fired;	    /* injected: delayed or failed */
 	__u64 delay_ns;	    /* total injected delay */
 	__u64 budget_skips; /* would have fired, but the per-second budget was spent */
@@ -66,6 +70,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stats);
 } stats SEC(".maps");
+
+/* active[0]: how many tasks are inside the while= function now. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} active SEC(".maps");
 
 static __always_inline struct stats *get_stats(void)
 {
@@ -99,6 +111,12 @@ static __always_inline int wanted(struct pt_regs *ctx)
 {
 	if (match_site && (__s32)PT_REGS_PARM1(ctx) != site)
 		return 0;
+	if (check_while) {
+		__u32 zero = 0;
+		__s64 *n = bpf_map_lookup_elem(&active, &zero);
+		if (!n || *n <= 0)
+			return 0;
+	}
 	if (want_tgid && (bpf_get_current_pid_tgid() >> 32) != want_tgid)
 		return 0;
 	if (want_cgroup && bpf_get_current_cgroup_id() != want_cgroup)
@@ -195,5 +213,27 @@ int fail(struct pt_regs *ctx)
 		return 0;
 	__sync_fetch_and_add(&st->fired, 1);
 	bpf_override_return(ctx, (unsigned long)retval);
+	return 0;
+}
+
+/* while_enter and while_exit count the tasks inside a function (a kprobe at
+ * its entry, a kretprobe at its return). */
+SEC("kprobe")
+int while_enter(struct pt_regs *ctx)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&active, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
+SEC("kretprobe")
+int while_exit(struct pt_regs *ctx)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&active, &zero);
+	if (n)
+		__sync_fetch_and_add(n, -1);
 	return 0;
 }
