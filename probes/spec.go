@@ -98,7 +98,8 @@ type Injection struct {
 	// a kretprobe on it). It widens a window only while the other side of
 	// the race is running, so a busy-wait does not take the CPU the other
 	// side needs the rest of the time. Exact while fewer tasks than the
-	// kernel's kretprobe maxactive (max(10, 2 x CPUs)) are inside at once.
+	// kernel's kretprobe maxactive (max(10, 2 x CPUs)) are inside at once;
+	// a task already inside when the probes attach is not counted.
 	While string `json:"while,omitempty"`
 	// Field, if its Reg is set, is a memory test the call must pass
 	// (if-set=, if-clear=; several of them test one word together).

@@ -233,7 +233,9 @@ int while_exit(struct pt_regs *ctx)
 {
 	__u32 zero = 0;
 	__s64 *n = bpf_map_lookup_elem(&active, &zero);
-	if (n)
+	/* Not below zero: a task that was inside when the probes attached
+	 * returns without having been counted. */
+	if (n && *n > 0)
 		__sync_fetch_and_add(n, -1);
 	return 0;
 }
