@@ -256,18 +256,24 @@ func (s *Set) whileProbe(fn string, syms *kallsyms) (*whileProbe, error) {
 	return w, nil
 }
 
-// close detaches the while probes and frees their programs and map.
-func (w *whileProbe) close() error {
+// detach removes the while probes (the map stays readable).
+func (w *whileProbe) detach() error {
 	var errs []error
 	for _, l := range w.links {
 		errs = append(errs, l.Close())
 	}
 	w.links = nil
+	return errors.Join(errs...)
+}
+
+// close detaches the while probes and frees their programs and map.
+func (w *whileProbe) close() error {
+	err := w.detach()
 	if w.objs != nil {
 		w.objs.Close()
 		w.objs = nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 func b2u(b bool) uint8 {
@@ -456,10 +462,7 @@ func (s *Set) Detach() error {
 		s.global = false
 	}
 	for _, w := range s.whiles {
-		for _, l := range w.links {
-			errs = append(errs, l.Close())
-		}
-		w.links = nil
+		errs = append(errs, w.detach())
 	}
 	return errors.Join(errs...)
 }
