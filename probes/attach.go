@@ -31,7 +31,7 @@ type Report struct {
 	// Hits counts every time the probe ran.
 	Hits uint64 `json:"hits"`
 	// Filtered counts hits that a filter (comm, pid, cgroup, caller, site,
-	// if-set / if-clear) excluded.
+	// if-set / if-clear, while) excluded.
 	Filtered uint64 `json:"filtered"`
 	// Fired counts injections: delays made, failures forced, or matching
 	// hits for count.
