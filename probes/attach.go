@@ -165,15 +165,6 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 	if inj.Kind == FailTrylock {
 		set["caller_arg"], set["match_site"], set["site"] = uint8(1), uint8(1), TrylockSites[inj.Site]
 	}
-	for name, v := range set {
-		vs, ok := spec.Variables[name]
-		if !ok {
-			return fmt.Errorf("BPF object has no variable %s", name)
-		}
-		if err := vs.Set(v); err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
-		}
-	}
 	var opts ebpf.CollectionOptions
 	if inj.While != "" {
 		w, err := s.whileProbe(inj.While, syms)
@@ -181,8 +172,15 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 			return err
 		}
 		opts.MapReplacements = map[string]*ebpf.Map{"active": w.objs.Maps["active"]}
-		if err := spec.Variables["check_while"].Set(uint8(1)); err != nil {
-			return fmt.Errorf("set check_while: %w", err)
+		set["check_while"] = uint8(1)
+	}
+	for name, v := range set {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("BPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)

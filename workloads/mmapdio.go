@@ -122,6 +122,9 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("mmap-dio: mmap: %w", err)
 	}
 
+	if w.CompactEvery == 0 {
+		w.CompactEvery = 100 * time.Millisecond // the default, as reported
+	}
 	ctx, cancel := context.WithTimeout(ctx, w.Duration)
 	defer cancel()
 	start := time.Now()
@@ -174,11 +177,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			every := w.CompactEvery
-			if every == 0 {
-				every = 100 * time.Millisecond
-			}
-			compact(ctx, every)
+			compact(ctx, w.CompactEvery)
 		}()
 	}
 	wg.Wait()
