@@ -41,6 +41,9 @@ type Report struct {
 	// BudgetSkips counts delays skipped because the per-second budget was
 	// spent.
 	BudgetSkips uint64 `json:"budget_skips"`
+	// UntilMet counts delays that ended early because their until= test
+	// passed.
+	UntilMet uint64 `json:"until_met,omitempty"`
 	// Seconds is how long the probe was attached.
 	Seconds float64 `json:"seconds"`
 	// NeverFired flags an attached injection that did nothing.
@@ -161,6 +164,9 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 	}
 	if f := inj.Field; f.Reg != "" {
 		set["field_reg"], set["field_off"], set["field_mask"], set["field_want"] = fieldRegs[f.Reg], f.Offset, f.Set|f.Clear, f.Set
+	}
+	if f := inj.Until; f.Reg != "" {
+		set["until_reg"], set["until_off"], set["until_mask"], set["until_want"] = fieldRegs[f.Reg], f.Offset, f.Set|f.Clear, f.Set
 	}
 	if inj.Kind == FailTrylock {
 		set["caller_arg"], set["match_site"], set["site"] = uint8(1), uint8(1), TrylockSites[inj.Site]
@@ -430,7 +436,7 @@ func (s *Set) Reports() []Report {
 			var st injectStats
 			if err := p.stats.Lookup(uint32(0), &st); err == nil {
 				r.Hits, r.Filtered, r.Fired = st.Hits, st.Filtered, st.Fired
-				r.Delay, r.BudgetSkips = time.Duration(st.DelayNs), st.BudgetSkips
+				r.Delay, r.BudgetSkips, r.UntilMet = time.Duration(st.DelayNs), st.BudgetSkips, st.UntilMet
 			}
 		}
 		el := p.elapsed
@@ -571,8 +577,8 @@ const KmsgPrefix = "faultline-inject: "
 
 // KmsgLine formats report i as a kernel-log line.
 func KmsgLine(i int, r Report) string {
-	return fmt.Sprintf("%s%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d secs=%.1f attached=%t spec=%s",
-		KmsgPrefix, i, r.Hits, r.Filtered, r.Fired, int64(r.Delay), r.BudgetSkips, r.Seconds, r.Attached, r.Spec)
+	return fmt.Sprintf("%s%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d met=%d secs=%.1f attached=%t spec=%s",
+		KmsgPrefix, i, r.Hits, r.Filtered, r.Fired, int64(r.Delay), r.BudgetSkips, r.UntilMet, r.Seconds, r.Attached, r.Spec)
 }
 
 // ReportsFromLog returns, for each injection, the last counters it wrote to
@@ -590,8 +596,14 @@ func ReportsFromLog(log []byte) []Report {
 		var r Report
 		var delay int64
 		var spec string
-		if _, err := fmt.Sscanf(rest, "%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d secs=%g attached=%t spec=%s",
-			&i, &r.Hits, &r.Filtered, &r.Fired, &delay, &r.BudgetSkips, &r.Seconds, &r.Attached, &spec); err != nil || i < 0 || i > 64 {
+		_, err := fmt.Sscanf(rest, "%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d met=%d secs=%g attached=%t spec=%s",
+			&i, &r.Hits, &r.Filtered, &r.Fired, &delay, &r.BudgetSkips, &r.UntilMet, &r.Seconds, &r.Attached, &spec)
+		if err != nil { // the lines of faultline before until= (no met=)
+			r = Report{}
+			_, err = fmt.Sscanf(rest, "%d hits=%d filtered=%d fired=%d delay_ns=%d skips=%d secs=%g attached=%t spec=%s",
+				&i, &r.Hits, &r.Filtered, &r.Fired, &delay, &r.BudgetSkips, &r.Seconds, &r.Attached, &spec)
+		}
+		if err != nil || i < 0 || i > 64 {
 			continue
 		}
 		inj, err := Parse(strings.TrimSpace(spec))

@@ -22,6 +22,7 @@ type injectStats struct {
 	BudgetSkips uint64
 	WindowStart uint64
 	WindowUsed  uint64
+	UntilMet    uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -52,6 +53,10 @@ const (
 	injectVarRetval      = "retval"
 	injectVarSite        = "site"
 	injectVarThreshold   = "threshold"
+	injectVarUntilMask   = "until_mask"
+	injectVarUntilOff    = "until_off"
+	injectVarUntilReg    = "until_reg"
+	injectVarUntilWant   = "until_want"
 	injectVarWantCgroup  = "want_cgroup"
 	injectVarWantComm    = "want_comm"
 	injectVarWantTgid    = "want_tgid"
@@ -135,6 +140,10 @@ type injectVariableSpecs struct {
 	Retval      *ebpf.VariableSpec `ebpf:"retval"`
 	Site        *ebpf.VariableSpec `ebpf:"site"`
 	Threshold   *ebpf.VariableSpec `ebpf:"threshold"`
+	UntilMask   *ebpf.VariableSpec `ebpf:"until_mask"`
+	UntilOff    *ebpf.VariableSpec `ebpf:"until_off"`
+	UntilReg    *ebpf.VariableSpec `ebpf:"until_reg"`
+	UntilWant   *ebpf.VariableSpec `ebpf:"until_want"`
 	WantCgroup  *ebpf.VariableSpec `ebpf:"want_cgroup"`
 	WantComm    *ebpf.VariableSpec `ebpf:"want_comm"`
 	WantTgid    *ebpf.VariableSpec `ebpf:"want_tgid"`
@@ -192,6 +201,10 @@ type injectVariables struct {
 	Retval      *ebpf.Variable `ebpf:"retval"`
 	Site        *ebpf.Variable `ebpf:"site"`
 	Threshold   *ebpf.Variable `ebpf:"threshold"`
+	UntilMask   *ebpf.Variable `ebpf:"until_mask"`
+	UntilOff    *ebpf.Variable `ebpf:"until_off"`
+	UntilReg    *ebpf.Variable `ebpf:"until_reg"`
+	UntilWant   *ebpf.Variable `ebpf:"until_want"`
 	WantCgroup  *ebpf.Variable `ebpf:"want_cgroup"`
 	WantComm    *ebpf.Variable `ebpf:"want_comm"`
 	WantTgid    *ebpf.Variable `ebpf:"want_tgid"`

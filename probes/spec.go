@@ -104,6 +104,13 @@ type Injection struct {
 	// Field, if its Reg is set, is a memory test the call must pass
 	// (if-set=, if-clear=; several of them test one word together).
 	Field FieldTest `json:"field,omitzero"`
+	// Until, if its Reg is set, ends a delay early (until-set=,
+	// until-clear=): the busy-wait re-reads the word on every turn and stops
+	// as soon as the test passes, so a hold lasts until the other side of
+	// the race has done its part (a flag set, a pointer gone NULL: bit 63 of
+	// a kernel pointer is set), at most the delay. The register is read
+	// once, at the probe point.
+	Until FieldTest `json:"until,omitzero"`
 	// Budget caps the total delay per second (delay only).
 	Budget time.Duration `json:"budget_ns,omitempty"`
 	// Insn, if set, is the hex of the instruction bytes expected at the
@@ -135,8 +142,9 @@ var fieldRegs = map[string]uint8{
 }
 
 // addFieldTest parses REG[+OFF]:BIT and adds it to f: the bit must be set
-// (set) or clear. All tests of one injection read the same word.
-func addFieldTest(f *FieldTest, v string, set bool) error {
+// (set) or clear. All tests of f read the same word; what names the
+// options in errors.
+func addFieldTest(f *FieldTest, v string, set bool, what string) error {
 	loc, bit, ok := strings.Cut(v, ":")
 	reg, off, hasOff := strings.Cut(loc, "+")
 	if !ok || reg == "" {
@@ -158,7 +166,7 @@ func addFieldTest(f *FieldTest, v string, set bool) error {
 		return fmt.Errorf("%q: bad bit %q: want 0 to 63", v, bit)
 	}
 	if f.Reg != "" && (f.Reg != reg || f.Offset != offset) {
-		return fmt.Errorf("%q: tests %s+%#x, another test of this injection %s+%#x: all if-set=/if-clear= of one injection test the same word", v, reg, offset, f.Reg, f.Offset)
+		return fmt.Errorf("%q: tests %s+%#x, another test of this injection %s+%#x: all %s of one injection test the same word", v, reg, offset, f.Reg, f.Offset, what)
 	}
 	m := uint64(1) << b
 	if (f.Set|f.Clear)&m != 0 {
@@ -185,6 +193,8 @@ while=FUNC (only while some task is inside FUNC, e.g. the other side of the race
 if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
 64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0; several
 test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
+until-set=REG[+OFF]:BIT  until-clear=REG[+OFF]:BIT (delay: end the busy-wait as
+soon as that bit is set / clear, e.g. until-clear=rdi+0x18:63, a pointer gone NULL)
 optional (report instead of failing when it cannot attach)`
 
 // Parse parses one injection spec (see Syntax).
@@ -315,7 +325,14 @@ func Parse(spec string) (Injection, error) {
 				return bad("budget=%q: want a duration from the maximum delay up to 900ms (per second)", v)
 			}
 		case "if-set", "if-clear":
-			if err := addFieldTest(&inj.Field, v, k == "if-set"); err != nil {
+			if err := addFieldTest(&inj.Field, v, k == "if-set", "if-set=/if-clear="); err != nil {
+				return bad("%s=%v", k, err)
+			}
+		case "until-set", "until-clear":
+			if inj.Kind != Delay {
+				return bad("%s= applies to delay only (it ends a busy-wait early)", k)
+			}
+			if err := addFieldTest(&inj.Until, v, k == "until-set", "until-set=/until-clear="); err != nil {
 				return bad("%s=%v", k, err)
 			}
 		case "insn":
@@ -330,7 +347,7 @@ func Parse(spec string) (Injection, error) {
 			}
 			inj.Optional = true
 		default:
-			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, while=, budget=, if-set=, if-clear=, insn=, optional", opt)
+			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, while=, budget=, if-set=, if-clear=, until-set=, until-clear=, insn=, optional", opt)
 		}
 	}
 	return inj, nil

@@ -31,6 +31,9 @@ func TestParse(t *testing.T) {
 		"count:f,if-set=rdi:63": {Kind: Count, Symbol: "f", Probability: 1, Field: FieldTest{Reg: "rdi", Set: 1 << 63}},
 		"delay:bio_set_pages_dirty:10ms,while=try_to_free_mem_cgroup_pages": {Kind: Delay, Symbol: "bio_set_pages_dirty",
 			DelayMin: 10 * ms, DelayMax: 10 * ms, Probability: 1, Budget: DefaultBudget, While: "try_to_free_mem_cgroup_pages"},
+		"delay:f:10ms,until-clear=rdi+0x18:63,until-set=rdi+0x18:2,if-clear=rdi:0": {Kind: Delay, Symbol: "f",
+			DelayMin: 10 * ms, DelayMax: 10 * ms, Probability: 1, Budget: DefaultBudget,
+			Field: FieldTest{Reg: "rdi", Clear: 1}, Until: FieldTest{Reg: "rdi", Offset: 0x18, Clear: 1 << 63, Set: 4}},
 		"count:f+0x19a,insn=F0480FBA731004": {Kind: Count, Symbol: "f", Offset: 0x19a, Probability: 1, Insn: "f0480fba731004"},
 		"count:f+0x19a,if-set=rbx+0x10:4,if-clear=rbx+16:0": {Kind: Count, Symbol: "f", Offset: 0x19a, Probability: 1,
 			Field: FieldTest{Reg: "rbx", Offset: 0x10, Set: 0x10, Clear: 1}},
@@ -84,8 +87,11 @@ func TestParseErrors(t *testing.T) {
 		"count:f,if-clear=rbx:64":             "bad bit",
 		"count:f,if-set=rdi:0,if-clear=rsi:1": "test the same word",
 		"count:f,if-set=rdi:0,if-clear=rdi:0": "bit 0 is already tested",
-		"count:f+1,insn=zz":                   "want the instruction's 1 to 15 bytes in hex",
-		"count:f+1,insn=":                     "want the instruction's 1 to 15 bytes in hex",
+		"count:f,until-set=rdi:0":             "delay only",
+		"delay:f:1ms,until-set=rdi:0,until-clear=rsi:1":   "all until-set=/until-clear= of one injection test the same word",
+		"delay:f:1ms,until-clear=rdi":                     "want REG[+OFF]:BIT",
+		"count:f+1,insn=zz":                               "want the instruction's 1 to 15 bytes in hex",
+		"count:f+1,insn=":                                 "want the instruction's 1 to 15 bytes in hex",
 		"count:f+1,insn=00112233445566778899aabbccddeeff": "1 to 15 bytes",
 	} {
 		_, err := Parse(spec)
@@ -128,12 +134,17 @@ func TestReportsFromLog(t *testing.T) {
 	r0 := Report{Injection: inj, Attached: true, Hits: 10, Fired: 5, Delay: 5 * time.Millisecond, Seconds: 2}
 	r1 := Report{Injection: cnt, Attached: true, Hits: 3, Fired: 3, Seconds: 2}
 	log := "[    9.000000] " + KmsgLine(0, r0) + "\n[    9.000001] " + KmsgLine(1, r1) + "\n"
-	r0.Hits, r0.Fired, r0.Seconds = 20, 11, 4
+	r0.Hits, r0.Fired, r0.UntilMet, r0.Seconds = 20, 11, 7, 4
 	log += "[   11.000000] " + KmsgLine(0, r0) + "\n[   11.5] BUG: kernel NULL pointer dereference\n"
 	got := ReportsFromLog([]byte(log))
-	if len(got) != 2 || got[0].Hits != 20 || got[0].Fired != 11 || got[0].Delay != 5*time.Millisecond || !got[0].Snapshot ||
-		got[0].Spec != inj.Spec || got[1].Hits != 3 || got[1].Spec != cnt.Spec {
+	if len(got) != 2 || got[0].Hits != 20 || got[0].Fired != 11 || got[0].UntilMet != 7 || got[0].Delay != 5*time.Millisecond ||
+		!got[0].Snapshot || got[0].Spec != inj.Spec || got[1].Hits != 3 || got[1].Spec != cnt.Spec {
 		t.Errorf("got %+v", got)
+	}
+	// A line written before met= existed (consoles of older campaigns).
+	old := "[ 5.1] faultline-inject: 0 hits=4 filtered=1 fired=3 delay_ns=3000000 skips=0 secs=2.0 attached=true spec=" + inj.Spec + "\n"
+	if got := ReportsFromLog([]byte(old)); len(got) != 1 || got[0].Hits != 4 || got[0].Fired != 3 || got[0].Delay != 3*time.Millisecond {
+		t.Errorf("old line: got %+v", got)
 	}
 	if ReportsFromLog([]byte("nothing\n")) != nil {
 		t.Error("reports from a log without lines")

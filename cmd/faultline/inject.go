@@ -144,7 +144,7 @@ func cmdFeatures() int {
 // printInjectReport writes the per-injection table.
 func printInjectReport(w io.Writer, reps []probes.Report) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "injection\tattached\thits\tfiltered\tfired\tdelay\tbudget-skips\thits/s\t")
+	fmt.Fprintln(tw, "injection\tattached\thits\tfiltered\tfired\tdelay\tbudget-skips\tended-early\thits/s\t")
 	for _, r := range reps {
 		att := "yes"
 		if !r.Attached {
@@ -158,8 +158,8 @@ func printInjectReport(w io.Writer, reps []probes.Report) {
 		if r.NeverFired {
 			flag = "  NEVER FIRED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%.1f\t%s\n", r.Spec, att, r.Hits, r.Filtered, r.Fired,
-			r.Delay.Round(time.Microsecond), r.BudgetSkips, rate, flag)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%.1f\t%s\n", r.Spec, att, r.Hits, r.Filtered, r.Fired,
+			r.Delay.Round(time.Microsecond), r.BudgetSkips, r.UntilMet, rate, flag)
 	}
 	tw.Flush()
 }

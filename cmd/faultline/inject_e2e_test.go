@@ -92,7 +92,11 @@ faultline inject --report while.json --inject count:ext4_writepages,while=ext4_s
   --inject count:ext4_writepages,while=pipe_read --inject count:ext4_writepages -- \
   sh -c 'for i in 1 2 3; do dd if=/dev/zero of=w$i bs=4k count=4 conv=fsync 2>/dev/null; done; dd if=/dev/zero of=w4 bs=4k count=4 2>/dev/null; sync'
 echo while-fired: $(grep -o '"fired": *[0-9]*' while.json | tr -dc '0-9 \n' | tr '\n' ' ')
-echo while-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)`
+echo while-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)
+faultline inject --report until.json --inject delay:ext4_sync_file:5ms,until-set=rdi+0x20:63 \
+  --inject delay:ext4_sync_file:5ms,until-clear=rdi+0x20:63 -- \
+  sh -c 'for i in 1 2 3; do dd if=/dev/zero of=u$i bs=4k count=1 conv=fsync 2>/dev/null; done'
+echo until-json: $(tr -d '\n' < until.json)`
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -105,6 +109,18 @@ echo while-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)`
 		t.Errorf("no while= counts (%v):\n%s", err, r.stdout)
 	} else if inFsync < 3 || inPipe != 0 || all <= inFsync {
 		t.Errorf("while= counts: %d inside ext4_sync_file (want >= 3), %d inside pipe_read (want 0), %d in all (want more than inside fsync)", inFsync, inPipe, all)
+	}
+	// until=: ext4_sync_file's first argument is a struct file, whose
+	// f_inode (+0x20 on 6.1) is a kernel pointer (bit 63 set): a delay
+	// until that bit is set ends at once, one until it is clear never ends
+	// early.
+	var until struct{ Injections []probes.Report }
+	if err := json.Unmarshal([]byte(afterWord(r.stdout, "until-json:")), &until); err != nil || len(until.Injections) != 2 {
+		t.Errorf("no until= report (%v):\n%s", err, r.stdout)
+	} else if met, never := until.Injections[0], until.Injections[1]; met.Fired != 3 || met.UntilMet != 3 || met.Delay >= 5*time.Millisecond ||
+		never.Fired != 3 || never.UntilMet != 0 || never.Delay < 15*time.Millisecond {
+		t.Errorf("until=: met %d of %d in %s (want 3 of 3, well under 5ms), never %d of %d in %s (want 0 of 3, >= 15ms)",
+			met.UntilMet, met.Fired, met.Delay, never.UntilMet, never.Fired, never.Delay)
 	}
 	if !strings.Contains(r.stdout, "while-after: 0") {
 		t.Errorf("probes left behind after the while= run:\n%s", r.stdout)

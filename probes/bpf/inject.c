@@ -9,7 +9,8 @@
 // on any kernel with kprobes and BPF, with or without BTF.
 //
 //   count  counts hits (any kernel with BPF kprobes)
-//   delay  busy-waits with bpf_loop + bpf_ktime_get_ns (kernel >= 5.17)
+//   delay  busy-waits with bpf_loop + bpf_ktime_get_ns (kernel >= 5.17),
+//          ending early if an until= memory test passes
 //   fail   bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE, and the target
 //          on the error-injection list)
 
@@ -53,6 +54,15 @@ volatile const __u64 field_want = 0;
  * another function, whose while_enter/while_exit programs keep the count in
  * the "active" map (shared with this program by the loader). */
 volatile const __u8 check_while = 0;
+/* until-set= / until-clear= (delay only): the busy-wait ends as soon as the
+ * bits until_mask of the u64 at register until_reg + until_off equal
+ * until_want (until_reg numbered as field_reg; 0: no early end). The word is
+ * re-read on every turn of the wait: the other side of the race changing it
+ * ends the hold. */
+volatile const __u8 until_reg = 0;
+volatile const __u64 until_off = 0;
+volatile const __u64 until_mask = 0;
+volatile const __u64 until_want = 0;
 
 struct stats {
 	__u64 hits;	    /* the probe ran */
@@ -62,6 +72,7 @@ struct stats {
 	__u64 budget_skips; /* would have fired, but the per-second budget was spent */
 	__u64 window_start;
 	__u64 window_used;
+	__u64 until_met;    /* delays that ended early: the until= test passed */
 };
 
 struct {
@@ -85,21 +96,31 @@ static __always_inline struct stats *get_stats(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
+/* reg_value reads register idx (1 + its index in struct pt_regs) into *v;
+ * 0 on success. */
+static __always_inline int reg_value(struct pt_regs *ctx, __u8 idx, unsigned long *v)
+{
+	/* A copy of the registers, indexed on the stack: the verifier refuses
+	 * a variable offset into ctx, which a switch would compile to. */
+	struct pt_regs regs;
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
+		return -1;
+	__u32 i = idx - 1;
+	if (i >= 15)
+		return -1;
+	*v = ((unsigned long *)&regs)[i];
+	return 0;
+}
+
 /* field_ok: the memory test passes (or there is none). A word that cannot be
  * read fails it. */
 static __always_inline int field_ok(struct pt_regs *ctx)
 {
 	if (!field_reg)
 		return 1;
-	/* A copy of the registers, indexed on the stack: the verifier refuses
-	 * a variable offset into ctx, which a switch would compile to. */
-	struct pt_regs regs;
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
+	unsigned long base = 0;
+	if (reg_value(ctx, field_reg, &base))
 		return 0;
-	__u32 i = field_reg - 1;
-	if (i >= 15)
-		return 0;
-	unsigned long base = ((unsigned long *)&regs)[i];
 	__u64 word = 0;
 	if (bpf_probe_read_kernel(&word, sizeof(word), (void *)(base + field_off)))
 		return 0;
@@ -170,11 +191,21 @@ int count(struct pt_regs *ctx)
 
 struct spin {
 	__u64 until;
+	__u64 addr;	/* the until= word, 0: none */
+	__u64 met;
 };
 
 static long spin_cb(__u64 i, void *data)
 {
 	struct spin *s = data;
+	if (s->addr) {
+		__u64 word = 0;
+		if (!bpf_probe_read_kernel(&word, sizeof(word), (void *)s->addr) &&
+		    (word & until_mask) == until_want) {
+			s->met = 1;
+			return 1;
+		}
+	}
 	return bpf_ktime_get_ns() >= s->until;
 }
 
@@ -199,8 +230,15 @@ int delay(struct pt_regs *ctx)
 	}
 	__sync_fetch_and_add(&st->window_used, d);
 	struct spin s = { .until = now + d };
+	if (until_reg) {
+		unsigned long base = 0;
+		if (!reg_value(ctx, until_reg, &base))
+			s.addr = base + until_off;
+	}
 	bpf_loop(1 << 23, spin_cb, &s, 0);
 	__sync_fetch_and_add(&st->fired, 1);
+	if (s.met)
+		__sync_fetch_and_add(&st->until_met, 1);
 	__sync_fetch_and_add(&st->delay_ns, bpf_ktime_get_ns() - now);
 	return 0;
 }
