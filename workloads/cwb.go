@@ -36,6 +36,11 @@ type CompressedWriteback struct {
 	// Files per thread, each at most MaxSize bytes.
 	Files   int
 	MaxSize int64
+	// ChaseAfter is how long the truncate that chases a writeback started
+	// with sync_file_range waits first (0: at once). Later, the range's
+	// async chunks have usually finished and seed A's window is rare: a
+	// paced variant in which an injected hold must supply the overlap.
+	ChaseAfter time.Duration
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -59,6 +64,8 @@ func (w *CompressedWriteback) CheckParams() error {
 		return errors.New("compressed-writeback: --size must be at least 1M (ranges over 512K are the point)")
 	case w.Duration <= 0:
 		return errors.New("compressed-writeback: --duration must be positive")
+	case w.ChaseAfter < 0 || w.ChaseAfter > time.Second:
+		return errors.New("compressed-writeback: --chase-after must be from 0 to 1s")
 	}
 	return nil
 }
@@ -213,7 +220,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Workload: "compressed-writeback", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "files": fmt.Sprint(w.Files), "size": fmt.Sprint(w.MaxSize),
-			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir)}}
+			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir), "chase-after": w.ChaseAfter.String()}}
 	in, err := w.verify(files)
 	if err != nil {
 		return nil, err
@@ -263,6 +270,9 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				// Chase the writeback just started: truncate the range
 				// away while its async chunks are in flight (seed A's
 				// window: a later chunk touching the first one's page).
+				if w.ChaseAfter > 0 {
+					time.Sleep(w.ChaseAfter)
+				}
 				if err = os.Truncate(f.path, first*4096); err == nil {
 					for b := first; b < int64(len(f.gen)); b++ {
 						f.gen[b] = 0
