@@ -268,8 +268,12 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 			var started bool
 			if started, err = w.write(f, first, buf[:blocks*4096], gens, rng); err == nil && started && rng.Intn(3) == 0 {
 				// Chase the writeback just started: truncate the range
-				// away while its async chunks are in flight (seed A's
-				// window: a later chunk touching the first one's page).
+				// away, meant to meet its async chunks in flight (seed
+				// A's window: a later chunk touching the first one's
+				// page). On 6.1, sync_file_range seems to return only
+				// once every chunk has submitted (it waits on their page
+				// locks), so this may rather race writeback started by
+				// others (the flusher, btrfs's delalloc flushing).
 				if w.ChaseAfter > 0 {
 					time.Sleep(w.ChaseAfter)
 				}
