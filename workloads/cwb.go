@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,13 @@ type CompressedWriteback struct {
 	// async chunks have usually finished and seed A's window is rare: a
 	// paced variant in which an injected hold must supply the overlap.
 	ChaseAfter time.Duration
+	// Flusher starts those sync_file_range writebacks from a separate
+	// thread, so the chasing truncate (by the writer) runs while another
+	// task's writeback is in flight: seed A's interleaving, writeback by one
+	// task and truncate by another. A writer's own sync_file_range returns
+	// only once every async chunk of the range has submitted (it waits on
+	// their page locks), so without it the chase cannot meet the chunks.
+	Flusher bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -220,7 +228,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Workload: "compressed-writeback", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "files": fmt.Sprint(w.Files), "size": fmt.Sprint(w.MaxSize),
-			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir), "chase-after": w.ChaseAfter.String()}}
+			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir), "chase-after": w.ChaseAfter.String(), "flusher": fmt.Sprint(w.Flusher)}}
 	in, err := w.verify(files)
 	if err != nil {
 		return nil, err
@@ -241,6 +249,11 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 		return g
 	}
 	buf := make([]byte, 2<<20)
+	var fl *cwbFlusher
+	if w.Flusher {
+		fl = newCWBFlusher()
+		defer fl.close()
+	}
 	for _, f := range files {
 		fd, err := os.Create(f.path)
 		if err != nil {
@@ -266,14 +279,12 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				}
 			}
 			var started bool
-			if started, err = w.write(f, first, buf[:blocks*4096], gens, rng); err == nil && started && rng.Intn(3) == 0 {
+			if started, err = w.write(f, first, buf[:blocks*4096], gens, rng, fl); err == nil && started && rng.Intn(3) == 0 {
 				// Chase the writeback just started: truncate the range
-				// away, meant to meet its async chunks in flight (seed
-				// A's window: a later chunk touching the first one's
-				// page). On 6.1, sync_file_range seems to return only
-				// once every chunk has submitted (it waits on their page
-				// locks), so this may rather race writeback started by
-				// others (the flusher, btrfs's delalloc flushing).
+				// away (seed A's window: a later chunk touching the
+				// first one's page). Only with Flusher can it meet the
+				// async chunks in flight; a writer's own
+				// sync_file_range has waited for them to submit.
 				if w.ChaseAfter > 0 {
 					time.Sleep(w.ChaseAfter)
 				}
@@ -293,7 +304,7 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				gens[b] = g
 				blockContent(buf[b*4096:(b+1)*4096], w.Seed, f.id, first+b, g)
 			}
-			_, err = w.write(f, first, buf[:blocks*4096], gens, rng)
+			_, err = w.write(f, first, buf[:blocks*4096], gens, rng, fl)
 		case op < 90: // truncate down to a block boundary
 			nb := rng.Int63n(f.size/4096 + 1)
 			if err = os.Truncate(f.path, nb*4096); err == nil {
@@ -323,10 +334,55 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 	return nil
 }
 
+// cwbFlusher runs sync_file_range for a writer on its own thread.
+type cwbFlusher struct {
+	req  chan cwbFlush
+	done chan struct{}
+}
+
+// cwbFlush asks for writeback of n bytes at off; started is closed just
+// before the system call.
+type cwbFlush struct {
+	path    string
+	off, n  int64
+	started chan struct{}
+}
+
+func newCWBFlusher() *cwbFlusher {
+	fl := &cwbFlusher{req: make(chan cwbFlush), done: make(chan struct{})}
+	go func() {
+		defer close(fl.done)
+		runtime.LockOSThread()
+		for r := range fl.req {
+			fd, err := os.Open(r.path)
+			close(r.started)
+			if err != nil {
+				continue // unlinked meanwhile: nothing to write back
+			}
+			_ = unix.SyncFileRange(int(fd.Fd()), r.off, r.n, unix.SYNC_FILE_RANGE_WRITE)
+			fd.Close()
+		}
+	}()
+	return fl
+}
+
+// start hands a writeback to the flusher thread and returns once that
+// thread is about to start it.
+func (fl *cwbFlusher) start(path string, off, n int64) {
+	r := cwbFlush{path: path, off: off, n: n, started: make(chan struct{})}
+	fl.req <- r
+	<-r.started
+}
+
+func (fl *cwbFlusher) close() {
+	close(fl.req)
+	<-fl.done
+}
+
 // write writes data at block first and flushes it one of three ways; it
 // reports whether it started writeback without waiting for it
-// (sync_file_range).
-func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens []uint32, rng *rand.Rand) (bool, error) {
+// (sync_file_range, by the writer or by fl if not nil).
+func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens []uint32, rng *rand.Rand, fl *cwbFlusher) (bool, error) {
 	fd, err := os.OpenFile(f.path, os.O_WRONLY, 0)
 	if err != nil {
 		return false, err
@@ -343,6 +399,10 @@ func (w *CompressedWriteback) write(f *cwbFile, first int64, data []byte, gens [
 	case r < 4:
 		return false, fd.Sync()
 	case r < 7:
+		if fl != nil {
+			fl.start(f.path, first*4096, int64(len(data)))
+			return true, nil
+		}
 		return true, unix.SyncFileRange(int(fd.Fd()), first*4096, int64(len(data)), unix.SYNC_FILE_RANGE_WRITE)
 	}
 	return false, nil // background writeback

@@ -122,3 +122,18 @@ func TestParseMmapDIOPacing(t *testing.T) {
 		t.Error("--pause soon accepted")
 	}
 }
+
+func TestParseCWBChase(t *testing.T) {
+	w, err := Parse("compressed-writeback", []string{"--flusher", "--chase-after", "20ms"}, t.TempDir(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.(*CompressedWriteback)
+	if !c.Flusher || c.ChaseAfter != 20*time.Millisecond {
+		t.Errorf("Flusher, ChaseAfter = %v, %v; want true, 20ms", c.Flusher, c.ChaseAfter)
+	}
+	c.ChaseAfter = 2 * time.Second
+	if err := c.CheckParams(); err == nil || !strings.Contains(err.Error(), "--chase-after") {
+		t.Errorf("--chase-after 2s: %v", err)
+	}
+}

@@ -275,6 +275,11 @@ func TestWorkloadsBtrfs(t *testing.T) {
 	}{
 		{[]string{"--mount-opt", "compress-force=zstd", "--", "workload", "compressed-writeback", "--duration", "5s"},
 			[]string{"compress_file_range", "submit_compressed_extents", "btrfs_evict_inode"}, false},
+		// Seed A's paced shape: a flusher thread starts the writebacks
+		// that the writers' truncates chase.
+		{[]string{"--mount-opt", "compress-force=zstd", "--", "workload", "compressed-writeback", "--duration", "5s",
+			"--flusher", "--chase-after", "2ms"},
+			[]string{"compress_file_range", "submit_compressed_extents"}, false},
 		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "8", "--files", "64"},
 			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}, false},
 		// Seed B's shapes: every searcher in one directory, readdir from a
