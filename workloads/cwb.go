@@ -48,7 +48,16 @@ type CompressedWriteback struct {
 	// task and truncate by another. A writer's own sync_file_range returns
 	// only once every async chunk of the range has submitted (it waits on
 	// their page locks), so without it the chase cannot meet the chunks.
+	// The writer waits for the flusher's system call to return before its
+	// next operation, so only the chase races that writeback.
 	Flusher bool
+	// KernelDefaults leaves the kernel's dirty_expire_centisecs and
+	// dirty_writeback_centisecs alone (30 s, 5 s by default) instead of
+	// 1 s and 0.5 s, so the kernel's flusher rarely writes a range while
+	// a writer truncates it: with Flusher and ChaseAfter, a paced variant
+	// in which the chase is the only frequent meeting of writeback and
+	// truncate.
+	KernelDefaults bool
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
 }
@@ -194,8 +203,10 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	}
 	// Frequent background writeback, so unflushed ranges are written by the
 	// flusher threads too.
-	_ = writeKernfs("/proc/sys/vm/dirty_expire_centisecs", "100")
-	_ = writeKernfs("/proc/sys/vm/dirty_writeback_centisecs", "50")
+	if !w.KernelDefaults {
+		_ = writeKernfs("/proc/sys/vm/dirty_expire_centisecs", "100")
+		_ = writeKernfs("/proc/sys/vm/dirty_writeback_centisecs", "50")
+	}
 	reach := newReachCounter(CompressedWritebackReach)
 	defer reach.close()
 
@@ -228,7 +239,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Workload: "compressed-writeback", Seconds: secs, Ops: ops.Load(), OpsPerSec: float64(ops.Load()) / secs,
 		Errors: errs.Load(), Reach: reach.counts(secs), Params: map[string]string{
 			"threads": fmt.Sprint(w.Threads), "files": fmt.Sprint(w.Files), "size": fmt.Sprint(w.MaxSize),
-			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir), "chase-after": w.ChaseAfter.String(), "flusher": fmt.Sprint(w.Flusher)}}
+			"seed": fmt.Sprint(w.Seed), "mount": mountOptions(w.Dir), "chase-after": w.ChaseAfter.String(), "flusher": fmt.Sprint(w.Flusher), "kernel-defaults": fmt.Sprint(w.KernelDefaults)}}
 	in, err := w.verify(files)
 	if err != nil {
 		return nil, err
@@ -323,6 +334,7 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				}
 			}
 		}
+		fl.wait() // only the chase races the flusher's writeback
 		if err != nil {
 			errs.Add(1)
 			if errors.Is(err, unix.ENOSPC) {
@@ -338,14 +350,15 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 type cwbFlusher struct {
 	req  chan cwbFlush
 	done chan struct{}
+	last chan struct{} // the latest request's finished
 }
 
 // cwbFlush asks for writeback of n bytes at off; started is closed just
-// before the system call.
+// before the system call, finished after it.
 type cwbFlush struct {
-	path    string
-	off, n  int64
-	started chan struct{}
+	path              string
+	off, n            int64
+	started, finished chan struct{}
 }
 
 func newCWBFlusher() *cwbFlusher {
@@ -356,11 +369,11 @@ func newCWBFlusher() *cwbFlusher {
 		for r := range fl.req {
 			fd, err := os.Open(r.path)
 			close(r.started)
-			if err != nil {
-				continue // unlinked meanwhile: nothing to write back
+			if err == nil { // else unlinked meanwhile: nothing to write back
+				_ = unix.SyncFileRange(int(fd.Fd()), r.off, r.n, unix.SYNC_FILE_RANGE_WRITE)
+				fd.Close()
 			}
-			_ = unix.SyncFileRange(int(fd.Fd()), r.off, r.n, unix.SYNC_FILE_RANGE_WRITE)
-			fd.Close()
+			close(r.finished)
 		}
 	}()
 	return fl
@@ -369,9 +382,19 @@ func newCWBFlusher() *cwbFlusher {
 // start hands a writeback to the flusher thread and returns once that
 // thread is about to start it.
 func (fl *cwbFlusher) start(path string, off, n int64) {
-	r := cwbFlush{path: path, off: off, n: n, started: make(chan struct{})}
+	r := cwbFlush{path: path, off: off, n: n, started: make(chan struct{}), finished: make(chan struct{})}
 	fl.req <- r
+	fl.last = r.finished
 	<-r.started
+}
+
+// wait waits for the latest writeback to have been started in full (the
+// system call returned), so that the writer's next operation does not race
+// it: only the chase does.
+func (fl *cwbFlusher) wait() {
+	if fl != nil && fl.last != nil {
+		<-fl.last
+	}
 }
 
 func (fl *cwbFlusher) close() {

@@ -105,6 +105,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	compactEvery := fs.Duration("compact-every", 0, "mmap-dio: pause between two compactions (0: 100ms)")
 	chaseAfter := fs.Duration("chase-after", 0, "compressed-writeback: wait this long after starting writeback before the truncate that chases it (0: at once)")
 	flusher := fs.Bool("flusher", false, "compressed-writeback: start the sync_file_range writebacks that a truncate chases from a separate thread, so the truncate races them (seed A's interleaving)")
+	kernelDefaults := fs.Bool("kernel-defaults", false, "compressed-writeback: leave the kernel's dirty_expire/dirty_writeback intervals (30s/5s) instead of 1s/0.5s, so the kernel's flusher rarely races a truncate")
 	pause := fs.Duration("pause", 0, "mmap-dio: each reader sleeps this long between two O_DIRECT reads (0: none)")
 	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop; on by default for mmap-dio only, readahead-reclaim needs --compact=true (or compact: true)")
 	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
@@ -148,7 +149,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 			return nil, fmt.Errorf("compressed-writeback: %w", err)
 		}
 		w = &CompressedWriteback{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Files: orInt(*files, 4), MaxSize: sz, ChaseAfter: *chaseAfter, Flusher: *flusher, Limits: limits}
+			Files: orInt(*files, 4), MaxSize: sz, ChaseAfter: *chaseAfter, Flusher: *flusher, KernelDefaults: *kernelDefaults, Limits: limits}
 	case "readahead-reclaim":
 		mm, err1 := ParseSize(*memMax)
 		hg, err2 := ParseSize(*hogSize)
