@@ -38,9 +38,10 @@ type CompressedWriteback struct {
 	Files   int
 	MaxSize int64
 	// ChaseAfter is how long the truncate that chases a writeback started
-	// with sync_file_range waits first (0: at once). Later, the range's
-	// async chunks have usually finished and seed A's window is rare: a
-	// paced variant in which an injected hold must supply the overlap.
+	// with sync_file_range waits first (0: at once). With Flusher, the
+	// later it comes the likelier the range's async chunks have finished,
+	// so seed A's window is rare: a paced variant in which an injected hold
+	// must supply the overlap.
 	ChaseAfter time.Duration
 	// Flusher starts those sync_file_range writebacks from a separate
 	// thread, so the chasing truncate (by the writer) runs while another
@@ -202,7 +203,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	// Frequent background writeback, so unflushed ranges are written by the
-	// flusher threads too.
+	// kernel's flusher threads too (unless KernelDefaults).
 	if !w.KernelDefaults {
 		_ = writeKernfs("/proc/sys/vm/dirty_expire_centisecs", "100")
 		_ = writeKernfs("/proc/sys/vm/dirty_writeback_centisecs", "50")
