@@ -335,7 +335,11 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 				}
 			}
 		}
-		fl.wait() // only the chase races the flusher's writeback
+		// Only the chase races the flusher's writeback; its error counts
+		// like the writer's own.
+		if ferr := fl.wait(); err == nil && ferr != nil {
+			err = fmt.Errorf("flusher: sync_file_range %s: %w", f.path, ferr)
+		}
 		if err != nil {
 			errs.Add(1)
 			if errors.Is(err, unix.ENOSPC) {
@@ -351,15 +355,16 @@ func (w *CompressedWriteback) writer(ctx context.Context, t int, files []*cwbFil
 type cwbFlusher struct {
 	req  chan cwbFlush
 	done chan struct{}
-	last chan struct{} // the latest request's finished
+	last chan error // the latest request's finished, until wait reads it
 }
 
 // cwbFlush asks for writeback of n bytes at off; started is closed just
-// before the system call, finished after it.
+// before the system call, and finished gets its error after it.
 type cwbFlush struct {
-	path              string
-	off, n            int64
-	started, finished chan struct{}
+	path     string
+	off, n   int64
+	started  chan struct{}
+	finished chan error // buffered: the flusher never blocks on it
 }
 
 func newCWBFlusher() *cwbFlusher {
@@ -370,11 +375,12 @@ func newCWBFlusher() *cwbFlusher {
 		for r := range fl.req {
 			fd, err := os.Open(r.path)
 			close(r.started)
-			if err == nil { // else unlinked meanwhile: nothing to write back
-				_ = unix.SyncFileRange(int(fd.Fd()), r.off, r.n, unix.SYNC_FILE_RANGE_WRITE)
-				fd.Close()
+			if err != nil { // unlinked meanwhile: nothing to write back
+				r.finished <- nil
+				continue
 			}
-			close(r.finished)
+			r.finished <- unix.SyncFileRange(int(fd.Fd()), r.off, r.n, unix.SYNC_FILE_RANGE_WRITE)
+			fd.Close()
 		}
 	}()
 	return fl
@@ -383,7 +389,7 @@ func newCWBFlusher() *cwbFlusher {
 // start hands a writeback to the flusher thread and returns once that
 // thread is about to start it.
 func (fl *cwbFlusher) start(path string, off, n int64) {
-	r := cwbFlush{path: path, off: off, n: n, started: make(chan struct{}), finished: make(chan struct{})}
+	r := cwbFlush{path: path, off: off, n: n, started: make(chan struct{}), finished: make(chan error, 1)}
 	fl.req <- r
 	fl.last = r.finished
 	<-r.started
@@ -391,11 +397,14 @@ func (fl *cwbFlusher) start(path string, off, n int64) {
 
 // wait waits for the latest writeback to have been started in full (the
 // system call returned), so that the writer's next operation does not race
-// it: only the chase does.
-func (fl *cwbFlusher) wait() {
-	if fl != nil && fl.last != nil {
-		<-fl.last
+// it: only the chase does. It returns that system call's error.
+func (fl *cwbFlusher) wait() error {
+	if fl == nil || fl.last == nil {
+		return nil
 	}
+	err := <-fl.last
+	fl.last = nil
+	return err
 }
 
 func (fl *cwbFlusher) close() {
