@@ -57,11 +57,11 @@ type Report struct {
 type Set struct {
 	points []*point
 	global bool                   // the trylock_global debugfs switch was turned on
-	whiles map[string]*whileProbe // while= functions, by name
+	whiles map[string]*whileProbe // while= function lists, by the option's value
 }
 
-// whileProbe counts the tasks inside one while= function, for every
-// injection that names it.
+// whileProbe counts the tasks inside one while= function (or list of
+// functions), for every injection that names it.
 type whileProbe struct {
 	objs  *ebpf.Collection
 	links []link.Link
@@ -217,14 +217,19 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 	return nil
 }
 
-// whileProbe returns the probes counting the tasks inside fn, attaching
-// them on first use: a kprobe at fn's entry and a kretprobe at its return.
-func (s *Set) whileProbe(fn string, syms *kallsyms) (*whileProbe, error) {
-	if w := s.whiles[fn]; w != nil {
+// whileProbe returns the probes counting the tasks inside fns (one
+// function, or several separated by "|"), attaching them on first use: a
+// kprobe at each function's entry and a kretprobe at its return, all
+// counting in one map.
+func (s *Set) whileProbe(fns string, syms *kallsyms) (*whileProbe, error) {
+	if w := s.whiles[fns]; w != nil {
 		return w, nil
 	}
-	if _, _, err := syms.funcRange(fn); err != nil {
-		return nil, fmt.Errorf("while=%s: %w", fn, err)
+	names := strings.Split(fns, "|")
+	for _, fn := range names {
+		if _, _, err := syms.funcRange(fn); err != nil {
+			return nil, fmt.Errorf("while=%s: %w", fn, err)
+		}
 	}
 	spec, err := loadInject()
 	if err != nil {
@@ -237,26 +242,28 @@ func (s *Set) whileProbe(fn string, syms *kallsyms) (*whileProbe, error) {
 	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		return nil, fmt.Errorf("while=%s: load the enter/exit programs: %w", fn, err)
+		return nil, fmt.Errorf("while=%s: load the enter/exit programs: %w", fns, err)
 	}
 	w := &whileProbe{objs: coll}
-	enter, err := link.Kprobe(fn, coll.Programs["while_enter"], nil)
-	if err == nil {
-		w.links = append(w.links, enter)
-		var exit link.Link
-		exit, err = link.Kretprobe(fn, coll.Programs["while_exit"], nil)
+	for _, fn := range names {
+		enter, err := link.Kprobe(fn, coll.Programs["while_enter"], nil)
 		if err == nil {
-			w.links = append(w.links, exit)
+			w.links = append(w.links, enter)
+			var exit link.Link
+			exit, err = link.Kretprobe(fn, coll.Programs["while_exit"], nil)
+			if err == nil {
+				w.links = append(w.links, exit)
+			}
 		}
-	}
-	if err != nil {
-		w.close()
-		return nil, fmt.Errorf("while=%s: attach its entry and return probes: %w", fn, err)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("while=%s: attach its entry and return probes: %w", fn, err)
+		}
 	}
 	if s.whiles == nil {
 		s.whiles = map[string]*whileProbe{}
 	}
-	s.whiles[fn] = w
+	s.whiles[fns] = w
 	return w, nil
 }
 

@@ -99,7 +99,9 @@ type Injection struct {
 	// the race is running, so a busy-wait does not take the CPU the other
 	// side needs the rest of the time. Exact while fewer tasks than the
 	// kernel's kretprobe maxactive (max(10, 2 x CPUs)) are inside at once;
-	// a task already inside when the probes attach is not counted.
+	// a task already inside when the probes attach is not counted. Several
+	// functions, separated by "|", count together (some task is inside one
+	// of them), so a window can span the other side's successive steps.
 	While string `json:"while,omitempty"`
 	// Field, if its Reg is set, is a memory test the call must pass
 	// (if-set=, if-clear=; several of them test one word together).
@@ -189,7 +191,8 @@ const Syntax = `KIND:TARGET[:ARG][@PROB][,OPTION...]
   fail-trylock:SITE[@P]                  make a page trylock fail (SITE: eb-readahead, global)
 Options: comm=NAME  pid=TGID  cgroup=PATH  caller=FUNC  budget=DUR (delay per second,
 default 250ms)  insn=HEX (the instruction bytes expected at the probe point)
-while=FUNC (only while some task is inside FUNC, e.g. the other side of the race)
+while=FUNC[|FUNC...] (only while some task is inside FUNC, or one of them: the
+other side of the race)
 if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
 64-bit word at register+offset is set / clear, e.g. if-clear=rbx+0x10:0; several
 test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
@@ -313,8 +316,10 @@ func Parse(spec string) (Injection, error) {
 			}
 			inj.Caller = v
 		case "while":
-			if v == "" || strings.ContainsAny(v, "+:") {
-				return bad("while=%q: want a function name (no +offset), e.g. while=try_to_free_mem_cgroup_pages", v)
+			for _, fn := range strings.Split(v, "|") {
+				if fn == "" || strings.ContainsAny(fn, "+:") {
+					return bad("while=%q: want function names (no +offset) separated by |, e.g. while=try_to_free_mem_cgroup_pages or while=__x64_sys_sync_file_range|memory_reclaim", v)
+				}
 			}
 			inj.While = v
 		case "budget":

@@ -41,6 +41,16 @@ type MmapDIO struct {
 	// ReclaimEvery is the pause between two memory.reclaim writes (0: none,
 	// a tight loop).
 	ReclaimEvery time.Duration
+	// BeforeReclaim are steps the reclaim thread takes, in order, before
+	// each memory.reclaim: "sync" writes the mapped file back
+	// (sync_file_range WAIT_BEFORE|WRITE|WAIT_AFTER), so reclaim finds the
+	// pages just written back clean; "clear-refs" clears the accessed bits
+	// of the workload's pages (/proc/self/clear_refs, as a working-set
+	// estimator does), so reclaim takes pages the readers touched since the
+	// last pass instead of keeping them. Together they put the cleaning and
+	// the stripping of seed D's window in one place, once per reclaim,
+	// rather than whenever the kernel's flusher and LRU aging happen to.
+	BeforeReclaim []string
 	// Pause is how long each reader sleeps between two O_DIRECT reads (0:
 	// none). With a pause the direct I/O is in flight only a small part of
 	// the time, as in a service that reads now and then, rather than a loop.
@@ -71,6 +81,13 @@ func (w *MmapDIO) CheckParams() error {
 		return fmt.Errorf("mmap-dio: --duration must be > 0")
 	case w.Pause < 0 || w.ReclaimEvery < 0 || w.CompactEvery < 0:
 		return fmt.Errorf("mmap-dio: --pause, --reclaim-every and --compact-every must be >= 0")
+	case len(w.BeforeReclaim) > 0 && w.ReclaimBytes == 0:
+		return fmt.Errorf("mmap-dio: --before-reclaim needs reclaim (--reclaim > 0)")
+	}
+	for _, step := range w.BeforeReclaim {
+		if step != "sync" && step != "clear-refs" {
+			return fmt.Errorf("mmap-dio: --before-reclaim: unknown step %q; steps: sync, clear-refs (comma-separated, in order)", step)
+		}
 	}
 	return nil
 }
@@ -170,7 +187,23 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery)
+			fd := int(dstF.Fd())
+			before := func() {
+				for _, step := range w.BeforeReclaim {
+					var err error
+					switch step {
+					case "sync":
+						const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+						err = unix.SyncFileRange(fd, 0, 0, all)
+					case "clear-refs":
+						err = writeKernfs("/proc/self/clear_refs", "1")
+					}
+					if err != nil {
+						errs.Add(1)
+					}
+				}
+			}
+			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery, before)
 		}()
 	}
 	if w.Compact {
@@ -198,6 +231,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			"size": strconv.FormatInt(w.FileSize, 10), "chunk": strconv.FormatInt(w.ChunkSize, 10),
 			"reclaim": strconv.FormatInt(w.ReclaimBytes, 10), "compact": strconv.FormatBool(w.Compact),
 			"pause": w.Pause.String(), "reclaim-every": w.ReclaimEvery.String(), "compact-every": w.CompactEvery.String(),
+			"before-reclaim": strings.Join(w.BeforeReclaim, ","),
 		},
 	}
 	isTouched := func(c int64) bool { return touched[c].Load() }
@@ -334,8 +368,6 @@ func writeKernfs(path, s string) error {
 	return err
 }
 
-// reclaim asks the kernel to reclaim n bytes from the cgroup, in a loop
-// (memory.reclaim, Linux >= 5.19).
 // compact triggers compaction (page migration) of every zone, then waits
 // every, until ctx ends.
 func compact(ctx context.Context, every time.Duration) {
@@ -345,9 +377,14 @@ func compact(ctx context.Context, every time.Duration) {
 	}
 }
 
-func reclaim(ctx context.Context, name string, n int64, every time.Duration) {
+// reclaim asks the kernel to reclaim n bytes from the cgroup, in a loop
+// (memory.reclaim, Linux >= 5.19), calling before (if not nil) before each.
+func reclaim(ctx context.Context, name string, n int64, every time.Duration, before func()) {
 	path := filepath.Join(cgroupRoot, name, "memory.reclaim")
 	for ctx.Err() == nil {
+		if before != nil {
+			before()
+		}
 		if err := writeKernfs(path, strconv.FormatInt(n, 10)); err != nil {
 			time.Sleep(time.Millisecond) // EAGAIN when nothing is left to reclaim
 		}

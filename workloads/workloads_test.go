@@ -3,6 +3,7 @@ package workloads
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,11 +111,21 @@ func TestReadaheadHotEveryParams(t *testing.T) {
 
 // TestParseMmapDIOPacing: the pacing flags reach the workload.
 func TestParseMmapDIOPacing(t *testing.T) {
-	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s"}, t.TempDir(), io.Discard)
+	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s", "--before-reclaim", "sync,clear-refs"}, t.TempDir(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := w.(*MmapDIO)
+	if !slices.Equal(m.BeforeReclaim, []string{"sync", "clear-refs"}) {
+		t.Errorf("BeforeReclaim = %q, want [sync clear-refs]", m.BeforeReclaim)
+	}
+	if err := m.CheckParams(); err != nil {
+		t.Errorf("CheckParams: %v", err)
+	}
+	m.BeforeReclaim = []string{"sync", "drop"}
+	if err := m.CheckParams(); err == nil || !strings.Contains(err.Error(), `unknown step "drop"`) {
+		t.Errorf("CheckParams with step drop = %v, want unknown step", err)
+	}
 	if m.Pause != 200*time.Millisecond || m.ReclaimEvery != time.Second || m.CompactEvery != 2*time.Second {
 		t.Errorf("Pause, ReclaimEvery, CompactEvery = %v, %v, %v; want 200ms, 1s, 2s", m.Pause, m.ReclaimEvery, m.CompactEvery)
 	}
