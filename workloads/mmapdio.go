@@ -47,7 +47,9 @@ type MmapDIO struct {
 	// pages just written back clean; "clear-refs" clears the accessed bits
 	// of the workload's pages (/proc/self/clear_refs, as a working-set
 	// estimator does), so reclaim takes pages the readers touched since the
-	// last pass instead of keeping them. Together they put the cleaning and
+	// last pass instead of keeping them; "pageout" reclaims the whole
+	// mapping at once (madvise MADV_PAGEOUT, Linux >= 5.4, as Android does
+	// to background apps), referenced or not. Together they put the cleaning and
 	// the stripping of seed D's window in one place, once per reclaim,
 	// rather than whenever the kernel's flusher and LRU aging happen to.
 	BeforeReclaim []string
@@ -85,8 +87,8 @@ func (w *MmapDIO) CheckParams() error {
 		return fmt.Errorf("mmap-dio: --before-reclaim needs reclaim (--reclaim > 0)")
 	}
 	for _, step := range w.BeforeReclaim {
-		if step != "sync" && step != "clear-refs" {
-			return fmt.Errorf("mmap-dio: --before-reclaim: unknown step %q; steps: sync, clear-refs (comma-separated, in order)", step)
+		if step != "sync" && step != "clear-refs" && step != "pageout" {
+			return fmt.Errorf("mmap-dio: --before-reclaim: unknown step %q; steps: sync, clear-refs, pageout (comma-separated, in order)", step)
 		}
 	}
 	return nil
@@ -146,6 +148,8 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	defer cancel()
 	start := time.Now()
 	var ops, errs atomic.Int64
+	stepTime := make([]atomic.Int64, len(w.BeforeReclaim)) // total ns of each before-reclaim step
+	var reclaims reclaimStats
 	touched := make([]atomic.Bool, w.FileSize/w.ChunkSize)
 	var wg sync.WaitGroup
 	for t := 0; t < w.Threads; t++ {
@@ -189,7 +193,8 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			defer wg.Done()
 			fd := int(dstF.Fd())
 			before := func() {
-				for _, step := range w.BeforeReclaim {
+				for i, step := range w.BeforeReclaim {
+					t0 := time.Now()
 					var err error
 					switch step {
 					case "sync":
@@ -197,13 +202,16 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 						err = unix.SyncFileRange(fd, 0, 0, all)
 					case "clear-refs":
 						err = writeKernfs("/proc/self/clear_refs", "1")
+					case "pageout":
+						err = unix.Madvise(mem, unix.MADV_PAGEOUT)
 					}
+					stepTime[i].Add(int64(time.Since(t0)))
 					if err != nil {
 						errs.Add(1)
 					}
 				}
 			}
-			reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery, before)
+			reclaims = reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery, before)
 		}()
 	}
 	if w.Compact {
@@ -233,6 +241,13 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			"pause": w.Pause.String(), "reclaim-every": w.ReclaimEvery.String(), "compact-every": w.CompactEvery.String(),
 			"before-reclaim": strings.Join(w.BeforeReclaim, ","),
 		},
+	}
+	if reclaims.passes > 0 {
+		n := float64(reclaims.passes)
+		sum.Stats = map[string]float64{"reclaim_passes": n, "reclaim_ms": reclaims.total.Seconds() * 1e3 / n}
+		for i, step := range w.BeforeReclaim {
+			sum.Stats["before_reclaim_"+step+"_ms"] = float64(stepTime[i].Load()) / 1e6 / n
+		}
 	}
 	isTouched := func(c int64) bool { return touched[c].Load() }
 	sum.Integrity, err = w.verify(dst, isTouched)
@@ -377,21 +392,33 @@ func compact(ctx context.Context, every time.Duration) {
 	}
 }
 
+// reclaimStats counts the memory.reclaim writes and their total time.
+type reclaimStats struct {
+	passes int
+	total  time.Duration
+}
+
 // reclaim asks the kernel to reclaim n bytes from the cgroup, in a loop
 // (memory.reclaim, Linux >= 5.19), calling before (if not nil) before each.
-func reclaim(ctx context.Context, name string, n int64, every time.Duration, before func()) {
+func reclaim(ctx context.Context, name string, n int64, every time.Duration, before func()) reclaimStats {
+	var st reclaimStats
 	path := filepath.Join(cgroupRoot, name, "memory.reclaim")
 	for ctx.Err() == nil {
 		if before != nil {
 			before()
 		}
-		if err := writeKernfs(path, strconv.FormatInt(n, 10)); err != nil {
+		t0 := time.Now()
+		err := writeKernfs(path, strconv.FormatInt(n, 10))
+		st.passes++
+		st.total += time.Since(t0)
+		if err != nil {
 			time.Sleep(time.Millisecond) // EAGAIN when nothing is left to reclaim
 		}
 		if every > 0 {
 			sleepCtx(ctx, every)
 		}
 	}
+	return st
 }
 
 // sleepCtx sleeps for d or until ctx is done.

@@ -102,7 +102,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
 	reclaimEvery := fs.Duration("reclaim-every", 0, "mmap-dio: pause between two memory.reclaim writes (0: a tight loop)")
-	beforeReclaim := fs.String("before-reclaim", "", "mmap-dio: steps before each memory.reclaim, in order, comma-separated: sync (write the mapped file back, waiting), clear-refs (clear the pages' accessed bits, /proc/self/clear_refs)")
+	beforeReclaim := fs.String("before-reclaim", "", "mmap-dio: steps before each memory.reclaim, in order, comma-separated: sync (write the mapped file back, waiting), clear-refs (clear the pages' accessed bits, /proc/self/clear_refs), pageout (madvise MADV_PAGEOUT the whole mapping)")
 	compactEvery := fs.Duration("compact-every", 0, "mmap-dio: pause between two compactions (0: 100ms)")
 	chaseAfter := fs.Duration("chase-after", 0, "compressed-writeback: wait this long after starting writeback before the truncate that chases it (0: at once)")
 	flusher := fs.Bool("flusher", false, "compressed-writeback: start the sync_file_range writebacks that a truncate chases from a separate thread, so the truncate races them (seed A's interleaving)")

@@ -23,6 +23,10 @@ type Summary struct {
 	Params    map[string]string `json:"params"`
 	// Latency is set by workloads that time their operations.
 	Latency *Latency `json:"latency,omitempty"`
+	// Stats are other measured figures, by name (mmap-dio: the reclaim
+	// passes and the mean milliseconds of each step before and of the
+	// reclaim itself).
+	Stats map[string]float64 `json:"stats,omitempty"`
 }
 
 // Integrity is the result of reading everything back.

@@ -111,13 +111,13 @@ func TestReadaheadHotEveryParams(t *testing.T) {
 
 // TestParseMmapDIOPacing: the pacing flags reach the workload.
 func TestParseMmapDIOPacing(t *testing.T) {
-	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s", "--before-reclaim", "sync,clear-refs"}, t.TempDir(), io.Discard)
+	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s", "--before-reclaim", "sync,clear-refs,pageout"}, t.TempDir(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := w.(*MmapDIO)
-	if !slices.Equal(m.BeforeReclaim, []string{"sync", "clear-refs"}) {
-		t.Errorf("BeforeReclaim = %q, want [sync clear-refs]", m.BeforeReclaim)
+	if !slices.Equal(m.BeforeReclaim, []string{"sync", "clear-refs", "pageout"}) {
+		t.Errorf("BeforeReclaim = %q, want [sync clear-refs pageout]", m.BeforeReclaim)
 	}
 	if err := m.CheckParams(); err != nil {
 		t.Errorf("CheckParams: %v", err)

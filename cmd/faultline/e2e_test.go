@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -267,6 +268,7 @@ func TestWorkloadsBtrfs(t *testing.T) {
 		Errors    int64
 		Integrity struct{ OK bool }
 		Reach     map[string]struct{ Hits int64 }
+		Stats     map[string]float64
 	}
 	for _, c := range []struct {
 		args     []string
@@ -287,6 +289,11 @@ func TestWorkloadsBtrfs(t *testing.T) {
 		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "2", "--files", "512",
 			"--storm", "--partial-readdir", "--compact"},
 			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}, true},
+		// Seed D's paced shape with the reclaim thread's steps (here on
+		// btrfs: the stock kernel's ext4 loses data to seed D itself).
+		{[]string{"--", "workload", "mmap-dio", "--duration", "5s", "--size", "16M", "--pause", "200ms",
+			"--reclaim-every", "1s", "--before-reclaim", "sync,clear-refs,pageout"},
+			[]string{"migrate_pages"}, true},
 	} {
 		r := faultline(t, tmp, "", append([]string{"vm", "--kernel", "debian:6.1-cloud", "--fs", "btrfs", "--timeout", "200s"}, c.args...)...)
 		if r.code != 0 {
@@ -302,6 +309,13 @@ func TestWorkloadsBtrfs(t *testing.T) {
 		for _, fn := range c.reach {
 			if s.Reach[fn].Hits == 0 {
 				t.Errorf("%v: %s never reached: %+v", c.args, fn, s.Reach)
+			}
+		}
+		if slices.Contains(c.args, "--before-reclaim") {
+			for _, k := range []string{"reclaim_passes", "before_reclaim_sync_ms", "before_reclaim_clear-refs_ms", "before_reclaim_pageout_ms"} {
+				if s.Stats[k] <= 0 {
+					t.Errorf("%v: stats %s = %v, want > 0: %v", c.args, k, s.Stats[k], s.Stats)
+				}
 			}
 		}
 	}
