@@ -109,7 +109,8 @@ func TestScenarioErrors(t *testing.T) {
 func TestShippedScenariosParse(t *testing.T) {
 	files, _ := filepath.Glob("../scenarios/*.yaml")
 	seeds, _ := filepath.Glob("../scenarios/seeds/*.yaml")
-	files = append(files, seeds...)
+	experiments, _ := filepath.Glob("../scenarios/experiments/*.yaml")
+	files = append(append(files, seeds...), experiments...)
 	if len(files) < 4 {
 		t.Fatalf("only %d shipped scenarios", len(files))
 	}
