@@ -49,9 +49,11 @@ type MmapDIO struct {
 	// estimator does), so reclaim takes pages the readers touched since the
 	// last pass instead of keeping them; "pageout" reclaims the whole
 	// mapping at once (madvise MADV_PAGEOUT, Linux >= 5.4, as Android does
-	// to background apps), referenced or not. Together they put the cleaning and
+	// to background apps), referenced or not. They put the cleaning and
 	// the stripping of seed D's window in one place, once per reclaim,
-	// rather than whenever the kernel's flusher and LRU aging happen to.
+	// rather than whenever the kernel's flusher and LRU aging happen to. A
+	// step that fails counts in the summary's errors; the summary's stats
+	// give each step's mean time.
 	BeforeReclaim []string
 	// Pause is how long each reader sleeps between two O_DIRECT reads (0:
 	// none). With a pause the direct I/O is in flight only a small part of

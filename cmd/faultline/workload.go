@@ -43,7 +43,7 @@ Flags common to all (each workload uses those that apply to it):
   --duration D --threads N --seed S --dir DIR --cgroup FILE=VALUE (repeatable)
   mmap-dio: --size 64M --chunk 1M --reclaim 8M --compact=true
             --pause 200ms --reclaim-every 1s --compact-every 1s (paced; default: loops)
-            --before-reclaim sync,clear-refs (write the file back, clear accessed bits)
+            --before-reclaim sync,clear-refs,pageout (steps before each reclaim)
   compressed-writeback: --size 16M --files 4
   readahead-reclaim: --dirs 32 --files 128 --memory-max 96M --hog 40M --storm --read-only
                      --compact --partial-readdir --hot-every 512
