@@ -51,9 +51,10 @@ type MmapDIO struct {
 	// mapping at once (madvise MADV_PAGEOUT, Linux >= 5.4, as Android does
 	// to background apps), referenced or not. They put the cleaning and
 	// the stripping of seed D's window in one place, once per reclaim,
-	// rather than whenever the kernel's flusher and LRU aging happen to. A
-	// step that fails counts in the summary's errors; the summary's stats
-	// give each step's mean time.
+	// rather than whenever the kernel's flusher and LRU aging happen to.
+	// Each step runs once before the race: one the kernel refuses stops the
+	// workload with an error naming it; later failures count in the
+	// summary's errors. The summary's stats give each step's mean time.
 	BeforeReclaim []string
 	// Pause is how long each reader sleeps between two O_DIRECT reads (0:
 	// none). With a pause the direct I/O is in flight only a small part of
@@ -143,6 +144,15 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("mmap-dio: mmap: %w", err)
 	}
 
+	// Each reclaim step once before the race, so one this kernel refuses
+	// is a named error rather than a count of errors.
+	for _, step := range w.BeforeReclaim {
+		if err := reclaimStep(step, dstF, mem); err != nil {
+			_ = unix.Munmap(mem)
+			dstF.Close()
+			return nil, fmt.Errorf("mmap-dio: --before-reclaim %s: %w", step, err)
+		}
+	}
 	if w.CompactEvery == 0 {
 		w.CompactEvery = 100 * time.Millisecond // the default, as reported
 	}
@@ -193,20 +203,10 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fd := int(dstF.Fd())
 			before := func() {
 				for i, step := range w.BeforeReclaim {
 					t0 := time.Now()
-					var err error
-					switch step {
-					case "sync":
-						const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-						err = unix.SyncFileRange(fd, 0, 0, all)
-					case "clear-refs":
-						err = writeKernfs("/proc/self/clear_refs", "1")
-					case "pageout":
-						err = unix.Madvise(mem, unix.MADV_PAGEOUT)
-					}
+					err := reclaimStep(step, dstF, mem)
 					stepTime[i].Add(int64(time.Since(t0)))
 					if err != nil {
 						errs.Add(1)
@@ -383,6 +383,29 @@ func writeKernfs(path, s string) error {
 	defer unix.Close(fd)
 	_, err = unix.Write(fd, []byte(s))
 	return err
+}
+
+// reclaimStep runs one --before-reclaim step on the mapped file f and its
+// mapping mem.
+func reclaimStep(step string, f *os.File, mem []byte) error {
+	switch step {
+	case "sync":
+		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(int(f.Fd()), 0, 0, all); err != nil {
+			return fmt.Errorf("sync_file_range %s: %w", f.Name(), err)
+		}
+	case "clear-refs":
+		if err := writeKernfs("/proc/self/clear_refs", "1"); err != nil {
+			return fmt.Errorf("write 1 to /proc/self/clear_refs (needs CONFIG_PROC_PAGE_MONITOR): %w", err)
+		}
+	case "pageout":
+		if err := unix.Madvise(mem, unix.MADV_PAGEOUT); err != nil {
+			return fmt.Errorf("madvise MADV_PAGEOUT (Linux >= 5.4): %w", err)
+		}
+	default:
+		return fmt.Errorf("unknown step %q", step)
+	}
+	return nil
 }
 
 // compact triggers compaction (page migration) of every zone, then waits

@@ -3,6 +3,7 @@ package workloads
 import (
 	"bytes"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -146,5 +147,25 @@ func TestParseCWBChase(t *testing.T) {
 	c.ChaseAfter = 2 * time.Second
 	if err := c.CheckParams(); err == nil || !strings.Contains(err.Error(), "--chase-after") {
 		t.Errorf("--chase-after 2s: %v", err)
+	}
+}
+
+// TestReclaimStepErrors: a --before-reclaim step the kernel refuses names
+// the step's system call (madvise on an unaligned address: EINVAL).
+func TestReclaimStepErrors(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "step")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 8192)
+	if err := reclaimStep("pageout", f, buf[1:]); err == nil || !strings.Contains(err.Error(), "MADV_PAGEOUT") {
+		t.Errorf("pageout on an unaligned buffer: %v, want an error naming MADV_PAGEOUT", err)
+	}
+	if err := reclaimStep("drop", f, nil); err == nil || !strings.Contains(err.Error(), `unknown step "drop"`) {
+		t.Errorf("step drop: %v, want unknown step", err)
+	}
+	if err := reclaimStep("sync", f, nil); err != nil {
+		t.Errorf("sync of a plain file: %v", err)
 	}
 }
