@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS crashes (
   first_run INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (kernel, title));
 CREATE TABLE IF NOT EXISTS counters (
   run INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, hits INTEGER, fired INTEGER, filtered INTEGER,
-  per_second REAL, attached INTEGER, reason TEXT, PRIMARY KEY (run, kind, name));
+  per_second REAL, attached INTEGER, reason TEXT, delay_ns INTEGER NOT NULL DEFAULT 0,
+  budget_skips INTEGER NOT NULL DEFAULT 0, until_met INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, kind, name));
 CREATE TABLE IF NOT EXISTS integrity (
   run INTEGER PRIMARY KEY, checked_bytes INTEGER, bad_blocks INTEGER, ok INTEGER, first_bad TEXT);
 `
@@ -82,7 +83,50 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
 	}
+	if err := addColumns(db, "counters", counterColumns); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("result store %s: %w", path, err)
+	}
 	return &Store{Dir: dir, db: db}, nil
+}
+
+// counterColumns are the counters table's columns added after its first
+// version, with their definitions: a store written by an older faultline
+// gets them (zero in its old rows) when it is opened, and keeps every row.
+var counterColumns = [][2]string{
+	{"delay_ns", "INTEGER NOT NULL DEFAULT 0"},
+	{"budget_skips", "INTEGER NOT NULL DEFAULT 0"},
+	{"until_met", "INTEGER NOT NULL DEFAULT 0"},
+}
+
+// addColumns adds to table those of cols it lacks.
+func addColumns(db *sql.DB, table string, cols [][2]string) error {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("columns of %s: %w", table, err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	for _, c := range cols {
+		if have[c[0]] {
+			continue
+		}
+		if _, err := db.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + c[0] + ` ` + c[1]); err != nil {
+			return fmt.Errorf("add column %s.%s: %w", table, c[0], err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -300,14 +344,15 @@ func (s *Store) Record(campaign int64, p PlannedRun, attempt int, o *harness.Out
 		}
 	}
 	for _, in := range o.Injections {
-		if _, err := tx.Exec(`INSERT INTO counters VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, id, "probe", in.Spec, in.Hits, in.Fired, in.Filtered,
-			perSecond(in.Hits, in.Seconds), in.Attached, in.Reason); err != nil {
+		if _, err := tx.Exec(`INSERT INTO counters (run, kind, name, hits, fired, filtered, per_second, attached, reason, delay_ns, budget_skips, until_met)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, id, "probe", in.Spec, in.Hits, in.Fired, in.Filtered,
+			perSecond(in.Hits, in.Seconds), in.Attached, in.Reason, int64(in.Delay), in.BudgetSkips, in.UntilMet); err != nil {
 			return 0, fmt.Errorf("result store: %w", err)
 		}
 	}
 	if o.Summary != nil {
 		for name, r := range o.Summary.Reach {
-			if _, err := tx.Exec(`INSERT INTO counters VALUES (?,?,?,?,?,?,?,?,?)`, id, "reach", name, r.Hits, r.Hits, 0, r.PerSecond, r.Error == "", r.Error); err != nil {
+			if _, err := tx.Exec(`INSERT INTO counters (run, kind, name, hits, fired, filtered, per_second, attached, reason) VALUES (?,?,?,?,?,?,?,?,?)`, id, "reach", name, r.Hits, r.Hits, 0, r.PerSecond, r.Error == "", r.Error); err != nil {
 				return 0, fmt.Errorf("result store: %w", err)
 			}
 		}
@@ -399,6 +444,13 @@ type Counter struct {
 	PerSecond float64 `json:"per_second"`
 	Attached  bool    `json:"attached"`
 	Reason    string  `json:"reason,omitempty"`
+	// Delay is a delay probe's total busy-wait; BudgetSkips the delays its
+	// per-second budget refused; UntilMet the delays its until= test ended
+	// early (all 0 for other kinds, and in runs recorded before faultline
+	// stored them).
+	Delay       time.Duration `json:"delay_ns,omitempty"`
+	BudgetSkips int64         `json:"budget_skips,omitempty"`
+	UntilMet    int64         `json:"until_met,omitempty"`
 }
 
 // Runs returns every recorded run of the campaign (all attempts), in plan
@@ -427,15 +479,16 @@ func (s *Store) Runs(campaign int64) ([]*Run, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	crows, err := s.db.Query(`SELECT c.run, c.kind, c.name, c.hits, c.fired, c.filtered, c.per_second, c.attached, c.reason
-		FROM counters c JOIN runs r ON r.id = c.run WHERE r.campaign = ? ORDER BY c.run, c.kind, c.name`, campaign)
+	crows, err := s.db.Query(`SELECT c.run, c.kind, c.name, c.hits, c.fired, c.filtered, c.per_second, c.attached, c.reason,
+		c.delay_ns, c.budget_skips, c.until_met FROM counters c JOIN runs r ON r.id = c.run WHERE r.campaign = ? ORDER BY c.run, c.kind, c.name`, campaign)
 	if err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
 	for crows.Next() {
 		var id int64
 		var c Counter
-		if err := crows.Scan(&id, &c.Kind, &c.Name, &c.Hits, &c.Fired, &c.Filtered, &c.PerSecond, &c.Attached, &c.Reason); err != nil {
+		if err := crows.Scan(&id, &c.Kind, &c.Name, &c.Hits, &c.Fired, &c.Filtered, &c.PerSecond, &c.Attached, &c.Reason,
+			&c.Delay, &c.BudgetSkips, &c.UntilMet); err != nil {
 			crows.Close()
 			return nil, err
 		}

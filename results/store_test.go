@@ -3,6 +3,7 @@
 package results
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"faultline/harness"
+	"faultline/probes"
 	"faultline/workloads"
 )
 
@@ -35,7 +37,9 @@ func TestStore(t *testing.T) {
 	o := &harness.Outcome{Case: "a", Kernel: "k1", Release: "6.1.0", Seed: 10, Started: time.Now(), Boot: time.Second, Wall: 10 * time.Second,
 		Console: filepath.Join(rundir, "console.log"), ExitCode: 1, Argv: []string{"workload", "mmap-dio"},
 		Summary: &workloads.Summary{Workload: "mmap-dio", Integrity: workloads.Integrity{BadBlocks: 2, CheckedBytes: 100},
-			Reach: map[string]workloads.Reach{"ext4_dirty_folio": {Hits: 5}}}}
+			Reach: map[string]workloads.Reach{"ext4_dirty_folio": {Hits: 5}}},
+		Injections: []probes.Report{{Injection: probes.Injection{Spec: "delay:bio_set_pages_dirty:10ms,until-clear=r15:13"}, Attached: true,
+			Hits: 9, Fired: 8, Delay: 80 * time.Millisecond, BudgetSkips: 1, UntilMet: 3, Seconds: 2}}}
 	v := Judge(o, []byte(warnLog), sigs, "clean")
 	if _, err := s.Record(c.ID, plan[0], 1, o, v); err != nil {
 		t.Fatal(err)
@@ -72,8 +76,19 @@ func TestStore(t *testing.T) {
 	}
 	r := runs[0]
 	if r.Verdict != VerdictCrash || r.Signature != "seed-d-ext4-gup-dio-no-buffers" || r.Integrity == nil || r.Integrity.BadBlocks != 2 ||
-		len(r.Counters) != 1 || r.Counters[0].Hits != 5 || r.Dir != RunDir(plan[0], 1) || !strings.Contains(r.Excerpt, "ext4_dirty_folio") {
+		len(r.Counters) != 2 || r.Dir != RunDir(plan[0], 1) || !strings.Contains(r.Excerpt, "ext4_dirty_folio") {
 		t.Errorf("run 0: %+v", r)
+	}
+	var probe, reach Counter
+	for _, c := range r.Counters {
+		if c.Kind == "probe" {
+			probe = c
+		} else {
+			reach = c
+		}
+	}
+	if reach.Hits != 5 || probe.Hits != 9 || probe.Fired != 8 || probe.Delay != 80*time.Millisecond || probe.BudgetSkips != 1 || probe.UntilMet != 3 {
+		t.Errorf("counters: %+v", r.Counters)
 	}
 	if runs[1].Final || runs[1].Verdict != VerdictInfra {
 		t.Errorf("run 1: %+v", runs[1])
@@ -92,5 +107,41 @@ func TestStore(t *testing.T) {
 	}
 	if err := WriteHTML(&html, sum, runs, crashes); err != nil || !strings.Contains(html.String(), "<svg") || !strings.Contains(html.String(), "WARNING in ext4_dirty_folio") {
 		t.Errorf("html: %v", err)
+	}
+	// The probe's row: 9 hits, 8 fired, min 9, no run with 0, 80ms held, 1 budget skip, 3 ended early.
+	if want := `<td class="num">9</td><td class="num">8</td><td class="num">9</td><td class="num">0</td><td class="num">80ms</td><td class="num">1</td><td class="num">3</td>`; !strings.Contains(html.String(), want) {
+		t.Errorf("html: no probe row %s", want)
+	}
+}
+
+// TestStoreOldCounters opens a store whose counters table predates the
+// delay columns: the columns are added, the old rows kept with zeros, and
+// new runs record them.
+func TestStoreOldCounters(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, StoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `CREATE TABLE counters (run INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, hits INTEGER, fired INTEGER, filtered INTEGER,
+  per_second REAL, attached INTEGER, reason TEXT, PRIMARY KEY (run, kind, name));
+INSERT INTO counters VALUES (7, 'probe', 'count:f', 42, 42, 0, 1.5, 1, '');`
+	if _, err := db.Exec(old); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for range 2 { // the second open finds the columns there
+		s, err := OpenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hits, delay, skips, met int64
+		if err := s.db.QueryRow(`SELECT hits, delay_ns, budget_skips, until_met FROM counters WHERE run = 7`).Scan(&hits, &delay, &skips, &met); err != nil {
+			t.Fatal(err)
+		}
+		if hits != 42 || delay != 0 || skips != 0 || met != 0 {
+			t.Errorf("old row: hits %d delay %d skips %d met %d", hits, delay, skips, met)
+		}
+		s.Close()
 	}
 }
