@@ -253,7 +253,7 @@ Wall {{.S.Campaign.Elapsed}}, {{printf "%.0f" .S.RunsPerHour}} VM runs/hour; boo
 <h2>Probe and reach counters</h2>
 <p>Summed over each case's finished runs; "min" is the smallest count of a single run (0: some run never reached it); delay is a delay probe's total busy-wait, budget skips the delays its per-second budget refused, ended early the delays its until= test cut short.</p>
 <table><tr><th>case</th><th>kind</th><th>point</th><th>runs</th><th>hits</th><th>fired</th><th>min hits/run</th><th>runs with 0</th><th>delay</th><th>budget skips</th><th>ended early</th><th>note</th></tr>
-{{range .Counters}}<tr><td>{{.Case}}</td><td>{{.Kind}}</td><td>{{.Name}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Total}}</td><td class="num">{{.Fired}}</td><td class="num">{{.MinHits}}</td><td class="num">{{.Zero}}</td><td class="num">{{if .Delay}}{{.Delay}}{{end}}</td><td class="num">{{if .BudgetSkips}}{{.BudgetSkips}}{{end}}</td><td class="num">{{if .UntilMet}}{{.UntilMet}}{{end}}</td><td>{{.Reason}}</td></tr>
+{{range .Counters}}<tr><td>{{.Case}}</td><td>{{.Kind}}</td><td>{{.Name}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Total}}</td><td class="num">{{.Fired}}</td><td class="num">{{.MinHits}}</td><td class="num">{{.Zero}}</td><td class="num">{{if .Delay}}{{.Delay.Round 1000000}}{{end}}</td><td class="num">{{if .BudgetSkips}}{{.BudgetSkips}}{{end}}</td><td class="num">{{if .UntilMet}}{{.UntilMet}}{{end}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>
 <h2>Runs</h2>
 <table><tr><th>#</th><th>case</th><th>kernel</th><th>seed</th><th>verdict</th><th>pass</th><th>title</th><th>signature</th><th>first crash</th><th>boot s</th><th>wall s</th><th>detail</th><th>files</th></tr>
