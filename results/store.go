@@ -62,8 +62,7 @@ CREATE TABLE IF NOT EXISTS crashes (
   first_run INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (kernel, title));
 CREATE TABLE IF NOT EXISTS counters (
   run INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, hits INTEGER, fired INTEGER, filtered INTEGER,
-  per_second REAL, attached INTEGER, reason TEXT, delay_ns INTEGER NOT NULL DEFAULT 0,
-  budget_skips INTEGER NOT NULL DEFAULT 0, until_met INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run, kind, name));
+  per_second REAL, attached INTEGER, reason TEXT, PRIMARY KEY (run, kind, name));
 CREATE TABLE IF NOT EXISTS integrity (
   run INTEGER PRIMARY KEY, checked_bytes INTEGER, bad_blocks INTEGER, ok INTEGER, first_bad TEXT);
 `
@@ -91,42 +90,56 @@ func OpenStore(dir string) (*Store, error) {
 }
 
 // counterColumns are the counters table's columns added after its first
-// version, with their definitions: a store written by an older faultline
-// gets them (zero in its old rows) when it is opened, and keeps every row.
+// version (the schema above), with their definitions. OpenStore adds those a
+// store lacks, new or written by an older faultline: old rows keep every
+// value and read 0 in the new columns.
 var counterColumns = [][2]string{
 	{"delay_ns", "INTEGER NOT NULL DEFAULT 0"},
 	{"budget_skips", "INTEGER NOT NULL DEFAULT 0"},
 	{"until_met", "INTEGER NOT NULL DEFAULT 0"},
 }
 
-// addColumns adds to table those of cols it lacks.
+// addColumns adds to table those of cols it lacks. A column that another
+// faultline opening the same store added meanwhile is not an error.
 func addColumns(db *sql.DB, table string, cols [][2]string) error {
-	rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+	have, err := columns(db, table)
 	if err != nil {
-		return fmt.Errorf("columns of %s: %w", table, err)
-	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return fmt.Errorf("columns of %s: %w", table, err)
-		}
-		have[name] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("columns of %s: %w", table, err)
+		return err
 	}
 	for _, c := range cols {
 		if have[c[0]] {
 			continue
 		}
 		if _, err := db.Exec(`ALTER TABLE ` + table + ` ADD COLUMN ` + c[0] + ` ` + c[1]); err != nil {
+			if now, cerr := columns(db, table); cerr == nil && now[c[0]] {
+				continue
+			}
 			return fmt.Errorf("add column %s.%s: %w", table, c[0], err)
 		}
 	}
 	return nil
+}
+
+// columns returns the names of table's columns.
+func columns(db *sql.DB, table string) (map[string]bool, error) {
+	rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("columns of %s: %w", table, err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	return have, nil
 }
 
 // Close closes the database.
