@@ -180,6 +180,17 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		opts.MapReplacements = map[string]*ebpf.Map{"active": w.objs.Maps["active"]}
 		set["check_while"] = uint8(1)
 	}
+	if inj.UntilIn != "" {
+		w, err := s.whileProbe(inj.UntilIn, syms)
+		if err != nil {
+			return fmt.Errorf("until-in=: %w", err)
+		}
+		if opts.MapReplacements == nil {
+			opts.MapReplacements = map[string]*ebpf.Map{}
+		}
+		opts.MapReplacements["until_active"] = w.objs.Maps["active"]
+		set["check_until_in"] = uint8(1)
+	}
 	for name, v := range set {
 		vs, ok := spec.Variables[name]
 		if !ok {

@@ -29,37 +29,39 @@ type injectStats struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	injectMapActive      = "active"
-	injectMapStats       = "stats"
-	injectProgCount      = "count"
-	injectProgDelay      = "delay"
-	injectProgFail       = "fail"
-	injectProgWhileEnter = "while_enter"
-	injectProgWhileExit  = "while_exit"
-	injectVarAlways      = "always"
-	injectVarBudgetNs    = "budget_ns"
-	injectVarCallerArg   = "caller_arg"
-	injectVarCallerHi    = "caller_hi"
-	injectVarCallerLo    = "caller_lo"
-	injectVarCheckComm   = "check_comm"
-	injectVarCheckWhile  = "check_while"
-	injectVarDelayMinNs  = "delay_min_ns"
-	injectVarDelaySpanNs = "delay_span_ns"
-	injectVarFieldMask   = "field_mask"
-	injectVarFieldOff    = "field_off"
-	injectVarFieldReg    = "field_reg"
-	injectVarFieldWant   = "field_want"
-	injectVarMatchSite   = "match_site"
-	injectVarRetval      = "retval"
-	injectVarSite        = "site"
-	injectVarThreshold   = "threshold"
-	injectVarUntilMask   = "until_mask"
-	injectVarUntilOff    = "until_off"
-	injectVarUntilReg    = "until_reg"
-	injectVarUntilWant   = "until_want"
-	injectVarWantCgroup  = "want_cgroup"
-	injectVarWantComm    = "want_comm"
-	injectVarWantTgid    = "want_tgid"
+	injectMapActive       = "active"
+	injectMapStats        = "stats"
+	injectMapUntilActive  = "until_active"
+	injectProgCount       = "count"
+	injectProgDelay       = "delay"
+	injectProgFail        = "fail"
+	injectProgWhileEnter  = "while_enter"
+	injectProgWhileExit   = "while_exit"
+	injectVarAlways       = "always"
+	injectVarBudgetNs     = "budget_ns"
+	injectVarCallerArg    = "caller_arg"
+	injectVarCallerHi     = "caller_hi"
+	injectVarCallerLo     = "caller_lo"
+	injectVarCheckComm    = "check_comm"
+	injectVarCheckUntilIn = "check_until_in"
+	injectVarCheckWhile   = "check_while"
+	injectVarDelayMinNs   = "delay_min_ns"
+	injectVarDelaySpanNs  = "delay_span_ns"
+	injectVarFieldMask    = "field_mask"
+	injectVarFieldOff     = "field_off"
+	injectVarFieldReg     = "field_reg"
+	injectVarFieldWant    = "field_want"
+	injectVarMatchSite    = "match_site"
+	injectVarRetval       = "retval"
+	injectVarSite         = "site"
+	injectVarThreshold    = "threshold"
+	injectVarUntilMask    = "until_mask"
+	injectVarUntilOff     = "until_off"
+	injectVarUntilReg     = "until_reg"
+	injectVarUntilWant    = "until_want"
+	injectVarWantCgroup   = "want_cgroup"
+	injectVarWantComm     = "want_comm"
+	injectVarWantTgid     = "want_tgid"
 )
 
 // loadInject returns the embedded CollectionSpec for inject.
@@ -115,38 +117,40 @@ type injectProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type injectMapSpecs struct {
-	Active *ebpf.MapSpec `ebpf:"active"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
+	Active      *ebpf.MapSpec `ebpf:"active"`
+	Stats       *ebpf.MapSpec `ebpf:"stats"`
+	UntilActive *ebpf.MapSpec `ebpf:"until_active"`
 }
 
 // injectVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type injectVariableSpecs struct {
-	Always      *ebpf.VariableSpec `ebpf:"always"`
-	BudgetNs    *ebpf.VariableSpec `ebpf:"budget_ns"`
-	CallerArg   *ebpf.VariableSpec `ebpf:"caller_arg"`
-	CallerHi    *ebpf.VariableSpec `ebpf:"caller_hi"`
-	CallerLo    *ebpf.VariableSpec `ebpf:"caller_lo"`
-	CheckComm   *ebpf.VariableSpec `ebpf:"check_comm"`
-	CheckWhile  *ebpf.VariableSpec `ebpf:"check_while"`
-	DelayMinNs  *ebpf.VariableSpec `ebpf:"delay_min_ns"`
-	DelaySpanNs *ebpf.VariableSpec `ebpf:"delay_span_ns"`
-	FieldMask   *ebpf.VariableSpec `ebpf:"field_mask"`
-	FieldOff    *ebpf.VariableSpec `ebpf:"field_off"`
-	FieldReg    *ebpf.VariableSpec `ebpf:"field_reg"`
-	FieldWant   *ebpf.VariableSpec `ebpf:"field_want"`
-	MatchSite   *ebpf.VariableSpec `ebpf:"match_site"`
-	Retval      *ebpf.VariableSpec `ebpf:"retval"`
-	Site        *ebpf.VariableSpec `ebpf:"site"`
-	Threshold   *ebpf.VariableSpec `ebpf:"threshold"`
-	UntilMask   *ebpf.VariableSpec `ebpf:"until_mask"`
-	UntilOff    *ebpf.VariableSpec `ebpf:"until_off"`
-	UntilReg    *ebpf.VariableSpec `ebpf:"until_reg"`
-	UntilWant   *ebpf.VariableSpec `ebpf:"until_want"`
-	WantCgroup  *ebpf.VariableSpec `ebpf:"want_cgroup"`
-	WantComm    *ebpf.VariableSpec `ebpf:"want_comm"`
-	WantTgid    *ebpf.VariableSpec `ebpf:"want_tgid"`
+	Always       *ebpf.VariableSpec `ebpf:"always"`
+	BudgetNs     *ebpf.VariableSpec `ebpf:"budget_ns"`
+	CallerArg    *ebpf.VariableSpec `ebpf:"caller_arg"`
+	CallerHi     *ebpf.VariableSpec `ebpf:"caller_hi"`
+	CallerLo     *ebpf.VariableSpec `ebpf:"caller_lo"`
+	CheckComm    *ebpf.VariableSpec `ebpf:"check_comm"`
+	CheckUntilIn *ebpf.VariableSpec `ebpf:"check_until_in"`
+	CheckWhile   *ebpf.VariableSpec `ebpf:"check_while"`
+	DelayMinNs   *ebpf.VariableSpec `ebpf:"delay_min_ns"`
+	DelaySpanNs  *ebpf.VariableSpec `ebpf:"delay_span_ns"`
+	FieldMask    *ebpf.VariableSpec `ebpf:"field_mask"`
+	FieldOff     *ebpf.VariableSpec `ebpf:"field_off"`
+	FieldReg     *ebpf.VariableSpec `ebpf:"field_reg"`
+	FieldWant    *ebpf.VariableSpec `ebpf:"field_want"`
+	MatchSite    *ebpf.VariableSpec `ebpf:"match_site"`
+	Retval       *ebpf.VariableSpec `ebpf:"retval"`
+	Site         *ebpf.VariableSpec `ebpf:"site"`
+	Threshold    *ebpf.VariableSpec `ebpf:"threshold"`
+	UntilMask    *ebpf.VariableSpec `ebpf:"until_mask"`
+	UntilOff     *ebpf.VariableSpec `ebpf:"until_off"`
+	UntilReg     *ebpf.VariableSpec `ebpf:"until_reg"`
+	UntilWant    *ebpf.VariableSpec `ebpf:"until_want"`
+	WantCgroup   *ebpf.VariableSpec `ebpf:"want_cgroup"`
+	WantComm     *ebpf.VariableSpec `ebpf:"want_comm"`
+	WantTgid     *ebpf.VariableSpec `ebpf:"want_tgid"`
 }
 
 // injectObjects contains all objects after they have been loaded into the kernel.
@@ -169,14 +173,16 @@ func (o *injectObjects) Close() error {
 //
 // It can be passed to loadInjectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type injectMaps struct {
-	Active *ebpf.Map `ebpf:"active"`
-	Stats  *ebpf.Map `ebpf:"stats"`
+	Active      *ebpf.Map `ebpf:"active"`
+	Stats       *ebpf.Map `ebpf:"stats"`
+	UntilActive *ebpf.Map `ebpf:"until_active"`
 }
 
 func (m *injectMaps) Close() error {
 	return _InjectClose(
 		m.Active,
 		m.Stats,
+		m.UntilActive,
 	)
 }
 
@@ -184,30 +190,31 @@ func (m *injectMaps) Close() error {
 //
 // It can be passed to loadInjectObjects or ebpf.CollectionSpec.LoadAndAssign.
 type injectVariables struct {
-	Always      *ebpf.Variable `ebpf:"always"`
-	BudgetNs    *ebpf.Variable `ebpf:"budget_ns"`
-	CallerArg   *ebpf.Variable `ebpf:"caller_arg"`
-	CallerHi    *ebpf.Variable `ebpf:"caller_hi"`
-	CallerLo    *ebpf.Variable `ebpf:"caller_lo"`
-	CheckComm   *ebpf.Variable `ebpf:"check_comm"`
-	CheckWhile  *ebpf.Variable `ebpf:"check_while"`
-	DelayMinNs  *ebpf.Variable `ebpf:"delay_min_ns"`
-	DelaySpanNs *ebpf.Variable `ebpf:"delay_span_ns"`
-	FieldMask   *ebpf.Variable `ebpf:"field_mask"`
-	FieldOff    *ebpf.Variable `ebpf:"field_off"`
-	FieldReg    *ebpf.Variable `ebpf:"field_reg"`
-	FieldWant   *ebpf.Variable `ebpf:"field_want"`
-	MatchSite   *ebpf.Variable `ebpf:"match_site"`
-	Retval      *ebpf.Variable `ebpf:"retval"`
-	Site        *ebpf.Variable `ebpf:"site"`
-	Threshold   *ebpf.Variable `ebpf:"threshold"`
-	UntilMask   *ebpf.Variable `ebpf:"until_mask"`
-	UntilOff    *ebpf.Variable `ebpf:"until_off"`
-	UntilReg    *ebpf.Variable `ebpf:"until_reg"`
-	UntilWant   *ebpf.Variable `ebpf:"until_want"`
-	WantCgroup  *ebpf.Variable `ebpf:"want_cgroup"`
-	WantComm    *ebpf.Variable `ebpf:"want_comm"`
-	WantTgid    *ebpf.Variable `ebpf:"want_tgid"`
+	Always       *ebpf.Variable `ebpf:"always"`
+	BudgetNs     *ebpf.Variable `ebpf:"budget_ns"`
+	CallerArg    *ebpf.Variable `ebpf:"caller_arg"`
+	CallerHi     *ebpf.Variable `ebpf:"caller_hi"`
+	CallerLo     *ebpf.Variable `ebpf:"caller_lo"`
+	CheckComm    *ebpf.Variable `ebpf:"check_comm"`
+	CheckUntilIn *ebpf.Variable `ebpf:"check_until_in"`
+	CheckWhile   *ebpf.Variable `ebpf:"check_while"`
+	DelayMinNs   *ebpf.Variable `ebpf:"delay_min_ns"`
+	DelaySpanNs  *ebpf.Variable `ebpf:"delay_span_ns"`
+	FieldMask    *ebpf.Variable `ebpf:"field_mask"`
+	FieldOff     *ebpf.Variable `ebpf:"field_off"`
+	FieldReg     *ebpf.Variable `ebpf:"field_reg"`
+	FieldWant    *ebpf.Variable `ebpf:"field_want"`
+	MatchSite    *ebpf.Variable `ebpf:"match_site"`
+	Retval       *ebpf.Variable `ebpf:"retval"`
+	Site         *ebpf.Variable `ebpf:"site"`
+	Threshold    *ebpf.Variable `ebpf:"threshold"`
+	UntilMask    *ebpf.Variable `ebpf:"until_mask"`
+	UntilOff     *ebpf.Variable `ebpf:"until_off"`
+	UntilReg     *ebpf.Variable `ebpf:"until_reg"`
+	UntilWant    *ebpf.Variable `ebpf:"until_want"`
+	WantCgroup   *ebpf.Variable `ebpf:"want_cgroup"`
+	WantComm     *ebpf.Variable `ebpf:"want_comm"`
+	WantTgid     *ebpf.Variable `ebpf:"want_tgid"`
 }
 
 // injectPrograms contains all programs after they have been loaded into the kernel.

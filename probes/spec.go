@@ -113,6 +113,12 @@ type Injection struct {
 	// a kernel pointer is set), at most the delay. The register is read
 	// once, at the probe point.
 	Until FieldTest `json:"until,omitzero"`
+	// UntilIn ends a delay early as soon as some task is inside this
+	// function (until-in=; several separated by "|", counted as for
+	// While): a hold lasts until the other side of the race has started.
+	// The held task's own calls count too, so name a function it is not
+	// inside.
+	UntilIn string `json:"until_in,omitempty"`
 	// Budget caps the total delay per second (delay only).
 	Budget time.Duration `json:"budget_ns,omitempty"`
 	// Insn, if set, is the hex of the instruction bytes expected at the
@@ -198,6 +204,8 @@ if-set=REG[+OFF]:BIT  if-clear=REG[+OFF]:BIT (only when that bit of the
 test one word together: if-set=rbx+0x10:4,if-clear=rbx+0x10:0)
 until-set=REG[+OFF]:BIT  until-clear=REG[+OFF]:BIT (delay: end the busy-wait as
 soon as that bit is set / clear, e.g. until-clear=rdi+0x18:63, a pointer gone NULL)
+until-in=FUNC[|FUNC...] (delay: end the busy-wait as soon as some task is inside
+FUNC: hold one side until the other has started)
 optional (report instead of failing when it cannot attach)`
 
 // Parse parses one injection spec (see Syntax).
@@ -322,6 +330,16 @@ func Parse(spec string) (Injection, error) {
 				}
 			}
 			inj.While = v
+		case "until-in":
+			if inj.Kind != Delay {
+				return bad("until-in= applies to delay only (it ends a busy-wait early)")
+			}
+			for _, fn := range strings.Split(v, "|") {
+				if fn == "" || strings.ContainsAny(fn, "+:") {
+					return bad("until-in=%q: want function names (no +offset) separated by |, e.g. until-in=iomap_dio_bio_iter", v)
+				}
+			}
+			inj.UntilIn = v
 		case "budget":
 			if inj.Kind != Delay {
 				return bad("budget= applies to delay only")
@@ -352,7 +370,7 @@ func Parse(spec string) (Injection, error) {
 			}
 			inj.Optional = true
 		default:
-			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, while=, budget=, if-set=, if-clear=, until-set=, until-clear=, insn=, optional", opt)
+			return bad("unknown option %q; options: comm=, pid=, cgroup=, caller=, while=, budget=, if-set=, if-clear=, until-set=, until-clear=, until-in=, insn=, optional", opt)
 		}
 	}
 	return inj, nil

@@ -95,8 +95,10 @@ faultline inject --report while.json --inject count:ext4_writepages,while=ext4_s
 echo while-fired: $(grep -o '"fired": *[0-9]*' while.json | tr -dc '0-9 \n' | tr '\n' ' ')
 echo while-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)
 faultline inject --report until.json --inject delay:ext4_sync_file:5ms,until-set=rdi+0x20:63 \
-  --inject delay:ext4_sync_file:5ms,until-clear=rdi+0x20:63 -- \
-  sh -c 'for i in 1 2 3; do dd if=/dev/zero of=u$i bs=4k count=1 conv=fsync 2>/dev/null; done'
+  --inject delay:ext4_sync_file:5ms,until-clear=rdi+0x20:63 \
+  --inject delay:ext4_sync_file:5ms,until-in=hrtimer_nanosleep \
+  --inject delay:ext4_sync_file:5ms,until-in=pipe_read -- \
+  sh -c 'sleep 20 & sleep 0.2; for i in 1 2 3; do dd if=/dev/zero of=u$i bs=4k count=1 conv=fsync 2>/dev/null; done; kill $!'
 echo until-json: $(tr -d '\n' < until.json)`
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
 	if r.code != 0 {
@@ -118,12 +120,23 @@ echo until-json: $(tr -d '\n' < until.json)`
 	// until that bit is set ends at once, one until it is clear never ends
 	// early.
 	var until struct{ Injections []probes.Report }
-	if err := json.Unmarshal([]byte(afterWord(r.stdout, "until-json:")), &until); err != nil || len(until.Injections) != 2 {
+	// until-in=: a background sleep is inside hrtimer_nanosleep all along
+	// (a delay until some task is inside it ends at once); nothing reads a
+	// pipe (one until some task is inside pipe_read never ends early).
+	if err := json.Unmarshal([]byte(afterWord(r.stdout, "until-json:")), &until); err != nil || len(until.Injections) != 4 {
 		t.Errorf("no until= report (%v):\n%s", err, r.stdout)
-	} else if met, never := until.Injections[0], until.Injections[1]; met.Fired != 3 || met.UntilMet != 3 || met.Delay >= 5*time.Millisecond ||
-		never.Fired != 3 || never.UntilMet != 0 || never.Delay < 15*time.Millisecond {
-		t.Errorf("until=: met %d of %d in %s (want 3 of 3, well under 5ms), never %d of %d in %s (want 0 of 3, >= 15ms)",
-			met.UntilMet, met.Fired, met.Delay, never.UntilMet, never.Fired, never.Delay)
+	} else {
+		for _, pair := range []struct {
+			name       string
+			met, never int
+		}{{"until-set=/until-clear=", 0, 1}, {"until-in=", 2, 3}} {
+			met, never := until.Injections[pair.met], until.Injections[pair.never]
+			if met.Fired != 3 || met.UntilMet != 3 || met.Delay >= 5*time.Millisecond ||
+				never.Fired != 3 || never.UntilMet != 0 || never.Delay < 15*time.Millisecond {
+				t.Errorf("%s: met %d of %d in %s (want 3 of 3, well under 5ms), never %d of %d in %s (want 0 of 3, >= 15ms)",
+					pair.name, met.UntilMet, met.Fired, met.Delay, never.UntilMet, never.Fired, never.Delay)
+			}
+		}
 	}
 	if !strings.Contains(r.stdout, "while-after: 0") {
 		t.Errorf("probes left behind after the while= run:\n%s", r.stdout)

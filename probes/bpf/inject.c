@@ -10,7 +10,8 @@
 //
 //   count  counts hits (any kernel with BPF kprobes)
 //   delay  busy-waits with bpf_loop + bpf_ktime_get_ns (kernel >= 5.17),
-//          ending early if an until= memory test passes
+//          ending early if an until= memory test passes or (until-in=)
+//          some task enters another function
 //   fail   bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE, and the target
 //          on the error-injection list)
 
@@ -63,6 +64,10 @@ volatile const __u8 until_reg = 0;
 volatile const __u64 until_off = 0;
 volatile const __u64 until_mask = 0;
 volatile const __u64 until_want = 0;
+/* until-in= (delay only): the busy-wait ends as soon as some task is inside
+ * another function, counted by while_enter/while_exit programs in the
+ * "until_active" map (shared by the loader, like "active"). */
+volatile const __u8 check_until_in = 0;
 
 struct stats {
 	__u64 hits;	    /* the probe ran */
@@ -89,6 +94,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __s64);
 } active SEC(".maps");
+
+/* until_active[0]: how many tasks are inside the until-in= function now. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} until_active SEC(".maps");
 
 static __always_inline struct stats *get_stats(void)
 {
@@ -198,6 +211,14 @@ struct spin {
 static long spin_cb(__u64 i, void *data)
 {
 	struct spin *s = data;
+	if (check_until_in) {
+		__u32 zero = 0;
+		__s64 *n = bpf_map_lookup_elem(&until_active, &zero);
+		if (n && *n > 0) {
+			s->met = 1;
+			return 1;
+		}
+	}
 	if (s->addr) {
 		__u64 word = 0;
 		if (!bpf_probe_read_kernel(&word, sizeof(word), (void *)s->addr) &&
