@@ -58,6 +58,41 @@ type Set struct {
 	points []*point
 	global bool                   // the trylock_global debugfs switch was turned on
 	whiles map[string]*whileProbe // while= function lists, by the option's value
+	// spec is the parsed BPF object, parsed once and copied per point.
+	spec *ebpf.CollectionSpec
+	// blacklist holds the functions on the kernel's kprobe blacklist, read
+	// once (nil: not read yet; the file is long and slow to read).
+	blacklist map[string]bool
+}
+
+// injectSpec returns a copy of the parsed BPF object, parsing it on first use.
+func (s *Set) injectSpec() (*ebpf.CollectionSpec, error) {
+	if s.spec == nil {
+		spec, err := loadInject()
+		if err != nil {
+			return nil, fmt.Errorf("load BPF object: %w", err)
+		}
+		s.spec = spec
+	}
+	return s.spec.Copy(), nil
+}
+
+// blacklisted tells whether fn is on the kernel's kprobe blacklist (false
+// when the list cannot be read: the kernel's refusal then names it).
+func (s *Set) blacklisted(fn string) bool {
+	if s.blacklist == nil {
+		s.blacklist = map[string]bool{}
+		if bl, err := os.ReadFile(kprobeBlacklist); err == nil {
+			for _, line := range strings.Split(string(bl), "\n") {
+				// "0xSTART-0xEND\tfunc" (older kernels: "func+0x0/0xLEN")
+				if f := strings.Fields(line); len(f) == 2 {
+					name, _, _ := strings.Cut(f[1], "+")
+					s.blacklist[name] = true
+				}
+			}
+		}
+	}
+	return s.blacklist[fn]
 }
 
 // whileProbe counts the tasks inside one while= function (or list of
@@ -127,9 +162,12 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 	if err := checkKernel(inj, syms); err != nil {
 		return err
 	}
-	spec, err := loadInject()
+	if s.blacklisted(inj.Symbol) {
+		return fmt.Errorf("%w: %s is on the kprobe blacklist", ErrNotSupported, inj.Symbol)
+	}
+	spec, err := s.injectSpec()
 	if err != nil {
-		return fmt.Errorf("load BPF object: %w", err)
+		return err
 	}
 	for name := range spec.Programs {
 		if name != prog {
@@ -242,9 +280,9 @@ func (s *Set) whileProbe(fns string, syms *kallsyms) (*whileProbe, error) {
 			return nil, fmt.Errorf("while=%s: %w", fn, err)
 		}
 	}
-	spec, err := loadInject()
+	spec, err := s.injectSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load BPF object: %w", err)
+		return nil, err
 	}
 	for name := range spec.Programs {
 		if name != "while_enter" && name != "while_exit" {
@@ -331,13 +369,6 @@ func checkKernel(inj Injection, syms *kallsyms) error {
 			}
 			return fmt.Errorf("%w: %s is not on the kernel's error-injection list (ALLOW_ERROR_INJECTION), so its return cannot be overridden; candidates: %s",
 				ErrNotSupported, inj.Symbol, nearest(list, inj.Symbol))
-		}
-	}
-	if bl, err := os.ReadFile(kprobeBlacklist); err == nil {
-		for _, line := range strings.Split(string(bl), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[1], inj.Symbol+"+") {
-				return fmt.Errorf("%w: %s is on the kprobe blacklist", ErrNotSupported, inj.Symbol)
-			}
 		}
 	}
 	return nil

@@ -69,8 +69,9 @@ func TestInjectDelayAndCount(t *testing.T) {
 
 // TestInjectDetachAndErrors checks, in one guest, that a probe is listed
 // while attached and gone after, and that an unknown symbol, an offset
-// inside an instruction and a fail-return on a kernel without
-// bpf_override_return are clear errors.
+// inside an instruction, a fail-return on a kernel without
+// bpf_override_return and a function on the kprobe blacklist are clear
+// errors.
 func TestInjectDetachAndErrors(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
@@ -84,6 +85,8 @@ faultline inject --inject count:ext4_sync_file+0x1 -- true 2> boundary || echo b
 cat boundary
 faultline inject --inject fail-return:should_failslab:ENOMEM -- true 2> override || echo override-exit: $?
 cat override
+faultline inject --inject count:notify_die -- true 2> blacklist || echo blacklist-exit: $?
+cat blacklist
 faultline inject --inject count:ext4_sync_file,insn=cccccccccc -- true 2> insn || echo insn-exit: $?
 cat insn
 got=$(sed -n 's/.* holds \([0-9a-f ]*\), not the .*/\1/p' insn | tr -d ' ')
@@ -149,6 +152,7 @@ echo until-json: $(tr -d '\n' < until.json)`
 		"unknown-exit: 125", "unknown kernel symbol ext4_sync_fil",
 		"boundary-exit: 125", "refused a kprobe at ext4_sync_file+0x1",
 		"override-exit: 125", "CONFIG_BPF_KPROBE_OVERRIDE", "faultline kernels build 6.1-harness",
+		"blacklist-exit: 125", "notify_die is on the kprobe blacklist",
 		"insn-exit: 125", "ext4_sync_file+0x0 holds", "not the cc cc cc cc cc of insn=", "insn-match: ",
 	} {
 		if !strings.Contains(r.stdout, want) {
