@@ -211,7 +211,7 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 	}
 	var opts ebpf.CollectionOptions
 	if inj.While != "" {
-		w, err := s.whileProbe(inj.While, syms)
+		w, err := s.whileProbe("while", inj.While, syms)
 		if err != nil {
 			return err
 		}
@@ -219,9 +219,9 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 		set["check_while"] = uint8(1)
 	}
 	if inj.UntilIn != "" {
-		w, err := s.whileProbe(inj.UntilIn, syms)
+		w, err := s.whileProbe("until-in", inj.UntilIn, syms)
 		if err != nil {
-			return fmt.Errorf("until-in=: %w", err)
+			return err
 		}
 		if opts.MapReplacements == nil {
 			opts.MapReplacements = map[string]*ebpf.Map{}
@@ -270,14 +270,14 @@ func (s *Set) attach(p *point, syms *kallsyms) error {
 // function, or several separated by "|"), attaching them on first use: a
 // kprobe at each function's entry and a kretprobe at its return, all
 // counting in one map.
-func (s *Set) whileProbe(fns string, syms *kallsyms) (*whileProbe, error) {
+func (s *Set) whileProbe(opt, fns string, syms *kallsyms) (*whileProbe, error) {
 	if w := s.whiles[fns]; w != nil {
 		return w, nil
 	}
 	names := strings.Split(fns, "|")
 	for _, fn := range names {
 		if _, _, err := syms.funcRange(fn); err != nil {
-			return nil, fmt.Errorf("while=%s: %w", fn, err)
+			return nil, fmt.Errorf("%s=%s: %w", opt, fn, err)
 		}
 	}
 	spec, err := s.injectSpec()
@@ -291,7 +291,7 @@ func (s *Set) whileProbe(fns string, syms *kallsyms) (*whileProbe, error) {
 	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		return nil, fmt.Errorf("while=%s: load the enter/exit programs: %w", fns, err)
+		return nil, fmt.Errorf("%s=%s: load the enter/exit programs: %w", opt, fns, err)
 	}
 	w := &whileProbe{objs: coll}
 	for _, fn := range names {
@@ -306,7 +306,7 @@ func (s *Set) whileProbe(fns string, syms *kallsyms) (*whileProbe, error) {
 		}
 		if err != nil {
 			w.close()
-			return nil, fmt.Errorf("while=%s: attach its entry and return probes: %w", fn, err)
+			return nil, fmt.Errorf("%s=%s: attach its entry and return probes: %w", opt, fn, err)
 		}
 	}
 	if s.whiles == nil {

@@ -324,20 +324,16 @@ func Parse(spec string) (Injection, error) {
 			}
 			inj.Caller = v
 		case "while":
-			for _, fn := range strings.Split(v, "|") {
-				if fn == "" || strings.ContainsAny(fn, "+:") {
-					return bad("while=%q: want function names (no +offset) separated by |, e.g. while=try_to_free_mem_cgroup_pages or while=__x64_sys_sync_file_range|memory_reclaim", v)
-				}
+			if !funcList(v) {
+				return bad("while=%q: want function names (no +offset) separated by |, e.g. while=try_to_free_mem_cgroup_pages or while=__x64_sys_sync_file_range|memory_reclaim", v)
 			}
 			inj.While = v
 		case "until-in":
 			if inj.Kind != Delay {
 				return bad("until-in= applies to delay only (it ends a busy-wait early)")
 			}
-			for _, fn := range strings.Split(v, "|") {
-				if fn == "" || strings.ContainsAny(fn, "+:") {
-					return bad("until-in=%q: want function names (no +offset) separated by |, e.g. until-in=iomap_dio_bio_iter", v)
-				}
+			if !funcList(v) {
+				return bad("until-in=%q: want function names (no +offset) separated by |, e.g. until-in=iomap_dio_bio_iter", v)
 			}
 			inj.UntilIn = v
 		case "budget":
@@ -374,6 +370,17 @@ func Parse(spec string) (Injection, error) {
 		}
 	}
 	return inj, nil
+}
+
+// funcList tells whether v is function names separated by "|" (while=,
+// until-in=).
+func funcList(v string) bool {
+	for _, fn := range strings.Split(v, "|") {
+		if fn == "" || strings.ContainsAny(fn, "+:") {
+			return false
+		}
+	}
+	return true
 }
 
 func siteNames() string {
