@@ -68,7 +68,7 @@ func TestInjectDelayAndCount(t *testing.T) {
 }
 
 // TestInjectDetachAndErrors checks, in one guest, that a probe is listed
-// while attached and gone after, and that an unknown symbol, an offset
+// while attached (and jump-optimized once attached) and gone after, and that an unknown symbol, an offset
 // inside an instruction, a fail-return on a kernel without
 // bpf_override_return and a function on the kprobe blacklist are clear
 // errors.
@@ -76,8 +76,8 @@ func TestInjectDetachAndErrors(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
 	script := `set -e
-faultline inject --inject count:ext4_sync_file -- cat /sys/kernel/debug/kprobes/list > during
-echo during: $(grep -c ext4_sync_file during)
+faultline inject --inject count:ext4_sync_file --inject count:ext4_sync_file+0x5 -- sh -c 'sleep 0.5; cat /sys/kernel/debug/kprobes/list' > during
+echo during: $(grep -c ext4_sync_file during) $(grep -c 'ext4_sync_file+0x5 *\[OPTIMIZED\]' during)
 echo after: $(grep -c ext4_sync_file /sys/kernel/debug/kprobes/list || true)
 faultline inject --inject count:ext4_sync_fil -- true 2> unknown || echo unknown-exit: $?
 cat unknown
@@ -102,7 +102,9 @@ faultline inject --report until.json --inject delay:ext4_sync_file:5ms,until-set
   --inject delay:ext4_sync_file:5ms,until-in=hrtimer_nanosleep \
   --inject delay:ext4_sync_file:5ms,until-in=pipe_read -- \
   sh -c 'sleep 20 & sleep 0.2; for i in 1 2 3; do dd if=/dev/zero of=u$i bs=4k count=1 conv=fsync 2>/dev/null; done; kill $!'
-echo until-json: $(tr -d '\n' < until.json)`
+echo until-json: $(tr -d '\n' < until.json)
+echo until-after: $(grep -c . /sys/kernel/debug/kprobes/list || true)
+echo optimization: $(cat /proc/sys/debug/kprobes-optimization) $(dmesg | grep -c 'kprobe jump-optimization is disabled')`
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--timeout", "120s", "--", "sh", "-c", script)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -141,14 +143,22 @@ echo until-json: $(tr -d '\n' < until.json)`
 			}
 		}
 	}
-	if !strings.Contains(r.stdout, "while-after: 0") {
-		t.Errorf("probes left behind after the while= run:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "while-after: 0") || !strings.Contains(r.stdout, "until-after: 0") {
+		t.Errorf("probes left behind after the while= or until= run:\n%s", r.stdout)
+	}
+	// Jump optimization is paused while probes attach and detach (the
+	// kernel logs each pause) and on again after.
+	var on, pauses int
+	if _, err := fmt.Sscanf(afterWord(r.stdout, "optimization:"), "%d %d", &on, &pauses); err != nil || on != 1 || pauses == 0 {
+		t.Errorf("kprobe jump optimization: %d after the runs (want 1), paused %d times (want > 0), %v:\n%s", on, pauses, err, r.stdout)
 	}
 	if strings.Contains(r.stdout, "insn-match: \n") {
 		t.Errorf("the mismatch error named no bytes:\n%s", r.stdout)
 	}
 	for _, want := range []string{
-		"during: 1", "after: 0",
+		// The probe past the entry's ftrace site is jump-optimized once
+		// attached.
+		"during: 2 1", "after: 0",
 		"unknown-exit: 125", "unknown kernel symbol ext4_sync_fil",
 		"boundary-exit: 125", "refused a kprobe at ext4_sync_file+0x1",
 		"override-exit: 125", "CONFIG_BPF_KPROBE_OVERRIDE", "faultline kernels build 6.1-harness",
