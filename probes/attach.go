@@ -122,27 +122,25 @@ const (
 
 // pauseOptimizer turns kprobe jump optimization (CONFIG_OPTPROBES) off
 // while a set of probes is registered or removed, and returns the function
-// that turns it back on; a kernel without the sysctl, or with optimization
-// already off, is left as it is. Every registration re-arms the kernel's
-// optimizer, which runs 5 jiffies later and holds text_mutex across an
-// RCU-tasks grace period (about 100 ms in a TCG guest), and each BPF program
-// load behind it waits (the JIT takes text_mutex): attaching 54 probes took
-// 4.6 s, half of them stalled so. With it off, the probes are optimized in
-// one batch when it comes back on.
-func pauseOptimizer() (resume func() error, err error) {
+// that turns it back on. Every registration re-arms the kernel's optimizer,
+// which runs 5 jiffies later and holds text_mutex across an RCU-tasks grace
+// period (about 100 ms in a TCG guest), and each BPF program load behind it
+// waits (the JIT takes text_mutex): attaching 54 probes took 4.6 s, half of
+// them stalled so. With it off, the probes are optimized in one batch when
+// it comes back on. A kernel without the sysctl, with optimization already
+// off, or refusing the change is left as it is: only slower to attach.
+func pauseOptimizer() (resume func() error) {
 	b, err := os.ReadFile(kprobeOptimization)
-	if err != nil || strings.TrimSpace(string(b)) != "1" {
-		return func() error { return nil }, nil
-	}
-	if err := os.WriteFile(kprobeOptimization, []byte("0\n"), 0o644); err != nil {
-		return nil, fmt.Errorf("pause kprobe jump optimization (%s): %w", kprobeOptimization, err)
+	if err != nil || strings.TrimSpace(string(b)) != "1" ||
+		os.WriteFile(kprobeOptimization, []byte("0\n"), 0o644) != nil {
+		return func() error { return nil }
 	}
 	return func() error {
 		if err := os.WriteFile(kprobeOptimization, []byte("1\n"), 0o644); err != nil {
 			return fmt.Errorf("turn kprobe jump optimization back on (%s): %w", kprobeOptimization, err)
 		}
 		return nil
-	}, nil
+	}
 }
 
 // Attach loads and attaches every injection. An injection that cannot
@@ -152,10 +150,7 @@ func Attach(injs []Injection) (*Set, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("raise memlock limit for BPF: %w", err)
 	}
-	resume, err := pauseOptimizer()
-	if err != nil {
-		return nil, err
-	}
+	resume := pauseOptimizer()
 	syms := &kallsyms{}
 	s := &Set{}
 	// Instruction checks first: an attached kprobe rewrites the text it
@@ -536,9 +531,9 @@ func (s *Set) Reports() []Report {
 // Detach removes every probe (keeping the counters readable) and turns the
 // global trylock hook off again.
 func (s *Set) Detach() error {
-	resume, err := pauseOptimizer()
-	if err != nil {
-		return err
+	resume := func() error { return nil }
+	if s.attachedAny() {
+		resume = pauseOptimizer()
 	}
 	var errs []error
 	for _, p := range s.points {
@@ -557,6 +552,21 @@ func (s *Set) Detach() error {
 	}
 	errs = append(errs, resume())
 	return errors.Join(errs...)
+}
+
+// attachedAny says whether some probe of the set is still attached.
+func (s *Set) attachedAny() bool {
+	for _, p := range s.points {
+		if p.link != nil {
+			return true
+		}
+	}
+	for _, w := range s.whiles {
+		if len(w.links) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Close detaches and frees everything.

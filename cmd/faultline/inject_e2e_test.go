@@ -68,10 +68,10 @@ func TestInjectDelayAndCount(t *testing.T) {
 }
 
 // TestInjectDetachAndErrors checks, in one guest, that a probe is listed
-// while attached (and jump-optimized once attached) and gone after, and that an unknown symbol, an offset
-// inside an instruction, a fail-return on a kernel without
-// bpf_override_return and a function on the kprobe blacklist are clear
-// errors.
+// while attached (and jump-optimized once attached) and gone after, and
+// that an unknown symbol, an offset inside an instruction, a fail-return on
+// a kernel without bpf_override_return and a function on the kprobe
+// blacklist are clear errors.
 func TestInjectDetachAndErrors(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
