@@ -5,7 +5,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: all build deps kernel-deps kernels test-kernels seeds test test-short vet demo bench clean
+.PHONY: all build deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach clean
 
 all: build
 
@@ -76,6 +76,11 @@ seeds: kernels
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
 	$(BIN) bench boot --kernel $(KERNEL) --fs ext4 -n 11
+
+# Probe attach+detach time with and without the kprobe optimizer pause, in
+# one guest of the seed D mutant (built by make kernels).
+bench-attach: kernels
+	bench/attach.sh 7
 
 clean:
 	rm -rf bin

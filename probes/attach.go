@@ -129,9 +129,11 @@ const (
 // them stalled so. With it off, the probes are optimized in one batch when
 // it comes back on. A kernel without the sysctl, with optimization already
 // off, or refusing the change is left as it is: only slower to attach.
+// FAULTLINE_KPROBE_OPT_PAUSE=off in the agent's environment skips the pause
+// (the baseline of make bench-attach).
 func pauseOptimizer() (resume func() error) {
 	b, err := os.ReadFile(kprobeOptimization)
-	if err != nil || strings.TrimSpace(string(b)) != "1" ||
+	if err != nil || strings.TrimSpace(string(b)) != "1" || os.Getenv("FAULTLINE_KPROBE_OPT_PAUSE") == "off" ||
 		os.WriteFile(kprobeOptimization, []byte("0\n"), 0o644) != nil {
 		return func() error { return nil }
 	}
