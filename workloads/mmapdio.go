@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,23 @@ type MmapDIO struct {
 	CompactEvery time.Duration
 	// Limits are cgroup interface files to set (KEY=VALUE).
 	Limits []string
+	// Cold, if set, drops both files from the page cache once they are
+	// written (POSIX_FADV_DONTNEED), so the race starts with no clean cache
+	// that reclaim takes first: otherwise the first passes (8 MiB each by
+	// default) spend themselves on the 2 x size just written.
+	Cold bool
+	// Stagger, if set, starts each reader at a random point of its pause
+	// and the reclaimer at a random point of its period (from the seed), so
+	// the first pass does not meet the first reads by construction: with
+	// both started at once, and periods that stay close, the start is a
+	// meeting built into the workload rather than one the race makes.
+	Stagger bool
+	// Pin places the threads: "" leaves them to the scheduler; "apart" runs
+	// the readers on the last CPU and the reclaim and compaction threads on
+	// CPU 0 (at least 2 CPUs), so a reclaim pass always runs alongside the
+	// reads; "together" runs all of them on CPU 0, so a pass and a read
+	// overlap only when one preempts the other.
+	Pin string
 }
 
 // MmapDIOReach are the functions the workload must reach.
@@ -86,6 +104,10 @@ func (w *MmapDIO) CheckParams() error {
 		return fmt.Errorf("mmap-dio: --duration must be > 0")
 	case w.Pause < 0 || w.ReclaimEvery < 0 || w.CompactEvery < 0:
 		return fmt.Errorf("mmap-dio: --pause, --reclaim-every and --compact-every must be >= 0")
+	case w.Pin != "" && w.Pin != "apart" && w.Pin != "together":
+		return fmt.Errorf("mmap-dio: --pin %q: want apart (readers on the last CPU, reclaim and compaction on CPU 0) or together (all on CPU 0)", w.Pin)
+	case w.Stagger && w.Pause == 0 && w.ReclaimEvery == 0:
+		return fmt.Errorf("mmap-dio: --stagger needs a period to stagger in: --pause or --reclaim-every > 0")
 	case len(w.BeforeReclaim) > 0 && w.ReclaimBytes == 0:
 		return fmt.Errorf("mmap-dio: --before-reclaim needs reclaim (--reclaim > 0)")
 	}
@@ -106,6 +128,9 @@ func (w *MmapDIO) Validate() error {
 	if err := unix.Statfs(w.Dir, &st); err != nil {
 		return fmt.Errorf("mmap-dio: %s: %w", w.Dir, err)
 	}
+	if w.Pin == "apart" && runtime.NumCPU() < 2 {
+		return fmt.Errorf("mmap-dio: --pin apart needs at least 2 CPUs, this machine has %d", runtime.NumCPU())
+	}
 	if free := int64(st.Bavail) * st.Bsize; free < 3*w.FileSize {
 		return fmt.Errorf("mmap-dio: --size %d needs %d bytes free in %s, there are %d", w.FileSize, 3*w.FileSize, w.Dir, free)
 	}
@@ -125,6 +150,11 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	src, dst := filepath.Join(w.Dir, "mmap-dio.src"), filepath.Join(w.Dir, "mmap-dio.dst")
 	if err := w.prepare(src, dst); err != nil {
 		return nil, err
+	}
+	if w.Cold {
+		if err := dropCache(src, dst); err != nil {
+			return nil, err
+		}
 	}
 	reach := newReachCounter(MmapDIOReach)
 	defer reach.close()
@@ -168,6 +198,11 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func(t int) {
 			defer wg.Done()
+			if w.Pin != "" {
+				if err := pinThread(w.readerCPU()); err != nil {
+					errs.Add(1)
+				}
+			}
 			rng := rand.New(rand.NewSource(w.Seed + int64(t)))
 			// Each thread owns the chunks c with c % Threads == t: no
 			// thread writes into a buffer another thread's O_DIRECT read
@@ -175,6 +210,9 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			// user buffer, and would report that as "csum failed").
 			chunks := w.FileSize / w.ChunkSize
 			mine := (chunks - int64(t) + int64(w.Threads) - 1) / int64(w.Threads)
+			if w.Stagger && w.Pause > 0 {
+				sleepCtx(ctx, time.Duration(rng.Int63n(int64(w.Pause))))
+			}
 			for ctx.Err() == nil && mine > 0 {
 				c := int64(t) + rng.Int63n(mine)*int64(w.Threads)
 				off := c * w.ChunkSize
@@ -203,6 +241,11 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if w.Pin != "" {
+				if err := pinThread(0); err != nil {
+					errs.Add(1)
+				}
+			}
 			before := func() {
 				for i, step := range w.BeforeReclaim {
 					t0 := time.Now()
@@ -213,6 +256,10 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 					}
 				}
 			}
+			if w.Stagger && w.ReclaimEvery > 0 {
+				rng := rand.New(rand.NewSource(w.Seed - 1))
+				sleepCtx(ctx, time.Duration(rng.Int63n(int64(w.ReclaimEvery))))
+			}
 			reclaims = reclaim(ctx, "faultline-mmap-dio", w.ReclaimBytes, w.ReclaimEvery, before)
 		}()
 	}
@@ -220,6 +267,11 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if w.Pin != "" {
+				if err := pinThread(0); err != nil {
+					errs.Add(1)
+				}
+			}
 			compact(ctx, w.CompactEvery)
 		}()
 	}
@@ -241,7 +293,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			"size": strconv.FormatInt(w.FileSize, 10), "chunk": strconv.FormatInt(w.ChunkSize, 10),
 			"reclaim": strconv.FormatInt(w.ReclaimBytes, 10), "compact": strconv.FormatBool(w.Compact),
 			"pause": w.Pause.String(), "reclaim-every": w.ReclaimEvery.String(), "compact-every": w.CompactEvery.String(),
-			"before-reclaim": strings.Join(w.BeforeReclaim, ","),
+			"before-reclaim": strings.Join(w.BeforeReclaim, ","), "cold": strconv.FormatBool(w.Cold), "stagger": strconv.FormatBool(w.Stagger), "pin": w.Pin,
 		},
 	}
 	if reclaims.passes > 0 {
@@ -288,6 +340,42 @@ func (w *MmapDIO) prepare(src, dst string) error {
 		}
 	}
 	return df.Sync()
+}
+
+// readerCPU is the CPU --pin puts the readers on.
+func (w *MmapDIO) readerCPU() int {
+	if w.Pin == "apart" {
+		return runtime.NumCPU() - 1
+	}
+	return 0
+}
+
+// pinThread locks the calling goroutine to its OS thread and that thread to
+// one CPU. The thread ends with the goroutine (it is never unlocked).
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("mmap-dio: --pin: CPU %d: %w", cpu, err)
+	}
+	return nil
+}
+
+// dropCache drops the files' clean pages from the page cache.
+func dropCache(paths ...string) error {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("mmap-dio: --cold: %w", err)
+		}
+		err = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("mmap-dio: --cold: fadvise %s DONTNEED: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // verify drops the page cache and reads the destination back: a chunk that

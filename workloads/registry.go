@@ -103,6 +103,9 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
 	reclaimEvery := fs.Duration("reclaim-every", 0, "mmap-dio: pause between two memory.reclaim writes (0: a tight loop)")
 	beforeReclaim := fs.String("before-reclaim", "", "mmap-dio: steps before each memory.reclaim, in order, comma-separated: sync (write the mapped file back, waiting), clear-refs (clear the pages' accessed bits, /proc/self/clear_refs), pageout (madvise MADV_PAGEOUT the whole mapping)")
+	cold := fs.Bool("cold", false, "mmap-dio: drop both files from the page cache once written (POSIX_FADV_DONTNEED), so the race starts with no clean cache for reclaim to take first")
+	stagger := fs.Bool("stagger", false, "mmap-dio: start each reader at a random point of its --pause and the reclaimer at a random point of its --reclaim-every (from the seed), so the first reclaim does not meet the first reads by construction")
+	pin := fs.String("pin", "", "mmap-dio: where the threads run: apart (readers on the last CPU, reclaim and compaction on CPU 0; needs 2 CPUs) or together (all on CPU 0); default: the scheduler decides")
 	compactEvery := fs.Duration("compact-every", 0, "mmap-dio: pause between two compactions (0: 100ms)")
 	chaseAfter := fs.Duration("chase-after", 0, "compressed-writeback: wait this long after starting writeback before the truncate that chases it (0: at once)")
 	flusher := fs.Bool("flusher", false, "compressed-writeback: start the sync_file_range writebacks that a truncate chases from a separate thread, so the truncate races them (seed A's interleaving)")
@@ -143,7 +146,7 @@ func Parse(name string, args []string, dir string, out io.Writer) (Workload, err
 		}
 		w = &MmapDIO{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
 			FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, ReclaimEvery: *reclaimEvery, Pause: *pause, CompactEvery: *compactEvery,
-			BeforeReclaim: splitList(*beforeReclaim), Compact: *compact, Limits: limits}
+			BeforeReclaim: splitList(*beforeReclaim), Compact: *compact, Limits: limits, Cold: *cold, Stagger: *stagger, Pin: *pin}
 	case "compressed-writeback":
 		sz, err := sizeOr("16M")
 		if err != nil {

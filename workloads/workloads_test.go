@@ -112,11 +112,14 @@ func TestReadaheadHotEveryParams(t *testing.T) {
 
 // TestParseMmapDIOPacing: the pacing flags reach the workload.
 func TestParseMmapDIOPacing(t *testing.T) {
-	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s", "--before-reclaim", "sync,clear-refs,pageout"}, t.TempDir(), io.Discard)
+	w, err := Parse("mmap-dio", []string{"--pause", "200ms", "--reclaim-every", "1s", "--compact-every", "2s", "--before-reclaim", "sync,clear-refs,pageout", "--cold", "--stagger", "--pin", "together"}, t.TempDir(), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := w.(*MmapDIO)
+	if !m.Cold || !m.Stagger || m.Pin != "together" {
+		t.Errorf("Cold, Stagger, Pin = %v, %v, %q; want true, true, together", m.Cold, m.Stagger, m.Pin)
+	}
 	if !slices.Equal(m.BeforeReclaim, []string{"sync", "clear-refs", "pageout"}) {
 		t.Errorf("BeforeReclaim = %q, want [sync clear-refs pageout]", m.BeforeReclaim)
 	}
@@ -132,6 +135,14 @@ func TestParseMmapDIOPacing(t *testing.T) {
 	}
 	if _, err := Parse("mmap-dio", []string{"--pause", "soon"}, t.TempDir(), io.Discard); err == nil {
 		t.Error("--pause soon accepted")
+	}
+	m.Pin = "near"
+	if err := m.CheckParams(); err == nil || !strings.Contains(err.Error(), `--pin "near"`) {
+		t.Errorf("CheckParams with --pin near = %v, want an error naming it", err)
+	}
+	m.Pin, m.Pause, m.ReclaimEvery = "", 0, 0
+	if err := m.CheckParams(); err == nil || !strings.Contains(err.Error(), "--stagger needs") {
+		t.Errorf("CheckParams with --stagger and no pacing = %v, want --stagger needs", err)
 	}
 }
 

@@ -289,10 +289,11 @@ func TestWorkloadsBtrfs(t *testing.T) {
 		{[]string{"--", "workload", "readahead-reclaim", "--duration", "5s", "--dirs", "2", "--files", "512",
 			"--storm", "--partial-readdir", "--compact"},
 			[]string{"read_extent_buffer_pages", "try_release_extent_buffer"}, true},
-		// Seed D's paced shape with the reclaim thread's steps (here on
+		// Seed D's paced shape with the reclaim thread's steps, started
+		// cold and staggered, readers and reclaim pinned apart (here on
 		// btrfs: the stock kernel's ext4 loses data to seed D itself).
 		{[]string{"--", "workload", "mmap-dio", "--duration", "5s", "--size", "16M", "--pause", "200ms",
-			"--reclaim-every", "1s", "--before-reclaim", "sync,clear-refs,pageout"},
+			"--reclaim-every", "1s", "--before-reclaim", "sync,clear-refs,pageout", "--cold", "--stagger", "--pin", "apart"},
 			[]string{"migrate_pages"}, true},
 	} {
 		r := faultline(t, tmp, "", append([]string{"vm", "--kernel", "debian:6.1-cloud", "--fs", "btrfs", "--timeout", "200s"}, c.args...)...)

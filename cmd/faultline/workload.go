@@ -44,6 +44,9 @@ Flags common to all (each workload uses those that apply to it):
   mmap-dio: --size 64M --chunk 1M --reclaim 8M --compact=true
             --pause 200ms --reclaim-every 1s --compact-every 1s (paced; default: loops)
             --before-reclaim sync,clear-refs,pageout (steps before each reclaim)
+            --cold (start with both files out of the page cache)
+            --stagger (readers and reclaimer start at random points of their periods)
+            --pin apart|together (readers on the last CPU and the rest on CPU 0, or all on CPU 0)
   compressed-writeback: --size 16M --files 4
   readahead-reclaim: --dirs 32 --files 128 --memory-max 96M --hog 40M --storm --read-only
                      --compact --partial-readdir --hot-every 512
