@@ -128,8 +128,19 @@ func (w *MmapDIO) Validate() error {
 	if err := unix.Statfs(w.Dir, &st); err != nil {
 		return fmt.Errorf("mmap-dio: %s: %w", w.Dir, err)
 	}
-	if w.Pin == "apart" && runtime.NumCPU() < 2 {
-		return fmt.Errorf("mmap-dio: --pin apart needs at least 2 CPUs, this machine has %d", runtime.NumCPU())
+	if w.Pin != "" {
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &set); err != nil {
+			return fmt.Errorf("mmap-dio: --pin: %w", err)
+		}
+		if w.Pin == "apart" && set.Count() < 2 {
+			return fmt.Errorf("mmap-dio: --pin apart needs at least 2 CPUs, this process may use %d (--pin together needs one)", set.Count())
+		}
+		for _, cpu := range []int{0, w.readerCPU()} {
+			if !set.IsSet(cpu) {
+				return fmt.Errorf("mmap-dio: --pin %s: CPU %d is not among the CPUs this process may use", w.Pin, cpu)
+			}
+		}
 	}
 	if free := int64(st.Bavail) * st.Bsize; free < 3*w.FileSize {
 		return fmt.Errorf("mmap-dio: --size %d needs %d bytes free in %s, there are %d", w.FileSize, 3*w.FileSize, w.Dir, free)
@@ -193,16 +204,19 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	stepTime := make([]atomic.Int64, len(w.BeforeReclaim)) // total ns of each before-reclaim step
 	var reclaims reclaimStats
 	touched := make([]atomic.Bool, w.FileSize/w.ChunkSize)
+	// pin puts the calling goroutine's thread on cpu (--pin; Validate
+	// checked the CPUs are usable, so a failure here only counts).
+	pin := func(cpu int) {
+		if w.Pin != "" && pinThread(cpu) != nil {
+			errs.Add(1)
+		}
+	}
 	var wg sync.WaitGroup
 	for t := 0; t < w.Threads; t++ {
 		wg.Add(1)
 		go func(t int) {
 			defer wg.Done()
-			if w.Pin != "" {
-				if err := pinThread(w.readerCPU()); err != nil {
-					errs.Add(1)
-				}
-			}
+			pin(w.readerCPU())
 			rng := rand.New(rand.NewSource(w.Seed + int64(t)))
 			// Each thread owns the chunks c with c % Threads == t: no
 			// thread writes into a buffer another thread's O_DIRECT read
@@ -241,11 +255,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if w.Pin != "" {
-				if err := pinThread(0); err != nil {
-					errs.Add(1)
-				}
-			}
+			pin(0)
 			before := func() {
 				for i, step := range w.BeforeReclaim {
 					t0 := time.Now()
@@ -257,6 +267,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 				}
 			}
 			if w.Stagger && w.ReclaimEvery > 0 {
+				// Its own source: the readers' are Seed+t, t >= 0.
 				rng := rand.New(rand.NewSource(w.Seed - 1))
 				sleepCtx(ctx, time.Duration(rng.Int63n(int64(w.ReclaimEvery))))
 			}
@@ -267,11 +278,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if w.Pin != "" {
-				if err := pinThread(0); err != nil {
-					errs.Add(1)
-				}
-			}
+			pin(0)
 			compact(ctx, w.CompactEvery)
 		}()
 	}
@@ -356,10 +363,7 @@ func pinThread(cpu int) error {
 	runtime.LockOSThread()
 	var set unix.CPUSet
 	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("mmap-dio: --pin: CPU %d: %w", cpu, err)
-	}
-	return nil
+	return unix.SchedSetaffinity(0, &set)
 }
 
 // dropCache drops the files' clean pages from the page cache.
