@@ -41,6 +41,7 @@ func cmdInject(ctx context.Context, args []string) int {
 	fs.Var(&specs, "inject", "injection spec (repeatable)")
 	report := fs.String("report", "", "write the JSON report here")
 	every := fs.Duration("kmsg-every", time.Second, "write the counters to /dev/kmsg this often (the first time after 300ms), so they survive a crash (0: never)")
+	changes := fs.Duration("kmsg-changes", 50*time.Millisecond, "between those writes, check this often for delay and fail injections whose fired, met or budget-skip counts changed and write just their lines, so that a race that crashes the kernel at once still shows what fired (0: never)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -81,7 +82,7 @@ func cmdInject(ctx context.Context, args []string) int {
 	}()
 	stop := make(chan struct{})
 	if *every > 0 {
-		go kmsgCounters(set, *every, stop)
+		go kmsgCounters(set, *every, *changes, stop)
 	}
 	err = cmd.Wait()
 	close(stop)
@@ -112,8 +113,9 @@ func cmdInject(ctx context.Context, args []string) int {
 }
 
 // kmsgCounters writes the injections' counters to the kernel log every d
-// until stop closes.
-func kmsgCounters(set *probes.Set, d time.Duration, stop <-chan struct{}) {
+// and, every c in between (if c > 0), the lines of the delay and fail
+// injections that fired since their last line, until stop closes.
+func kmsgCounters(set *probes.Set, d, c time.Duration, stop <-chan struct{}) {
 	f, err := os.OpenFile("/dev/kmsg", os.O_WRONLY, 0)
 	if err != nil {
 		return
@@ -122,18 +124,49 @@ func kmsgCounters(set *probes.Set, d time.Duration, stop <-chan struct{}) {
 	// The first snapshot comes early: some races crash within a second.
 	t := time.NewTimer(min(d, 300*time.Millisecond))
 	defer t.Stop()
+	var check <-chan time.Time
+	if c > 0 && c < d {
+		tc := time.NewTicker(c)
+		defer tc.Stop()
+		check = tc.C
+	}
+	last := map[int]probes.Report{}
+	write := func(all bool) {
+		for _, line := range kmsgLines(last, set.Reports(), all) {
+			// One write is one log record; <6> is KERN_INFO.
+			_, _ = f.WriteString("<6>" + line + "\n")
+		}
+	}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 			t.Reset(d)
-			for i, r := range set.Reports() {
-				// One write is one log record; <6> is KERN_INFO.
-				_, _ = f.WriteString("<6>" + probes.KmsgLine(i, r) + "\n")
-			}
+			write(true)
+		case <-check:
+			write(false)
 		}
 	}
+}
+
+// kmsgLines returns the kernel-log lines for reps: all of them if all is
+// set, else those of the delay and fail injections whose fired, met or
+// budget-skip counts differ from the last line written for them (count
+// injections change with every hit and wait for the full snapshot). last
+// holds the reports as last written and is updated.
+func kmsgLines(last map[int]probes.Report, reps []probes.Report, all bool) []string {
+	var lines []string
+	for i, r := range reps {
+		p := last[i] // zero until written: an injection that never fired waits for the snapshot
+		changed := r.Fired != p.Fired || r.UntilMet != p.UntilMet || r.BudgetSkips != p.BudgetSkips
+		if !all && (r.Kind == probes.Count || !changed) {
+			continue
+		}
+		last[i] = r
+		lines = append(lines, probes.KmsgLine(i, r))
+	}
+	return lines
 }
 
 // cmdFeatures (in a guest) prints the running kernel's BPF features as JSON.
