@@ -23,12 +23,18 @@ func TestKmsgLines(t *testing.T) {
 		}
 		return strings.Join(got, ",")
 	}
+	if anyInjecting([]probes.Report{mk("count:f", 1, 1, 0, 0), mk("count:g", 0, 0, 0, 0)}) {
+		t.Error("a set of counts alone has nothing to check between snapshots")
+	}
 	last := map[int]probes.Report{}
 	reps := []probes.Report{
 		mk("count:f", 5, 5, 0, 0),
 		mk("delay:g:1ms", 3, 0, 0, 0),
 		mk("delay:h:1ms,until-in=f", 2, 2, 0, 0),
 		mk("fail-return:k:ENOMEM", 1, 1, 0, 0),
+	}
+	if !anyInjecting(reps) {
+		t.Error("a set with delays and a fail-return has something to check")
 	}
 	// Between snapshots: only the delay and fail injections that fired;
 	// not the count (it changes at every hit), not the one that never fired.
