@@ -64,11 +64,22 @@ func KVMUsable(ctx context.Context, qemu string, k *kernels.Kernel, progress fun
 }
 
 func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
-	switch v.opts.Accel {
+	return ResolveAccel(ctx, qemu, v.opts.Accel, v.opts.Kernel, v.opts.Progress)
+}
+
+// ResolveAccel turns an accelerator choice ("auto", "tcg" or "kvm") into
+// the one to use for kernel k: auto is KVM when /dev/kvm really boots the
+// kernel (KVMUsable, cached per host boot), else TCG; kvm is an error
+// where KVM does not work.
+func ResolveAccel(ctx context.Context, qemu, accel string, k *kernels.Kernel, progress func(string)) (string, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	switch accel {
 	case "tcg":
 		return "tcg", nil
 	case "kvm":
-		if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel, v.opts.Progress); !ok {
+		if ok, why := KVMUsable(ctx, qemu, k, progress); !ok {
 			return "", fmt.Errorf("--accel kvm: KVM does not work here (%s): %w; use --accel tcg", why, ErrNotSupported)
 		}
 		return "kvm", nil
@@ -76,10 +87,10 @@ func (v *VM) accel(ctx context.Context, qemu string) (string, error) {
 	if _, err := os.Stat("/dev/kvm"); err != nil {
 		return "tcg", nil
 	}
-	if ok, why := KVMUsable(ctx, qemu, v.opts.Kernel, v.opts.Progress); ok {
+	if ok, why := KVMUsable(ctx, qemu, k, progress); ok {
 		return "kvm", nil
-	} else if v.opts.Accel == "auto" {
-		v.opts.Progress("using TCG: KVM is unusable here (" + firstLine(why) + ")")
+	} else if accel == "auto" {
+		progress("using TCG: KVM is unusable here (" + firstLine(why) + ")")
 	}
 	return "tcg", nil
 }

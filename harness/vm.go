@@ -22,39 +22,42 @@ import (
 
 	"faultline/guest"
 	"faultline/kernels"
-)
-
-// Errors a VM reports. They are wrapped with detail (console path and tail).
-var (
-	// ErrBootFailure: the guest did not reach the agent within the boot
-	// timeout, or QEMU ended before it did.
-	ErrBootFailure = errors.New("boot failure")
-	// ErrKernelCrashed: the guest kernel panicked or the guest died while a
-	// command ran.
-	ErrKernelCrashed = errors.New("kernel crashed")
-	// ErrTimeout: a command did not finish within its timeout.
-	ErrTimeout = errors.New("command timed out")
-	// ErrConnectionLost: the SSH connection dropped but the guest lives.
-	ErrConnectionLost = errors.New("connection to the guest agent lost")
-	// ErrHang: while a command ran, the console stayed silent and the agent
-	// stopped answering: the guest is stuck.
-	ErrHang = errors.New("guest hung")
-	// ErrQEMUDied: QEMU was killed by a signal from outside (not a guest
-	// panic or reset): trouble on the host, not a kernel bug.
-	ErrQEMUDied = errors.New("qemu was killed")
+	"faultline/verdict"
 )
 
 // Instance is a VM as the rest of faultline sees it.
 type Instance interface {
-	// Boot starts the VM and returns once its agent answers.
+	// Boot starts the VM and returns once its agent answers. Its errors
+	// are *Error values (the fault, the detail, the console tail) or
+	// harness set-up errors.
 	Boot(ctx context.Context) error
 	// Run runs a shell command in the guest and returns its exit status.
 	Run(ctx context.Context, cmd *Command) (int, error)
+	// Timings returns the phases of the VM's life measured so far.
+	Timings() Timings
 	// Console returns the path of the console log.
 	Console() string
+	// ConsoleErr returns the first error writing the console log, or nil.
+	ConsoleErr() error
+	// Kept reports whether Close keeps the console (asked for, or the
+	// guest crashed or the run failed).
+	Kept() bool
 	// Close powers the guest off (killing QEMU if it must) and cleans up.
 	Close() error
 }
+
+// Pool hands out instances. The campaign's executor takes one, so that a
+// test can hand it fake instances and a user real ones.
+type Pool interface {
+	// Create validates opts and prepares an instance; Boot starts it.
+	Create(opts Options) (Instance, error)
+}
+
+// QEMU is the Pool of real QEMU virtual machines.
+type QEMU struct{}
+
+// Create returns a new QEMU VM (New).
+func (QEMU) Create(opts Options) (Instance, error) { return New(opts) }
 
 // Options configure a VM.
 type Options struct {
@@ -430,7 +433,7 @@ func (v *VM) connectQMP(sock string) error {
 	for {
 		select {
 		case <-v.exited:
-			return fmt.Errorf("%w: qemu exited at start: %s", ErrBootFailure, v.qemuTail())
+			return vmError(verdict.FaultBoot, "qemu exited at start: "+v.qemuTail(), "")
 		default:
 		}
 		mon, err := qmp.NewSocketMonitor("unix", sock, time.Second)
@@ -491,7 +494,7 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 			}
 			if v.killedFromOutside() {
 				v.failed = true
-				return fmt.Errorf("%w (%v) before %s; console tail:\n%s", ErrQEMUDied, v.waitErr, what, v.consoleW.tail(20))
+				return vmError(verdict.FaultQEMUDied, fmt.Sprintf("%v before %s", v.waitErr, what), v.consoleW.tail(20))
 			}
 			return v.bootFailure("qemu exited before " + what)
 		case <-timer.C:
@@ -531,9 +534,9 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 func (v *VM) bootFailure(what string) error {
 	v.failed = true
 	if v.consoleW.panicked() {
-		return fmt.Errorf("%w during boot: %s; console tail:\n%s", ErrKernelCrashed, what, v.consoleW.tail(30))
+		return vmError(verdict.FaultCrash, "during boot: "+what, v.consoleW.tail(30))
 	}
-	return fmt.Errorf("%w: %s; console tail:\n%s", ErrBootFailure, what, v.consoleW.tail(30))
+	return vmError(verdict.FaultBoot, what, v.consoleW.tail(30))
 }
 
 // Command is a shell command to run in the guest.
@@ -609,8 +612,8 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 			v.failed = true
 			v.powerReq = true // stopping it is ours, not a guest crash
 			v.kill()
-			return -1, fmt.Errorf("%w: no console output for %v and no answer from the agent within %v; console tail:\n%s",
-				ErrHang, silent.Round(time.Second), wait, v.consoleW.tail(20))
+			return -1, vmError(verdict.FaultHang, fmt.Sprintf("no console output for %v and no answer from the agent within %v",
+				silent.Round(time.Second), wait), v.consoleW.tail(20))
 		case err := <-done:
 			var ee *ssh.ExitError
 			switch {
@@ -626,7 +629,7 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 		case <-timeout:
 			v.failed = true
 			_ = sess.Signal(ssh.SIGKILL)
-			return -1, fmt.Errorf("%w after %v: %q", ErrTimeout, cmd.Timeout, cmd.Shell)
+			return -1, vmError(verdict.FaultTimeout, fmt.Sprintf("after %v: %q", cmd.Timeout, cmd.Shell), "")
 		case <-ctx.Done():
 			v.failed = true
 			_ = sess.Signal(ssh.SIGKILL)
@@ -659,20 +662,20 @@ func (v *VM) lost(err error) error {
 	case <-time.After(3 * time.Second):
 	}
 	if v.Crashed() {
-		return fmt.Errorf("%w; console tail:\n%s", ErrKernelCrashed, v.consoleW.tail(40))
+		return vmError(verdict.FaultCrash, "", v.consoleW.tail(40))
 	}
 	if d := v.consoleW.serverDied(); d != "" {
-		return fmt.Errorf("%w: the agent's SSH server died (%q): %v", ErrConnectionLost, d, err)
+		return vmError(verdict.FaultLost, fmt.Sprintf("the agent's SSH server died (%q): %v", d, err), "")
 	}
 	select {
 	case <-v.exited:
 		if v.killedFromOutside() {
-			return fmt.Errorf("%w (%v) while a command ran, without a kernel panic on the console: %v", ErrQEMUDied, v.waitErr, err)
+			return vmError(verdict.FaultQEMUDied, fmt.Sprintf("%v while a command ran, without a kernel panic on the console: %v", v.waitErr, err), "")
 		}
-		return fmt.Errorf("%w: qemu exited (%v): %v", ErrKernelCrashed, v.waitErr, err)
+		return vmError(verdict.FaultCrash, fmt.Sprintf("qemu exited (%v): %v", v.waitErr, err), "")
 	default:
 	}
-	return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	return vmError(verdict.FaultLost, err.Error(), "")
 }
 
 // Kept reports whether Close keeps the console: the guest crashed or the

@@ -10,12 +10,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"faultline/verdict"
 )
 
 // verdictColor is each verdict's colour in the report.
 var verdictColor = map[string]string{
-	VerdictClean: "#4caf50", VerdictCrash: "#e53935", VerdictIntegrity: "#8e24aa", VerdictHang: "#fb8c00",
-	VerdictBoot: "#6d4c41", VerdictInfra: "#9e9e9e", VerdictExpect: "#1e88e5",
+	verdict.Clean: "#4caf50", verdict.Crash: "#e53935", verdict.Integrity: "#8e24aa", verdict.Hang: "#fb8c00",
+	verdict.Boot: "#6d4c41", verdict.Infra: "#9e9e9e", verdict.Expect: "#1e88e5",
 }
 
 type crashGroup struct {
@@ -122,7 +124,7 @@ func excerptLines(s string, n int) string {
 
 func legend() template.HTML {
 	var b strings.Builder
-	for _, v := range Verdicts {
+	for _, v := range verdict.All {
 		fmt.Fprintf(&b, `<span class="lg"><svg width="12" height="12"><rect width="12" height="12" fill="%s"/></svg> %s</span> `, verdictColor[v], v)
 	}
 	return template.HTML(b.String())

@@ -15,7 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
 
-	"faultline/harness"
+	"faultline/verdict"
 )
 
 // StoreFile is the database's name inside an out directory.
@@ -310,15 +310,16 @@ func (s *Store) NextAttempt(campaign int64, idx int) (int, error) {
 
 // Record stores a finished run in one transaction: the run, its reports,
 // counters and integrity result, its kernel, and the crash index. An
-// interrupted run or one whose files were not saved in full is not final:
-// --resume runs it again (keeping this record).
-func (s *Store) Record(campaign int64, p PlannedRun, attempt int, o *harness.Outcome, v *Verdict) (int64, error) {
+// interrupted run, one whose files were not saved in full, and one to be
+// retried (retry) are not final: the campaign or --resume runs them again
+// (keeping this record).
+func (s *Store) Record(campaign int64, p PlannedRun, attempt int, o *verdict.Outcome, v *verdict.Verdict, retry bool) (int64, error) {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return 0, fmt.Errorf("result store: %w", err)
 	}
 	defer tx.Rollback()
-	final := o.Fault != harness.FaultInterrupted && o.StorageError == ""
+	final := o.Fault != verdict.FaultInterrupted && o.StorageError == "" && !retry
 	outcome, _ := json.Marshal(o)
 	excerpt := ""
 	for _, r := range v.Reports {
@@ -327,7 +328,7 @@ func (s *Store) Record(campaign int64, p PlannedRun, attempt int, o *harness.Out
 			break
 		}
 	}
-	if excerpt == "" && v.Verdict != VerdictClean {
+	if excerpt == "" && v.Verdict != verdict.Clean {
 		excerpt = "console (last lines):\n" + fileTail(o.Console, 15)
 		if t := fileTail(o.Stderr, 20); t != "" {
 			excerpt += "stderr (last lines):\n" + t

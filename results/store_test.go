@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"faultline/harness"
+	"faultline/oops"
 	"faultline/probes"
+	"faultline/verdict"
 	"faultline/workloads"
 )
 
@@ -30,23 +31,23 @@ func TestStore(t *testing.T) {
 	if err := s.Create(&Campaign{}, nil, plan); err == nil || !strings.Contains(err.Error(), "--resume") {
 		t.Errorf("second campaign in one dir: %v", err)
 	}
-	sigs, _ := LoadSignatures()
+	sigs, _ := oops.LoadSignatures()
 	rundir := filepath.Join(dir, RunDir(plan[0], 1))
 	os.MkdirAll(rundir, 0o755)
 	os.WriteFile(filepath.Join(rundir, "console.log"), []byte(warnLog), 0o644)
-	o := &harness.Outcome{Case: "a", Kernel: "k1", Release: "6.1.0", Seed: 10, Started: time.Now(), Boot: time.Second, Wall: 10 * time.Second,
+	o := &verdict.Outcome{Case: "a", Kernel: "k1", Release: "6.1.0", Seed: 10, Started: time.Now(), Boot: time.Second, Wall: 10 * time.Second,
 		Console: filepath.Join(rundir, "console.log"), ExitCode: 1, Argv: []string{"workload", "mmap-dio"},
 		Summary: &workloads.Summary{Workload: "mmap-dio", Integrity: workloads.Integrity{BadBlocks: 2, CheckedBytes: 100},
 			Reach: map[string]workloads.Reach{"ext4_dirty_folio": {Hits: 5}}},
 		Injections: []probes.Report{{Injection: probes.Injection{Spec: "delay:bio_set_pages_dirty:10ms,until-clear=r15:13"}, Attached: true,
 			Hits: 9, Fired: 8, Delay: 80 * time.Millisecond, BudgetSkips: 1, UntilMet: 3, Seconds: 2}}}
-	v := Judge(o, []byte(warnLog), sigs, "clean")
-	if _, err := s.Record(c.ID, plan[0], 1, o, v); err != nil {
+	v := verdict.Judge(o, []byte(warnLog), sigs, "clean")
+	if _, err := s.Record(c.ID, plan[0], 1, o, v, false); err != nil {
 		t.Fatal(err)
 	}
 	// An interrupted run is recorded but not final.
-	o2 := &harness.Outcome{Case: "a/v", Kernel: "k2", Seed: 11, Started: time.Now(), Fault: harness.FaultInterrupted, Error: "context canceled"}
-	if _, err := s.Record(c.ID, plan[1], 1, o2, Judge(o2, nil, sigs, "clean")); err != nil {
+	o2 := &verdict.Outcome{Case: "a/v", Kernel: "k2", Seed: 11, Started: time.Now(), Fault: verdict.FaultInterrupted, Error: "context canceled"}
+	if _, err := s.Record(c.ID, plan[1], 1, o2, verdict.Judge(o2, nil, sigs, "clean"), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetStatus(c.ID, "interrupted", 90*time.Second); err != nil {
@@ -75,7 +76,7 @@ func TestStore(t *testing.T) {
 		t.Fatalf("runs: %v %v", runs, err)
 	}
 	r := runs[0]
-	if r.Verdict != VerdictCrash || r.Signature != "seed-d-ext4-gup-dio-no-buffers" || r.Integrity == nil || r.Integrity.BadBlocks != 2 ||
+	if r.Verdict != verdict.Crash || r.Signature != "seed-d-ext4-gup-dio-no-buffers" || r.Integrity == nil || r.Integrity.BadBlocks != 2 ||
 		len(r.Counters) != 2 || r.Dir != RunDir(plan[0], 1) || !strings.Contains(r.Excerpt, "ext4_dirty_folio") {
 		t.Errorf("run 0: %+v", r)
 	}
@@ -90,7 +91,7 @@ func TestStore(t *testing.T) {
 	if reach.Hits != 5 || probe.Hits != 9 || probe.Fired != 8 || probe.Delay != 80*time.Millisecond || probe.BudgetSkips != 1 || probe.UntilMet != 3 {
 		t.Errorf("counters: %+v", r.Counters)
 	}
-	if runs[1].Final || runs[1].Verdict != VerdictInfra {
+	if runs[1].Final || runs[1].Verdict != verdict.Infra {
 		t.Errorf("run 1: %+v", runs[1])
 	}
 	sum := Summarize(c2, plan2, runs)
@@ -145,3 +146,17 @@ INSERT INTO counters VALUES (7, 'probe', 'count:f', 42, 42, 0, 1.5, 1, '');`
 		s.Close()
 	}
 }
+
+const warnLog = `[    5.100000] faultline-agent: ready
+[   12.345678] ------------[ cut here ]------------
+[   12.345700] WARNING: CPU: 1 PID: 99 at fs/ext4/inode.c:3661 ext4_dirty_folio+0x3b/0x50 [ext4]
+[   12.345800] Modules linked in: ext4
+[   12.345900] CPU: 1 PID: 99 Comm: workload Not tainted 6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
+[   12.346000] RIP: 0010:ext4_dirty_folio+0x3b/0x50 [ext4]
+[   12.346100] Call Trace:
+[   12.346200]  <TASK>
+[   12.346300]  folio_mark_dirty+0x2b/0x60
+[   12.346400]  bio_release_pages+0xb7/0xe0
+[   12.346500]  </TASK>
+[   12.346600] ---[ end trace 0000000000000000 ]---
+`

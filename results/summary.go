@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"faultline/verdict"
 )
 
 // CaseSummary aggregates the final runs of one case.
@@ -88,7 +90,7 @@ func Summarize(c *Campaign, plan []PlannedRun, runs []*Run) *Summary {
 		if r.Title != "" {
 			cs.Titles[r.Title]++
 		}
-		found := r.Verdict == VerdictCrash || r.Verdict == VerdictIntegrity || r.Verdict == VerdictHang
+		found := r.Verdict == verdict.Crash || r.Verdict == verdict.Integrity || r.Verdict == verdict.Hang
 		if cs.Expect != "clean" && cs.Expect != "" {
 			found = r.Pass
 		}
@@ -151,7 +153,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 
 func verdictList(m map[string]int) string {
 	var parts []string
-	for _, v := range Verdicts {
+	for _, v := range verdict.All {
 		if m[v] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", v, m[v]))
 		}
@@ -237,7 +239,7 @@ func WriteJUnit(w io.Writer, name string, runs []*Run) error {
 			}
 		}
 		switch {
-		case r.Verdict == VerdictInfra || r.Verdict == VerdictBoot:
+		case r.Verdict == verdict.Infra || r.Verdict == verdict.Boot:
 			tc.Error = &junitProblem{Message: msg, Type: r.Verdict, Text: r.Detail + "\n" + r.Excerpt}
 			s.Errors++
 			root.Errors++

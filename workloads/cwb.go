@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"hash/fnv"
 	"math/rand"
@@ -20,6 +21,31 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() {
+	register(&Entry{
+		Info: Info{Name: "compressed-writeback", FS: "btrfs", MountOpt: "compress", MountWhy: "it races compressed writeback", Timed: true,
+			Doc: `btrfs with compress(-force): ranges over 512K of mixed compressible and
+incompressible data, fsync/sync_file_range/background writeback,
+truncate/unlink/rewrite churn, in a cgroup with memory+io controllers
+(seed A)`},
+		Flags: func(fs *flag.FlagSet, c *Common) func() (Workload, error) {
+			size := fs.String("size", "16M", "largest file")
+			files := fs.Int("files", 4, "files per thread")
+			chaseAfter := fs.Duration("chase-after", 0, "wait this long after starting writeback before the truncate that chases it (0: at once)")
+			flusher := fs.Bool("flusher", false, "start the sync_file_range writebacks that a truncate chases from a separate thread, so the truncate races them (seed A's interleaving)")
+			kernelDefaults := fs.Bool("kernel-defaults", false, "leave the kernel's dirty_expire/dirty_writeback intervals (30s/5s) instead of 1s/0.5s, so the kernel's flusher rarely races a truncate")
+			return func() (Workload, error) {
+				sz, err := ParseSize(*size)
+				if err != nil {
+					return nil, fmt.Errorf("compressed-writeback: %w", err)
+				}
+				return &CompressedWriteback{Dir: c.Dir, Duration: c.Duration, Threads: c.Threads, Seed: c.Seed,
+					Files: orInt(*files, 4), MaxSize: sz, ChaseAfter: *chaseAfter, Flusher: *flusher, KernelDefaults: *kernelDefaults, Limits: c.Limits}, nil
+			}
+		},
+	})
+}
 
 // CompressedWriteback is the compressed-writeback workload (seed A): on
 // btrfs with compress or compress-force, writers build delalloc ranges over

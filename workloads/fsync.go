@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,20 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() {
+	register(&Entry{
+		Info: Info{Name: "fsync", Doc: `write 4 KiB + fsync, --ops times, with per-fsync latency: a
+calibration target for injections`},
+		Flags: func(fs *flag.FlagSet, c *Common) func() (Workload, error) {
+			ops := fs.Int("ops", 200, "number of fsyncs")
+			clean := fs.Bool("clean", false, "write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
+			return func() (Workload, error) {
+				return &FsyncLoop{Dir: c.Dir, Ops: *ops, Seed: c.Seed, Clean: *clean}, nil
+			}
+		},
+	})
+}
 
 // FsyncLoop writes a 4 KiB block and fsyncs it, Ops times, timing each
 // fsync from user space: a calibration workload for injections (a delay on

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand"
 	"os"
@@ -17,6 +18,37 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() {
+	register(&Entry{
+		Info: Info{Name: "mmap-dio", Timed: true, Doc: `mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
+memory.reclaim and compaction (seeds C and D)`},
+		Flags: func(fs *flag.FlagSet, c *Common) func() (Workload, error) {
+			size := fs.String("size", "64M", "file size")
+			chunk := fs.String("chunk", "1M", "O_DIRECT read size")
+			reclaimB := fs.String("reclaim", "8M", "bytes to write to memory.reclaim in a loop (0: none)")
+			reclaimEvery := fs.Duration("reclaim-every", 0, "pause between two memory.reclaim writes (0: a tight loop)")
+			beforeReclaim := fs.String("before-reclaim", "", "steps before each memory.reclaim, in order, comma-separated: sync (write the mapped file back, waiting), clear-refs (clear the pages' accessed bits, /proc/self/clear_refs), pageout (madvise MADV_PAGEOUT the whole mapping)")
+			cold := fs.Bool("cold", false, "drop both files from the page cache once written (POSIX_FADV_DONTNEED), so the race starts with no clean cache for reclaim to take first")
+			stagger := fs.Bool("stagger", false, "start each reader at a random point of its --pause and the reclaimer at a random point of its --reclaim-every (from the seed), so the first reclaim does not meet the first reads by construction")
+			pin := fs.String("pin", "", "where the threads run: apart (readers on the last CPU, reclaim and compaction on CPU 0; needs 2 CPUs) or together (all on CPU 0); default: the scheduler decides")
+			compactEvery := fs.Duration("compact-every", 0, "pause between two compactions (0: 100ms)")
+			pause := fs.Duration("pause", 0, "each reader sleeps this long between two O_DIRECT reads (0: none)")
+			compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop")
+			return func() (Workload, error) {
+				sz, err1 := ParseSize(*size)
+				ch, err2 := ParseSize(*chunk)
+				rc, err3 := ParseSize(*reclaimB)
+				if err := errors.Join(err1, err2, err3); err != nil {
+					return nil, fmt.Errorf("mmap-dio: %w", err)
+				}
+				return &MmapDIO{Dir: c.Dir, Duration: c.Duration, Threads: c.Threads, Seed: c.Seed,
+					FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, ReclaimEvery: *reclaimEvery, Pause: *pause, CompactEvery: *compactEvery,
+					BeforeReclaim: splitList(*beforeReclaim), Compact: *compact, Limits: c.Limits, Cold: *cold, Stagger: *stagger, Pin: *pin}, nil
+			}
+		},
+	})
+}
 
 // MmapDIO is the mmap + O_DIRECT workload (seeds C and D): a file is
 // mapped MAP_SHARED and another file is read into the mapping with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand"
 	"os"
@@ -15,6 +16,36 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+func init() {
+	register(&Entry{
+		Info: Info{Name: "readahead-reclaim", FS: "btrfs", Timed: true,
+			Doc: `btrfs: a tree of small files with xattrs searched at random (readdir,
+stat, getxattr, read) under memory.max, a memory hog, memory.reclaim and
+drop_caches, plus an xattr writer (seed B)`},
+		Flags: func(fs *flag.FlagSet, c *Common) func() (Workload, error) {
+			files := fs.Int("files", 128, "files per directory")
+			dirs := fs.Int("dirs", 32, "directories")
+			memMax := fs.String("memory-max", "96M", "the cgroup's memory.max")
+			hogSize := fs.String("hog", "40M", "anonymous memory held inside the cgroup")
+			compact := fs.Bool("compact", false, "trigger compaction (page migration) in a loop")
+			storm := fs.Bool("storm", false, "all searchers readdir the same directory at once while caches are dropped every ~20 ms")
+			partial := fs.Bool("partial-readdir", false, "readdir starts at a random entry and reads one 4 KiB buffer, so btree readahead fetches leaves the search never reads")
+			hotEvery := fs.Int("hot-every", 0, "read only files 0-3 of every N per directory, page cache dropped before each read, so each read searches the btree and readahead fetches leaves no one reads (0: off)")
+			readOnly := fs.Bool("read-only", false, "no xattr writer, so the tree stays as built, its leaves contiguous on disk (btree readahead only reads siblings within 64 KiB of the block it needs)")
+			return func() (Workload, error) {
+				mm, err1 := ParseSize(*memMax)
+				hg, err2 := ParseSize(*hogSize)
+				if err := errors.Join(err1, err2); err != nil {
+					return nil, fmt.Errorf("readahead-reclaim: %w", err)
+				}
+				return &ReadaheadReclaim{Dir: c.Dir, Duration: c.Duration, Threads: c.Threads, Seed: c.Seed,
+					Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly,
+					Compact: *compact, PartialReaddir: *partial, HotEvery: *hotEvery, Limits: c.Limits}, nil
+			}
+		},
+	})
+}
 
 // ReadaheadReclaim is the readahead-under-reclaim workload (seed B): a
 // metadata-heavy btrfs tree (directories, small inline files, xattrs) is

@@ -25,22 +25,46 @@ type Workload interface {
 // Info describes a workload for the scenario validator and the help text.
 type Info struct {
 	Name string
+	// Doc says in a few lines what it does, for workload --help.
+	Doc string
 	// FS is the filesystem it needs ("" for any).
 	FS string
 	// MountOpt is a substring the scratch mount options must contain
 	// ("" for none), with the reason in MountWhy.
 	MountOpt, MountWhy string
-	// Timed is false for workloads that run a fixed number of operations
-	// (no --duration).
+	// Timed is false for workloads that run a fixed number of operations:
+	// they take no --duration, --threads or --cgroup.
 	Timed bool
 }
 
+// Common are the flags every workload takes (Dir, Seed) and those every
+// timed one takes (Duration, Threads, Limits).
+type Common struct {
+	Dir      string
+	Seed     int64
+	Duration time.Duration
+	Threads  int
+	Limits   []string
+}
+
+// Entry is a workload's one registry entry: what it is and needs, and its
+// flags. Flags registers the workload's own flags on fs and returns the
+// constructor that builds it from them, and from the common ones, once fs
+// is parsed.
+type Entry struct {
+	Info
+	Flags func(fs *flag.FlagSet, c *Common) func() (Workload, error)
+}
+
+var registry = map[string]*Entry{}
+
 // Known lists the workloads by name.
-var Known = map[string]Info{
-	"compressed-writeback": {Name: "compressed-writeback", FS: "btrfs", MountOpt: "compress", MountWhy: "it races compressed writeback", Timed: true},
-	"mmap-dio":             {Name: "mmap-dio", Timed: true},
-	"readahead-reclaim":    {Name: "readahead-reclaim", FS: "btrfs", Timed: true},
-	"fsync":                {Name: "fsync"},
+var Known = map[string]Info{}
+
+// register adds a workload; each workload's file calls it from init.
+func register(e *Entry) {
+	registry[e.Name] = e
+	Known[e.Name] = e.Info
 }
 
 // Names returns the known workloads, sorted.
@@ -79,94 +103,56 @@ type listFlag []string
 func (m *listFlag) String() string     { return strings.Join(*m, ",") }
 func (m *listFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+// flagSet returns workload name's flag set: the common flags it takes and
+// its own, with the constructor.
+func flagSet(e *Entry, dir string, out io.Writer) (*flag.FlagSet, func() (Workload, error)) {
+	fs := flag.NewFlagSet("workload "+e.Name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	c := &Common{Dir: dir}
+	fs.Int64Var(&c.Seed, "seed", 1, "seed: the same seed gives the same sequence of operations")
+	fs.StringVar(&c.Dir, "dir", dir, "directory to work in")
+	if e.Timed {
+		fs.DurationVar(&c.Duration, "duration", 30*time.Second, "how long to race")
+		fs.IntVar(&c.Threads, "threads", 2, "racing threads")
+		fs.Var((*listFlag)(&c.Limits), "cgroup", "cgroup interface file to set for the workload's cgroup, FILE=VALUE (repeatable), e.g. memory.max=256M")
+	}
+	return fs, e.Flags(fs, c)
+}
+
 // Parse builds workload name from its command-line flags (args, without
-// the name). Flag errors go to out (nil: discarded); the returned error
-// names the bad flag. flag.ErrHelp is returned for -h.
+// the name): the common ones and its own, no other workload's. Flag errors
+// go to out (nil: discarded); the returned error names the bad flag.
+// flag.ErrHelp is returned for -h.
 func Parse(name string, args []string, dir string, out io.Writer) (Workload, error) {
-	if _, ok := Known[name]; !ok {
+	e, ok := registry[name]
+	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names(), ", "))
 	}
-	fs := flag.NewFlagSet("workload "+name, flag.ContinueOnError)
 	if out == nil {
 		out = io.Discard
 	}
-	fs.SetOutput(out)
-	duration := fs.Duration("duration", 30*time.Second, "how long to race")
-	threads := fs.Int("threads", 2, "racing threads")
-	seed := fs.Int64("seed", 1, "seed: the same seed gives the same sequence of operations")
-	size := fs.String("size", "", "file size (mmap-dio: 64M; compressed-writeback: largest file, 16M)")
-	files := fs.Int("files", 0, "compressed-writeback: files per thread (4); readahead-reclaim: files per directory (128)")
-	dirs := fs.Int("dirs", 32, "readahead-reclaim: directories")
-	memMax := fs.String("memory-max", "96M", "readahead-reclaim: the cgroup's memory.max")
-	hogSize := fs.String("hog", "40M", "readahead-reclaim: anonymous memory held inside the cgroup")
-	chunk := fs.String("chunk", "1M", "mmap-dio: O_DIRECT read size")
-	reclaimB := fs.String("reclaim", "8M", "mmap-dio: bytes to write to memory.reclaim in a loop (0: none)")
-	reclaimEvery := fs.Duration("reclaim-every", 0, "mmap-dio: pause between two memory.reclaim writes (0: a tight loop)")
-	beforeReclaim := fs.String("before-reclaim", "", "mmap-dio: steps before each memory.reclaim, in order, comma-separated: sync (write the mapped file back, waiting), clear-refs (clear the pages' accessed bits, /proc/self/clear_refs), pageout (madvise MADV_PAGEOUT the whole mapping)")
-	cold := fs.Bool("cold", false, "mmap-dio: drop both files from the page cache once written (POSIX_FADV_DONTNEED), so the race starts with no clean cache for reclaim to take first")
-	stagger := fs.Bool("stagger", false, "mmap-dio: start each reader at a random point of its --pause and the reclaimer at a random point of its --reclaim-every (from the seed), so the first reclaim does not meet the first reads by construction")
-	pin := fs.String("pin", "", "mmap-dio: where the threads run: apart (readers on the last CPU, reclaim and compaction on CPU 0; needs 2 CPUs) or together (all on CPU 0); default: the scheduler decides")
-	compactEvery := fs.Duration("compact-every", 0, "mmap-dio: pause between two compactions (0: 100ms)")
-	chaseAfter := fs.Duration("chase-after", 0, "compressed-writeback: wait this long after starting writeback before the truncate that chases it (0: at once)")
-	flusher := fs.Bool("flusher", false, "compressed-writeback: start the sync_file_range writebacks that a truncate chases from a separate thread, so the truncate races them (seed A's interleaving)")
-	kernelDefaults := fs.Bool("kernel-defaults", false, "compressed-writeback: leave the kernel's dirty_expire/dirty_writeback intervals (30s/5s) instead of 1s/0.5s, so the kernel's flusher rarely races a truncate")
-	pause := fs.Duration("pause", 0, "mmap-dio: each reader sleeps this long between two O_DIRECT reads (0: none)")
-	compact := fs.Bool("compact", true, "trigger compaction (page migration) in a loop; on by default for mmap-dio only, readahead-reclaim needs --compact=true (or compact: true)")
-	storm := fs.Bool("storm", false, "readahead-reclaim: all searchers readdir the same directory at once while caches are dropped every ~20 ms")
-	partial := fs.Bool("partial-readdir", false, "readahead-reclaim: readdir starts at a random entry and reads one 4 KiB buffer, so btree readahead fetches leaves the search never reads")
-	hotEvery := fs.Int("hot-every", 0, "readahead-reclaim: read only files 0-3 of every N per directory, page cache dropped before each read, so each read searches the btree and readahead fetches leaves no one reads (0: off)")
-	readOnly := fs.Bool("read-only", false, "readahead-reclaim: no xattr writer, so the tree stays as built, its leaves contiguous on disk (btree readahead only reads siblings within 64 KiB of the block it needs)")
-	ops := fs.Int("ops", 200, "fsync: number of fsyncs")
-	clean := fs.Bool("clean", false, "fsync: write once, then fsync a clean file (cheap fsyncs; an injected delay dominates)")
-	var limits listFlag
-	fs.Var(&limits, "cgroup", "cgroup interface file to set for the workload's cgroup, FILE=VALUE (repeatable), e.g. memory.max=256M")
-	fs.StringVar(&dir, "dir", dir, "directory to work in")
+	fs, build := flagSet(e, dir, out)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("workload %s: unexpected argument %q", name, fs.Arg(0))
 	}
-	compactSet := false
-	fs.Visit(func(f *flag.Flag) { compactSet = compactSet || f.Name == "compact" })
-	sizeOr := func(def string) (int64, error) {
-		if *size == "" {
-			*size = def
+	return build()
+}
+
+// Usage writes every workload's description and flags, from the registry.
+func Usage(w io.Writer) {
+	for _, name := range Names() {
+		e := registry[name]
+		fmt.Fprintf(w, "%s\n", name)
+		for _, l := range strings.Split(strings.TrimSpace(e.Doc), "\n") {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
-		return ParseSize(*size)
+		fs, _ := flagSet(e, "/mnt/scratch", w)
+		fs.PrintDefaults()
+		fmt.Fprintln(w)
 	}
-	var w Workload
-	switch name {
-	case "mmap-dio":
-		sz, err1 := sizeOr("64M")
-		ch, err2 := ParseSize(*chunk)
-		rc, err3 := ParseSize(*reclaimB)
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("mmap-dio: %w", err)
-		}
-		w = &MmapDIO{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			FileSize: sz, ChunkSize: ch, ReclaimBytes: rc, ReclaimEvery: *reclaimEvery, Pause: *pause, CompactEvery: *compactEvery,
-			BeforeReclaim: splitList(*beforeReclaim), Compact: *compact, Limits: limits, Cold: *cold, Stagger: *stagger, Pin: *pin}
-	case "compressed-writeback":
-		sz, err := sizeOr("16M")
-		if err != nil {
-			return nil, fmt.Errorf("compressed-writeback: %w", err)
-		}
-		w = &CompressedWriteback{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Files: orInt(*files, 4), MaxSize: sz, ChaseAfter: *chaseAfter, Flusher: *flusher, KernelDefaults: *kernelDefaults, Limits: limits}
-	case "readahead-reclaim":
-		mm, err1 := ParseSize(*memMax)
-		hg, err2 := ParseSize(*hogSize)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("readahead-reclaim: %w", err)
-		}
-		w = &ReadaheadReclaim{Dir: dir, Duration: *duration, Threads: *threads, Seed: *seed,
-			Dirs: *dirs, Files: orInt(*files, 128), MemoryMax: mm, Hog: hg, Storm: *storm, ReadOnly: *readOnly,
-			Compact: compactSet && *compact, PartialReaddir: *partial, HotEvery: *hotEvery, Limits: limits}
-	case "fsync":
-		w = &FsyncLoop{Dir: dir, Ops: *ops, Seed: *seed, Clean: *clean}
-	}
-	return w, nil
 }
 
 func orInt(v, def int) int {

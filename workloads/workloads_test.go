@@ -180,3 +180,39 @@ func TestReclaimStepErrors(t *testing.T) {
 		t.Errorf("sync of a plain file: %v", err)
 	}
 }
+
+// TestParseOwnFlagsOnly: each workload takes the common flags and its own,
+// not another workload's; an untimed one takes no --duration.
+func TestParseOwnFlagsOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"mmap-dio", []string{"--chunk=64K", "--duration=1s", "--cgroup=memory.max=64M"}, true},
+		{"readahead-reclaim", []string{"--chunk=64K"}, false},
+		{"compressed-writeback", []string{"--hot-every=4"}, false},
+		{"fsync", []string{"--ops=3", "--seed=2"}, true},
+		{"fsync", []string{"--duration=1s"}, false},
+		{"readahead-reclaim", []string{"--files=8", "--dirs=2"}, true},
+	} {
+		_, err := Parse(c.name, c.args, t.TempDir(), io.Discard)
+		if (err == nil) != c.ok {
+			t.Errorf("Parse(%s, %v) = %v, want ok=%v", c.name, c.args, err, c.ok)
+		}
+	}
+}
+
+// TestUsageListsEveryWorkload: the help comes from the registry.
+func TestUsageListsEveryWorkload(t *testing.T) {
+	var b bytes.Buffer
+	Usage(&b)
+	for _, n := range Names() {
+		if !strings.Contains(b.String(), n+"\n") {
+			t.Errorf("usage lacks %s", n)
+		}
+	}
+	if !strings.Contains(b.String(), "-before-reclaim") || !strings.Contains(b.String(), "-hot-every") {
+		t.Errorf("usage lacks workload flags:\n%s", b.String())
+	}
+}

@@ -7,12 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
 	"time"
 
 	"faultline/harness"
@@ -62,19 +57,6 @@ func cmdBench(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	qemu, err := harness.ToolQEMU.Find()
-	if err != nil {
-		return fail(err)
-	}
-	// Resolve the accelerator once, so both variants use the same.
-	accel := opts.Accel
-	if accel == "auto" {
-		accel = "tcg"
-		if ok, _ := harness.KVMUsable(ctx, qemu, opts.Kernel, progress); ok {
-			accel = "kvm"
-		}
-	}
-	opts.Accel = accel
 	consoles := *keep
 	if consoles == "" {
 		if consoles, err = os.MkdirTemp("", "faultline-bench-"); err != nil {
@@ -84,125 +66,27 @@ func cmdBench(ctx context.Context, args []string) int {
 	} else if err := os.MkdirAll(consoles, 0o755); err != nil {
 		return fail(err)
 	}
-	base := opts
-	base.Baseline = true
-	// Warm the initramfs caches so they are not measured.
-	if _, _, _, err := bootOnceTimed(ctx, base, filepath.Join(consoles, "warm-bare.log")); err != nil {
-		return fail(fmt.Errorf("baseline boot: %w", err))
-	}
-	if _, _, _, err := bootOnceTimed(ctx, opts, filepath.Join(consoles, "warm.log")); err != nil {
+	b, err := harness.BenchBoot(ctx, opts, *n, consoles, progress)
+	if err != nil {
 		return fail(err)
 	}
-	// Besides the totals, each round records when the guest kernel ran
-	// /init (its printk clock): the kernel's own boot varies by hundreds
-	// of milliseconds from boot to boot under TCG, the same for both
-	// variants, and the time after /init is what faultline adds.
-	var a, b, ia, ib, aa, ab []time.Duration
-	var phases []harness.Timings
-	for i := 0; i < *n; i++ {
-		da, _, out, err := bootOnceTimed(ctx, base, filepath.Join(consoles, fmt.Sprintf("bare-%d.log", i)))
-		if err != nil {
-			return fail(fmt.Errorf("baseline boot: %w", err))
-		}
-		db, tm, console, err := bootOnceTimed(ctx, opts, filepath.Join(consoles, fmt.Sprintf("round-%d.log", i)))
-		if err != nil {
-			return fail(err)
-		}
-		initA, okA := guestInitAt(out)
-		initB, okB := guestInitAt(console)
-		if !okA || !okB {
-			return fail(fmt.Errorf("round %d: no \"Run /init\" line with a printk time on a console (printk.time=1 is in the base command line)", i+1))
-		}
-		a, b, phases = append(a, da), append(b, db), append(phases, tm)
-		ia, ib = append(ia, initA), append(ib, initB)
-		aa, ab = append(aa, da-initA), append(ab, db-initB)
-		progress(fmt.Sprintf("round %d/%d: bare %v (/init at %v), faultline %v (/init at %v; prepare %v, to listening %v, ssh %v, to ready %v, shutdown %v)",
-			i+1, *n, da.Round(time.Millisecond), initA.Round(time.Millisecond), db.Round(time.Millisecond), initB.Round(time.Millisecond),
-			tm.Prepare.Round(time.Millisecond), tm.Listening.Round(time.Millisecond), tm.Connected.Round(time.Millisecond),
-			tm.Ready.Round(time.Millisecond), tm.Shutdown.Round(time.Millisecond)))
-	}
-	ma, mb := median(a), median(b)
-	ratio := float64(mb) / float64(ma)
+	ma, mb := harness.Median(b.Bare), harness.Median(b.Faultline)
+	aa, ab := b.AfterInit()
 	if *asJSON {
 		return printJSON(map[string]any{
-			"kernel": opts.Kernel.Name, "accel": accel, "fs": vf.fs, "rounds": *n,
-			"bare_median_ms": ma.Milliseconds(), "faultline_median_ms": mb.Milliseconds(), "ratio": ratio,
-			"bare_ms": ms(a), "faultline_ms": ms(b), "phases": phases,
-			"bare_init_ms": ms(ia), "faultline_init_ms": ms(ib),
-			"bare_after_init_median_ms": median(aa).Milliseconds(), "faultline_after_init_median_ms": median(ab).Milliseconds(),
+			"kernel": b.Kernel, "accel": b.Accel, "fs": vf.fs, "rounds": *n,
+			"bare_median_ms": ma.Milliseconds(), "faultline_median_ms": mb.Milliseconds(), "ratio": b.Ratio(),
+			"bare_ms": harness.Millis(b.Bare), "faultline_ms": harness.Millis(b.Faultline), "phases": b.Phases,
+			"bare_init_ms": harness.Millis(b.BareInit), "faultline_init_ms": harness.Millis(b.FaultlineInit),
+			"bare_after_init_median_ms": harness.Median(aa).Milliseconds(), "faultline_after_init_median_ms": harness.Median(ab).Milliseconds(),
 		})
 	}
-	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", opts.Kernel.Name, accel, vf.fs, *n)
-	fmt.Printf("bare QEMU + minimal init:         median %v\n", ma.Round(time.Millisecond))
-	fmt.Printf("faultline boot+ssh+true+poweroff: median %v\n", mb.Round(time.Millisecond))
-	fmt.Printf("ratio faultline/bare: %.2f\n", ratio)
-	fmt.Printf("guest kernel to /init:            bare median %v, faultline median %v\n", median(ia).Round(time.Millisecond), median(ib).Round(time.Millisecond))
-	fmt.Printf("wall time after /init:            bare median %v, faultline median %v (+%v)\n",
-		median(aa).Round(time.Millisecond), median(ab).Round(time.Millisecond), (median(ab) - median(aa)).Round(time.Millisecond))
+	r := func(d []time.Duration) time.Duration { return harness.Median(d).Round(time.Millisecond) }
+	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, vf.fs, *n)
+	fmt.Printf("bare QEMU + minimal init:         median %v\n", r(b.Bare))
+	fmt.Printf("faultline boot+ssh+true+poweroff: median %v\n", r(b.Faultline))
+	fmt.Printf("ratio faultline/bare: %.2f\n", b.Ratio())
+	fmt.Printf("guest kernel to /init:            bare median %v, faultline median %v\n", r(b.BareInit), r(b.FaultlineInit))
+	fmt.Printf("wall time after /init:            bare median %v, faultline median %v (+%v)\n", r(aa), r(ab), r(ab)-r(aa))
 	return exitOK
-}
-
-// runInitRE matches the kernel's line when it starts /init, with its
-// printk time.
-var runInitRE = regexp.MustCompile(`\[\s*(\d+)\.(\d{6})\] Run /init as init process`)
-
-// guestInitAt returns when, on the guest's printk clock, the kernel ran
-// /init.
-func guestInitAt(console string) (time.Duration, bool) {
-	m := runInitRE.FindStringSubmatch(console)
-	if m == nil {
-		return 0, false
-	}
-	sec, _ := strconv.Atoi(m[1])
-	usec, _ := strconv.Atoi(m[2])
-	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, true
-}
-
-// bootOnceTimed boots, runs "true", powers off, and returns the total, the
-// VM's phases and its console (kept at console). A baseline VM
-// (opts.Baseline) powers itself off during Boot: nothing is run.
-func bootOnceTimed(ctx context.Context, opts harness.Options, console string) (time.Duration, harness.Timings, string, error) {
-	var tm harness.Timings
-	opts.ConsolePath = console
-	start := time.Now()
-	vm, err := harness.New(opts)
-	if err != nil {
-		return 0, tm, "", err
-	}
-	defer vm.Close()
-	if err := vm.Boot(ctx); err != nil {
-		return 0, tm, "", err
-	}
-	if !opts.Baseline {
-		code, err := vm.Run(ctx, &harness.Command{Shell: "true", Stdout: io.Discard, Stderr: io.Discard})
-		if err != nil {
-			return 0, tm, "", err
-		}
-		if code != 0 {
-			return 0, tm, "", fmt.Errorf("guest 'true' exited %d", code)
-		}
-	}
-	if err := vm.Close(); err != nil {
-		return 0, tm, "", err
-	}
-	total := time.Since(start)
-	b, err := os.ReadFile(console)
-	if err != nil {
-		return 0, tm, "", err
-	}
-	return total, vm.Timings(), string(b), nil
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func ms(d []time.Duration) []int64 {
-	out := make([]int64, len(d))
-	for i, x := range d {
-		out[i] = x.Milliseconds()
-	}
-	return out
 }

@@ -11,7 +11,7 @@ import (
 	"io"
 	"os"
 
-	"faultline/results"
+	"faultline/oops"
 )
 
 const classifyUsage = `Usage: faultline classify [--json] [--signatures DIR]... FILE...
@@ -36,7 +36,7 @@ Flags:
 `
 
 type classifyOutput struct {
-	Reports []*results.Report `json:"reports"`
+	Reports []*oops.Report `json:"reports"`
 }
 
 func cmdClassify(_ context.Context, args []string) int {
@@ -55,7 +55,7 @@ func cmdClassify(_ context.Context, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	sigs, err := results.LoadSignatures(sigDirs...)
+	sigs, err := oops.LoadSignatures(sigDirs...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faultline classify: "+err.Error())
 		return exitUsage
@@ -73,9 +73,9 @@ func cmdClassify(_ context.Context, args []string) int {
 			code = exitUsage
 			continue
 		}
-		reps := results.Classify(log, sigs)
+		reps := oops.Classify(log, sigs)
 		if reps == nil {
-			reps = []*results.Report{}
+			reps = []*oops.Report{}
 		}
 		if *asJSON {
 			b, _ := json.Marshal(classifyOutput{Reports: reps})

@@ -3,20 +3,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"faultline/agentctl"
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/probes"
@@ -175,12 +173,17 @@ func cmdKernels(ctx context.Context, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		info, err := describeKernel(k)
-		if err != nil {
+		info := &kernelInfo{Kernel: k, BPF: agentctl.CachedFeatures(k)}
+		if info.Features, err = k.Features(); err != nil {
 			return fail(err)
 		}
 		if *probe {
-			if info.BPF, err = probeFeatures(ctx, fs.Arg(0), k); err != nil {
+			vf := vmFlags{kernel: fs.Arg(0), fs: "none", cpus: 1, memory: 512, numa: 1, diskSize: "64M", accel: "auto", bootTimeout: 90 * time.Second}
+			opts, err := vf.options()
+			if err != nil {
+				return fail(err)
+			}
+			if info.BPF, err = agentctl.ProbeFeatures(ctx, harness.QEMU{}, opts, os.Stderr); err != nil {
 				return fail(err)
 			}
 		}
@@ -269,85 +272,12 @@ func newStatusLine(w *os.File) func(string) {
 	}
 }
 
-// feature is one kernel feature read from the kernel's config.
-type feature struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 type kernelInfo struct {
 	*kernels.Kernel
-	Features []feature `json:"features"`
+	Features []kernels.Feature `json:"features"`
 	// BPF are the features probed in a guest running the kernel (kernels
 	// show --probe), cached beside the kernel; null until probed.
 	BPF []probes.Feature `json:"bpf_features"`
-}
-
-const featuresFile = "bpf-features.json"
-
-// probeFeatures boots k, runs "faultline features" in the guest and caches
-// the answer beside the kernel.
-func probeFeatures(ctx context.Context, spec string, k *kernels.Kernel) ([]probes.Feature, error) {
-	vf := vmFlags{kernel: spec, fs: "none", cpus: 1, memory: 512, numa: 1, diskSize: "64M", accel: "auto",
-		bootTimeout: 90 * time.Second}
-	opts, err := vf.options()
-	if err != nil {
-		return nil, err
-	}
-	vm, err := harness.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer vm.Close()
-	if err := vm.Boot(ctx); err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	code, err := vm.Run(ctx, &harness.Command{Shell: "/bin/faultline features", Stdout: &out, Stderr: os.Stderr, Timeout: 60 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Features []probes.Feature `json:"features"`
-	}
-	if code != 0 || json.Unmarshal(out.Bytes(), &r) != nil {
-		return nil, fmt.Errorf("probe features in the guest: exit %d: %s", code, out.String())
-	}
-	if k.Dir != "" {
-		b, _ := json.MarshalIndent(r.Features, "", "  ")
-		if err := os.WriteFile(filepath.Join(k.Dir, featuresFile), append(b, '\n'), 0o644); err != nil {
-			return nil, fmt.Errorf("cache features: %w", err)
-		}
-	}
-	return r.Features, nil
-}
-
-// configFeatures are the config options faultline's features depend on.
-var configFeatures = []string{
-	"CONFIG_DEBUG_INFO_BTF", "CONFIG_KPROBES", "CONFIG_BPF_SYSCALL", "CONFIG_FUNCTION_ERROR_INJECTION",
-	"CONFIG_BPF_KPROBE_OVERRIDE", "CONFIG_BTRFS_FS", "CONFIG_BTRFS_ASSERT", "CONFIG_EXT4_FS",
-	"CONFIG_MEMCG", "CONFIG_CGROUP_WRITEBACK", "CONFIG_NUMA", "CONFIG_KASAN",
-}
-
-func describeKernel(k *kernels.Kernel) (*kernelInfo, error) {
-	opts, err := k.ConfigOptions()
-	if err != nil {
-		return nil, err
-	}
-	info := &kernelInfo{Kernel: k, Features: []feature{}}
-	if k.Dir != "" {
-		if b, err := os.ReadFile(filepath.Join(k.Dir, featuresFile)); err == nil {
-			_ = json.Unmarshal(b, &info.BPF)
-		}
-	}
-	for _, name := range configFeatures {
-		v := opts[name]
-		if v == "" {
-			v = "n"
-		}
-		info.Features = append(info.Features, feature{Name: name, Value: v})
-	}
-	return info, nil
 }
 
 // reorder moves flags before positional arguments so that

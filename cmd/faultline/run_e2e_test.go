@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"faultline/verdict"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,7 +251,7 @@ func TestRunInterruptAndResume(t *testing.T) {
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-slow", "echo slow-running > /dev/kmsg; sleep 6", "")
 	sigint := func(cmd *exec.Cmd) { _ = cmd.Process.Signal(syscall.SIGINT) }
-	c, stderr := faultMidRun(t, tmp, out, "0001-*", "slow-running", sigint, exitInterrupted, a, b)
+	c, stderr := faultMidRun(t, tmp, out, "0001-*", "slow-running", sigint, verdict.ExitInterrupted, a, b)
 	if !strings.Contains(stderr, "--resume "+out) {
 		t.Errorf("no resume hint:\n%s", stderr)
 	}

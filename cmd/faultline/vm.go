@@ -3,13 +3,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"faultline/agentctl"
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/probes"
@@ -196,19 +195,15 @@ func cmdVM(ctx context.Context, args []string) int {
 				return fail(fmt.Errorf("%w: %w", errUsage, err))
 			}
 		}
-		wrapped := []string{"/bin/faultline", "inject", "--report", harness.GuestInjectReport}
-		for _, s := range injects {
-			wrapped = append(wrapped, "--inject", s)
-		}
-		argv = append(append(wrapped, "--"), argv...)
+		argv = agentctl.Wrap(injects, argv)
 	}
 	opts, err := vf.options()
 	if err != nil {
 		return fail(err)
 	}
-	vm, err := harness.New(opts)
+	vm, err := harness.QEMU{}.Create(opts)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", errUsage, err))
+		return fail(fmt.Errorf("%w: %w", errUsage, err))
 	}
 	rec := &runRecord{Kernel: opts.Kernel.Name, Release: opts.Kernel.Release, Command: fs.Args()}
 	code := runVM(ctx, vm, argv, *timeout, *hang, rec, len(injects) > 0)
@@ -247,7 +242,7 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout, hang time.Duration, rec *runRecord, injected bool) int {
+func runVM(ctx context.Context, vm harness.Instance, argv []string, timeout, hang time.Duration, rec *runRecord, injected bool) int {
 	if err := vm.Boot(ctx); err != nil {
 		rec.Error = err.Error()
 		return fail(err)
@@ -266,14 +261,8 @@ func runVM(ctx context.Context, vm *harness.VM, argv []string, timeout, hang tim
 		return fail(err)
 	}
 	if injected {
-		var out bytes.Buffer
-		if c, err := vm.Run(ctx, &harness.Command{Shell: "cat " + harness.GuestInjectReport, Stdout: &out, Stderr: io.Discard, Timeout: 30 * time.Second}); err == nil && c == 0 {
-			var r struct {
-				Injections []probes.Report `json:"injections"`
-			}
-			if err := json.Unmarshal(out.Bytes(), &r); err == nil {
-				rec.Injections = r.Injections
-			}
+		if rec.Injections, err = agentctl.Injections(ctx, vm); err != nil {
+			fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 		}
 	}
 	return code

@@ -1,8 +1,4 @@
-// Package results turns guest console logs into crash reports: it finds each
-// oops, gives it a syzbot-style title, a type and a guilty frame, flags
-// reports whose stack cannot be trusted, and matches reports against known
-// bug signatures.
-package results
+package oops
 
 import (
 	"strconv"

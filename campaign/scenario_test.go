@@ -1,6 +1,7 @@
-package harness
+package campaign
 
 import (
+	"faultline/agentctl"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -52,7 +53,7 @@ func TestScenarioCases(t *testing.T) {
 		noinj.Timeout != 2*10*time.Minute+3*time.Minute || noinj.Expect != "seed-d-ext4-gup-dio-no-buffers" {
 		t.Errorf("no-inject: %+v", noinj)
 	}
-	want := []string{"/bin/faultline", "inject", "--report", GuestInjectReport, "--inject", "delay:compress_file_range:1ms@0.5", "--",
+	want := []string{"/bin/faultline", "inject", "--report", agentctl.InjectReport, "--inject", "delay:compress_file_range:1ms@0.5", "--",
 		"workload", "compressed-writeback", "--duration=20s", "--seed=7", "--cgroup=memory.max=256M", "--threads=3", "--size=4M"}
 	if got := base.Argv(7); !slices.Equal(got, want) {
 		t.Errorf("argv\n got %q\nwant %q", got, want)

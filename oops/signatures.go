@@ -1,4 +1,4 @@
-package results
+package oops
 
 import (
 	"embed"
@@ -258,4 +258,13 @@ func Classify(log []byte, sigs *Signatures) []*Report {
 	reps = append(reps, symptoms...)
 	sort.SliceStable(reps, func(i, j int) bool { return reps[i].StartLine < reps[j].StartLine })
 	return reps
+}
+
+// IDs returns the signatures' ids, in order.
+func (s *Signatures) IDs() []string {
+	var ids []string
+	for _, sig := range s.List {
+		ids = append(ids, sig.ID)
+	}
+	return ids
 }

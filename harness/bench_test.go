@@ -1,6 +1,4 @@
-//go:build !faultline_agent
-
-package main
+package harness
 
 import (
 	"testing"

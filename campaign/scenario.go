@@ -1,4 +1,4 @@
-package harness
+package campaign
 
 import (
 	"bytes"
@@ -16,7 +16,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"faultline/agentctl"
+	"faultline/harness"
 	"faultline/probes"
+	"faultline/verdict"
 	"faultline/workloads"
 )
 
@@ -26,7 +29,7 @@ var ErrBadScenario = errors.New("bad scenario")
 // ExpectClean is the expectation that a run ends with no crash, no data
 // loss and no hang. Any other expectation is a signature id: the run is a
 // positive control that must crash with that signature.
-const ExpectClean = "clean"
+const ExpectClean = verdict.ExpectClean
 
 // Scenario is a scenario file: what to boot, what to run in it, what to
 // inject, how long, how often, and what to expect. Variants run the same
@@ -202,7 +205,7 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 	if s.FS.Type == "" {
 		return nil, bad([]string{"fs", "type"}, "missing: btrfs, ext4 or none")
 	}
-	if s.FS.Type != "none" && !slices.Contains(Filesystems, s.FS.Type) {
+	if s.FS.Type != "none" && !slices.Contains(harness.Filesystems, s.FS.Type) {
 		return nil, bad([]string{"fs", "type"}, "%q: want btrfs, ext4 or none", s.FS.Type)
 	}
 	if s.Cgroup.Kind != 0 {
@@ -253,7 +256,16 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 				return nil, fmt.Errorf("%w: %s:%d: workload.params.%s: %v (see faultline workload --help)", ErrBadScenario, path, k.Line, k.Value, err)
 			}
 		}
-		wl, err := workloads.Parse(w.Name, append(append([]string{}, w.params...), "--duration=1s"), "/", nil)
+		args := append([]string{}, w.params...)
+		if info.Timed {
+			args = append(args, "--duration=1s")
+			for _, l := range s.limits {
+				args = append(args, "--cgroup="+l)
+			}
+		} else if len(s.limits) > 0 {
+			return nil, bad([]string{"cgroup"}, "workload %s runs no cgroup of its own: drop the cgroup limits", w.Name)
+		}
+		wl, err := workloads.Parse(w.Name, args, "/", nil)
 		if err == nil {
 			err = wl.CheckParams()
 		}
@@ -388,24 +400,12 @@ func orDefault(v, def int) int {
 	return v
 }
 
-// GuestInjectReport is where "faultline inject" leaves its JSON report in
-// the guest.
-const GuestInjectReport = "/run/faultline-inject.json"
-
 // Argv is the guest command line for one run of the case with seed.
 func (c *Case) Argv(seed int64) []string {
-	var argv []string
-	if len(c.Inject) > 0 {
-		argv = []string{"/bin/faultline", "inject", "--report", GuestInjectReport}
-		for _, in := range c.Inject {
-			argv = append(argv, "--inject", in)
-		}
-		argv = append(argv, "--")
-	}
 	if c.Command != "" {
-		return append(argv, "/bin/sh", "-c", c.Command)
+		return agentctl.Wrap(c.Inject, []string{"/bin/sh", "-c", c.Command})
 	}
-	argv = append(argv, "workload", c.Workload)
+	argv := []string{"workload", c.Workload}
 	if workloads.Known[c.Workload].Timed {
 		argv = append(argv, "--duration="+c.Duration.String())
 	}
@@ -413,7 +413,7 @@ func (c *Case) Argv(seed int64) []string {
 	for _, l := range c.Limits {
 		argv = append(argv, "--cgroup="+l)
 	}
-	return append(argv, c.Params...)
+	return agentctl.Wrap(c.Inject, append(argv, c.Params...))
 }
 
 // keyLine returns the line of the node at keys under a mapping (the deepest

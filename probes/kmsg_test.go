@@ -1,33 +1,31 @@
-package main
+package probes
 
 import (
 	"strings"
 	"testing"
-
-	"faultline/probes"
 )
 
 func TestKmsgLines(t *testing.T) {
-	mk := func(spec string, hits, fired, met, skips uint64) probes.Report {
-		inj, err := probes.Parse(spec)
+	mk := func(spec string, hits, fired, met, skips uint64) Report {
+		inj, err := Parse(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return probes.Report{Injection: inj, Attached: true, Hits: hits, Fired: fired, UntilMet: met, BudgetSkips: skips}
+		return Report{Injection: inj, Attached: true, Hits: hits, Fired: fired, UntilMet: met, BudgetSkips: skips}
 	}
 	indexes := func(lines []string) string {
 		var got []string
 		for _, l := range lines {
-			f := strings.Fields(strings.TrimPrefix(l, probes.KmsgPrefix))
+			f := strings.Fields(strings.TrimPrefix(l, KmsgPrefix))
 			got = append(got, f[0])
 		}
 		return strings.Join(got, ",")
 	}
-	if anyInjecting([]probes.Report{mk("count:f", 1, 1, 0, 0), mk("count:g", 0, 0, 0, 0)}) {
+	if anyInjecting([]Report{mk("count:f", 1, 1, 0, 0), mk("count:g", 0, 0, 0, 0)}) {
 		t.Error("a set of counts alone has nothing to check between snapshots")
 	}
-	last := map[int]probes.Report{}
-	reps := []probes.Report{
+	last := map[int]Report{}
+	reps := []Report{
 		mk("count:f", 5, 5, 0, 0),
 		mk("delay:g:1ms", 3, 0, 0, 0),
 		mk("delay:h:1ms,until-in=f", 2, 2, 0, 0),
@@ -57,7 +55,7 @@ func TestKmsgLines(t *testing.T) {
 	if got := indexes(lines); got != "0,1,2,3" {
 		t.Errorf("snapshot wrote %q, want 0,1,2,3", got)
 	}
-	back := probes.ReportsFromLog([]byte(strings.Join(lines, "\n")))
+	back := ReportsFromLog([]byte(strings.Join(lines, "\n")))
 	if len(back) != 4 || back[2].UntilMet != 1 || back[3].BudgetSkips != 3 || back[0].Hits != 50 {
 		t.Errorf("lines read back as %+v", back)
 	}
