@@ -284,12 +284,9 @@ func Resume(cfg Config, dir string) (*Campaign, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(abs, results.StoreFile)); err != nil {
-		return nil, fmt.Errorf("%w: %s holds no campaign (no %s)", ErrInput, abs, results.StoreFile)
-	}
 	c := &Campaign{cfg: cfg, cases: map[string]*Case{}}
-	if c.Store, err = results.OpenStore(abs); err != nil {
-		return nil, err
+	if c.Store, err = results.OpenExisting(abs); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
 	fail := func(err error) (*Campaign, error) {
 		c.Store.Close()
@@ -366,11 +363,6 @@ func (c *Campaign) emit(line string, r *RunResult) {
 	}
 }
 
-func (c *Campaign) progressLine(s string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.emit(s, nil)
-}
 
 // resolveKernels resolves every kernel the runs need before any starts.
 func (c *Campaign) resolveKernels(plan []results.PlannedRun) error {

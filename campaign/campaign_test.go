@@ -275,7 +275,7 @@ func TestInterruptAndResume(t *testing.T) {
 	if res2.Summary.Finished != 6 || res2.Summary.Verdicts[verdict.Clean] != 6 {
 		t.Errorf("summary after resume: %+v", res2.Summary)
 	}
-	if _, err := Resume(config(pool2, 0), t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no campaign") {
+	if _, err := Resume(config(pool2, 0), t.TempDir()); err == nil || !strings.Contains(err.Error(), "holds no faultline.db") {
 		t.Errorf("resume of an empty directory: %v", err)
 	}
 }

@@ -39,8 +39,22 @@ func (b *BootBench) AfterInit() (bare, faultline []time.Duration) {
 	return bare, faultline
 }
 
+// Figures are the benchmark's figures for JSON output (fs names the
+// scratch filesystem used).
+func (b *BootBench) Figures(fs string) map[string]any {
+	aa, ab := b.AfterInit()
+	return map[string]any{
+		"kernel": b.Kernel, "accel": b.Accel, "fs": fs, "rounds": b.Rounds,
+		"bare_median_ms": Median(b.Bare).Milliseconds(), "faultline_median_ms": Median(b.Faultline).Milliseconds(), "ratio": b.Ratio(),
+		"bare_ms": Millis(b.Bare), "faultline_ms": Millis(b.Faultline), "phases": b.Phases,
+		"bare_init_ms": Millis(b.BareInit), "faultline_init_ms": Millis(b.FaultlineInit),
+		"bare_after_init_median_ms": Median(aa).Milliseconds(), "faultline_after_init_median_ms": Median(ab).Milliseconds(),
+	}
+}
+
 // BenchBoot runs the boot benchmark: a warm-up of each variant (initramfs
-// caches), then n alternating rounds. Consoles are kept in dir. Besides the
+// caches), then n alternating rounds. Consoles are kept in dir ("": a
+// temporary directory, removed after). Besides the
 // totals each round records when the guest kernel ran /init: the kernel's
 // own boot varies by hundreds of milliseconds under TCG, the same for both
 // variants, and the time after /init is what faultline adds.
@@ -54,6 +68,16 @@ func BenchBoot(ctx context.Context, opts Options, n int, dir string, progress fu
 		if opts.Accel, err = ResolveAccel(ctx, qemu, "auto", opts.Kernel, progress); err != nil {
 			return nil, err
 		}
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "faultline-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	base := opts
 	base.Baseline = true

@@ -799,3 +799,39 @@ func (b *Builder) Prune(dryRun bool) ([]*Kernel, error) {
 	}
 	return gone, nil
 }
+
+// Listed is a cached kernel with, for a build, its state against its spec
+// today.
+type Listed struct {
+	*Kernel
+	State BuildState `json:"state,omitempty"`
+}
+
+// Listing returns the kernels with the state of each build.
+func (b *Builder) Listing(ks []*Kernel) []Listed {
+	out := []Listed{}
+	for _, k := range ks {
+		l := Listed{Kernel: k}
+		if k.Source == "build" {
+			l.State = b.State(k)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// Note says, for a build, what it was built from and whether it is still
+// what its spec builds ("" for other kernels).
+func (l Listed) Note() string {
+	if l.Source != "build" {
+		return ""
+	}
+	note := "  built " + l.Version + " from " + l.BuiltFrom
+	switch l.State {
+	case BuildSuperseded:
+		note += "  (superseded: its spec changed since; faultline kernels prune removes it)"
+	case BuildUnknown:
+		note += "  (cannot tell if current: spec " + l.Spec + " or its source not found; prune keeps it)"
+	}
+	return note
+}

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -158,4 +159,27 @@ func WriteTable(w io.Writer, reps []Report) {
 			r.Delay.Round(time.Microsecond), r.BudgetSkips, r.UntilMet, rate, flag)
 	}
 	tw.Flush()
+}
+
+// ParseAll parses injection specs; the error names the first bad one.
+func ParseAll(specs []string) ([]Injection, error) {
+	var injs []Injection
+	for _, s := range specs {
+		inj, err := Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		injs = append(injs, inj)
+	}
+	return injs, nil
+}
+
+// WriteReportFile writes the reports as the JSON the host reads back
+// ({"injections": [...]}).
+func WriteReportFile(path string, reps []Report) error {
+	b, err := json.MarshalIndent(map[string]any{"injections": reps}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -3,10 +3,20 @@
 package results
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 )
+
+// OpenExisting opens the store of the campaign in dir; a directory with no
+// store is an error wrapping ErrNoCampaign (nothing is created).
+func OpenExisting(dir string) (*Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, StoreFile)); err != nil {
+		return nil, fmt.Errorf("%w: %s holds no %s: give the directory a faultline run wrote (its --out)", ErrNoCampaign, dir, StoreFile)
+	}
+	return OpenStore(dir)
+}
 
 // Summary loads the store's campaign and returns its summary and every
 // recorded run.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -43,11 +42,8 @@ func cmdBench(ctx context.Context, args []string) int {
 	n := fs.Int("n", 5, "rounds (each boots both variants once)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	keep := fs.String("consoles", "", "keep each round's console logs in this directory (bare-N.log, round-N.log)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	if *n < 1 {
 		return fail(fmt.Errorf("%w: -n must be >= 1", errUsage))
@@ -57,29 +53,13 @@ func cmdBench(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	consoles := *keep
-	if consoles == "" {
-		if consoles, err = os.MkdirTemp("", "faultline-bench-"); err != nil {
-			return fail(err)
-		}
-		defer os.RemoveAll(consoles)
-	} else if err := os.MkdirAll(consoles, 0o755); err != nil {
-		return fail(err)
-	}
-	b, err := harness.BenchBoot(ctx, opts, *n, consoles, progress)
+	b, err := harness.BenchBoot(ctx, opts, *n, *keep, progress)
 	if err != nil {
 		return fail(err)
 	}
-	ma, mb := harness.Median(b.Bare), harness.Median(b.Faultline)
 	aa, ab := b.AfterInit()
 	if *asJSON {
-		return printJSON(map[string]any{
-			"kernel": b.Kernel, "accel": b.Accel, "fs": vf.fs, "rounds": *n,
-			"bare_median_ms": ma.Milliseconds(), "faultline_median_ms": mb.Milliseconds(), "ratio": b.Ratio(),
-			"bare_ms": harness.Millis(b.Bare), "faultline_ms": harness.Millis(b.Faultline), "phases": b.Phases,
-			"bare_init_ms": harness.Millis(b.BareInit), "faultline_init_ms": harness.Millis(b.FaultlineInit),
-			"bare_after_init_median_ms": harness.Median(aa).Milliseconds(), "faultline_after_init_median_ms": harness.Median(ab).Milliseconds(),
-		})
+		return printJSON(b.Figures(vf.fs))
 	}
 	r := func(d []time.Duration) time.Duration { return harness.Median(d).Round(time.Millisecond) }
 	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, vf.fs, *n)

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,21 +34,14 @@ Examples:
 Flags:
 `
 
-type classifyOutput struct {
-	Reports []*oops.Report `json:"reports"`
-}
-
 func cmdClassify(_ context.Context, args []string) int {
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, classifyUsage); fs.PrintDefaults() }
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	var sigDirs multiFlag
 	fs.Var(&sigDirs, "signatures", "directory of extra signature files (repeatable)")
-	if err := fs.Parse(reorder(args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, reorder(args)); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -78,7 +70,7 @@ func cmdClassify(_ context.Context, args []string) int {
 			reps = []*oops.Report{}
 		}
 		if *asJSON {
-			b, _ := json.Marshal(classifyOutput{Reports: reps})
+			b, _ := json.Marshal(map[string][]*oops.Report{"reports": reps})
 			fmt.Println(string(b))
 			continue
 		}

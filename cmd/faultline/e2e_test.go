@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"faultline/verdict"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,8 +127,8 @@ func TestVMKernelCrash(t *testing.T) {
 	tmp := t.TempDir()
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none",
 		"--", "sh", "-c", "echo c > /proc/sysrq-trigger; sleep 60")
-	if r.code != exitCrash {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitCrash, r.stderr)
+	if r.code != verdict.ExitCrash {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, verdict.ExitCrash, r.stderr)
 	}
 	_, path, ok := strings.Cut(r.stderr, "console kept at ")
 	if !ok {
@@ -146,8 +147,8 @@ func TestVMNotAKernel(t *testing.T) {
 	bogus := filepath.Join(tmp, "bzImage")
 	os.WriteFile(bogus, []byte("this is not a kernel\n"), 0o644)
 	r := faultline(t, tmp, "", "vm", "--kernel", "file:"+bogus, "--fs", "none", "--boot-timeout", "20s", "--", "true")
-	if r.code != exitBoot || !strings.Contains(r.stderr, "boot failure") {
-		t.Fatalf("exit %d, want %d with 'boot failure'; stderr:\n%s", r.code, exitBoot, r.stderr)
+	if r.code != verdict.ExitBoot || !strings.Contains(r.stderr, "boot failure") {
+		t.Fatalf("exit %d, want %d with 'boot failure'; stderr:\n%s", r.code, verdict.ExitBoot, r.stderr)
 	}
 	noQEMULeft(t, tmp)
 }
@@ -156,8 +157,8 @@ func TestVMTimeout(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()
 	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none", "--timeout", "2s", "--", "sleep", "600")
-	if r.code != exitTimeout {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, exitTimeout, r.stderr)
+	if r.code != verdict.ExitTimeout {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, verdict.ExitTimeout, r.stderr)
 	}
 	// A timed-out run keeps its console for inspection.
 	_, path, ok := strings.Cut(r.stderr, "console kept at ")

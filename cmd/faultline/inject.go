@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -37,23 +35,16 @@ func cmdInject(ctx context.Context, args []string) int {
 	report := fs.String("report", "", "write the JSON report here")
 	every := fs.Duration("kmsg-every", time.Second, "write the counters to /dev/kmsg this often (the first time after 300ms), so they survive a crash (0: never)")
 	changes := fs.Duration("kmsg-changes", 50*time.Millisecond, "between those writes, check this often for delay and fail injections whose fired, met or budget-skip counts changed and write just their lines, so that a race that crashes the kernel at once still shows what fired (0: never)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "faultline inject: no command to run")
 		return exitUsage
 	}
-	var injs []probes.Injection
-	for _, s := range specs {
-		inj, err := probes.Parse(s)
-		if err != nil {
-			return fail(fmt.Errorf("%w: %w", errUsage, err))
-		}
-		injs = append(injs, inj)
+	injs, err := probes.ParseAll(specs)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", errUsage, err))
 	}
 	set, err := probes.Attach(injs)
 	if err != nil {
@@ -68,8 +59,7 @@ func cmdInject(ctx context.Context, args []string) int {
 		}
 	}
 	if *report != "" {
-		b, _ := json.MarshalIndent(map[string]any{"injections": reps}, "", "  ")
-		if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
+		if err := probes.WriteReportFile(*report, reps); err != nil {
 			fmt.Fprintln(os.Stderr, "faultline inject: "+err.Error())
 		}
 	}

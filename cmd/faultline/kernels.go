@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -12,12 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"faultline/agentctl"
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/probes"
+	"faultline/termline"
 )
 
 const kernelsUsage = `Usage:
@@ -59,10 +57,12 @@ func cmdKernels(ctx context.Context, args []string) int {
 	jobs := fs.Int("jobs", runtime.NumCPU(), "build: make -j")
 	probe := fs.Bool("probe", false, "show: boot the kernel and probe its BPF features in the guest (cached beside the kernel)")
 	dryRun := fs.Bool("dry-run", false, "prune: list what would be removed, remove nothing")
-	if err := fs.Parse(reorder(args[1:])); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	if code, ok := parseFlags(fs, reorder(args[1:])); !ok {
+		return code
+	}
+	argsOK := map[string]bool{"fetch": fs.NArg() > 0, "build": fs.NArg() > 0, "list": fs.NArg() == 0, "prune": fs.NArg() == 0, "show": fs.NArg() == 1}
+	if ok, known := argsOK[args[0]]; known && !ok {
+		fmt.Fprint(os.Stderr, kernelsUsage)
 		return exitUsage
 	}
 	store, err := kernels.NewStore()
@@ -71,10 +71,6 @@ func cmdKernels(ctx context.Context, args []string) int {
 	}
 	switch args[0] {
 	case "fetch":
-		if fs.NArg() == 0 {
-			fmt.Fprint(os.Stderr, kernelsUsage)
-			return exitUsage
-		}
 		for _, spec := range fs.Args() {
 			k, err := store.Resolve(spec, true, progress)
 			if err != nil {
@@ -84,10 +80,6 @@ func cmdKernels(ctx context.Context, args []string) int {
 		}
 		return exitOK
 	case "build":
-		if fs.NArg() == 0 {
-			fmt.Fprint(os.Stderr, kernelsUsage)
-			return exitUsage
-		}
 		return cmdKernelsBuild(ctx, store, fs.Args(), *jobs, *asJSON)
 	case "list":
 		ks, err := store.List()
@@ -98,19 +90,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		type listed struct {
-			*kernels.Kernel
-			// State is a build's state against its spec today.
-			State kernels.BuildState `json:"state,omitempty"`
-		}
-		out := []listed{}
-		for _, k := range ks {
-			l := listed{Kernel: k}
-			if k.Source == "build" {
-				l.State = b.State(k)
-			}
-			out = append(out, l)
-		}
+		out := b.Listing(ks)
 		if *asJSON {
 			return printJSON(map[string]any{"kernels": out, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs()})
 		}
@@ -119,26 +99,12 @@ func cmdKernels(ctx context.Context, args []string) int {
 			fmt.Println("  (none; faultline kernels fetch debian:6.1-cloud)")
 		}
 		for _, k := range out {
-			extra := ""
-			if k.Source == "build" {
-				extra = "  built " + k.Version + " from " + k.BuiltFrom
-				switch k.State {
-				case kernels.BuildSuperseded:
-					extra += "  (superseded: its spec changed since; faultline kernels prune removes it)"
-				case kernels.BuildUnknown:
-					extra += "  (cannot tell if current: spec " + k.Spec + " or its source not found; prune keeps it)"
-				}
-			}
-			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, extra)
+			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, k.Note())
 		}
 		fmt.Println("Specs: " + strings.Join(kernels.DebianSpecs, ", ") + ", file:PATH[,modules=DIR]")
 		fmt.Println("Build specs: " + strings.Join(kernels.ShippedSpecs(), ", ") + ", FILE.yaml")
 		return exitOK
 	case "prune":
-		if fs.NArg() != 0 {
-			fmt.Fprint(os.Stderr, kernelsUsage)
-			return exitUsage
-		}
 		b, err := kernels.NewBuilder(store)
 		if err != nil {
 			return fail(err)
@@ -165,10 +131,6 @@ func cmdKernels(ctx context.Context, args []string) int {
 		}
 		return exitOK
 	case "show":
-		if fs.NArg() != 1 {
-			fmt.Fprint(os.Stderr, kernelsUsage)
-			return exitUsage
-		}
 		k, err := store.Resolve(fs.Arg(0), false, progress)
 		if err != nil {
 			return fail(err)
@@ -178,7 +140,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 			return fail(err)
 		}
 		if *probe {
-			vf := vmFlags{kernel: fs.Arg(0), fs: "none", cpus: 1, memory: 512, numa: 1, diskSize: "64M", accel: "auto", bootTimeout: 90 * time.Second}
+			vf := vmFlags{kernel: fs.Arg(0), fs: "none", diskSize: "64M", o: harness.Options{CPUs: 1, MemoryMB: 512, NUMANodes: 1, Accel: "auto", BootTimeout: 90 * time.Second}}
 			opts, err := vf.options()
 			if err != nil {
 				return fail(err)
@@ -218,7 +180,15 @@ func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, 
 		return fail(err)
 	}
 	b.Jobs = jobs
-	b.Progress = newStatusLine(os.Stderr)
+	tl := termline.New(os.Stderr, false)
+	tl.Every = 15 * time.Second
+	b.Progress = func(msg string) {
+		if msg == "" || strings.Contains(msg, " objects, ") {
+			tl.Status(msg)
+		} else {
+			tl.Line(msg)
+		}
+	}
 	var results []*kernels.BuildResult
 	for _, arg := range specs {
 		spec, err := kernels.LoadBuildSpec(arg)
@@ -243,33 +213,6 @@ func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, 
 		return printJSON(map[string]any{"builds": results})
 	}
 	return exitOK
-}
-
-// newStatusLine returns a progress function that rewrites one line on a
-// terminal and prints a line at most every 15 s otherwise. An empty
-// message ends the line.
-func newStatusLine(w *os.File) func(string) {
-	tty := term.IsTerminal(int(w.Fd()))
-	var last time.Time
-	shown := false
-	return func(msg string) {
-		switch {
-		case msg == "":
-			if tty && shown {
-				fmt.Fprintln(w)
-			}
-			shown = false
-		case tty:
-			if len(msg) > 150 {
-				msg = msg[:150]
-			}
-			fmt.Fprintf(w, "\r\033[Kfaultline: %s", msg)
-			shown = true
-		case time.Since(last) >= 15*time.Second || !strings.Contains(msg, " objects, "):
-			last = time.Now()
-			fmt.Fprintln(w, "faultline: "+msg)
-		}
-	}
 }
 
 type kernelInfo struct {

@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 
 	"faultline/campaign"
 	"faultline/harness"
 	"faultline/oops"
 	"faultline/results"
+	"faultline/termline"
 	"faultline/verdict"
 )
 
@@ -40,7 +40,7 @@ SCENARIO is a scenario file or a directory of them (*.yaml). Scenario fields:
 
 Examples:
   faultline run scenarios/
-  faultline run --parallel 2 --runs 5 --out /tmp/c1 --junit c1.xml scenarios/cwb-btrfs.yaml
+  faultline run --parallel 2 --runs 5 --out /tmp/c1 --junit c1.xml scenarios/compressed-writeback-btrfs.yaml
   faultline run --resume /tmp/c1
   faultline run --json scenarios/seeds/seed-d.yaml > result.json
   faultline run --skip /no-inject scenarios/seeds/       # leave out the 10-minute controls
@@ -83,14 +83,14 @@ func cmdRun(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", errUsage, err))
 	}
-	agent, err := agentPath()
+	agent, err := harness.AgentBinary()
 	if err != nil {
 		return fail(err)
 	}
-	pr := newProgress(*quiet)
+	tl := termline.New(os.Stderr, *quiet)
 	cfg := campaign.Config{
-		Executor:   &campaign.Local{Pool: harness.QEMU{}, Agent: agent, Accel: *accel, Progress: pr.line},
-		Signatures: sigs, Parallel: *parallel, Retries: *retries, Progress: pr.event,
+		Executor:   &campaign.Local{Pool: harness.QEMU{}, Agent: agent, Accel: *accel, Progress: tl.Line},
+		Signatures: sigs, Parallel: *parallel, Retries: *retries, Progress: func(e campaign.Event) { tl.Line(e.Line) },
 	}
 	var c *campaign.Campaign
 	if *resume != "" {
@@ -109,7 +109,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		return fail(err)
 	}
 	defer c.Close()
-	stop := pr.statusLine(c.Status)
+	stop := tl.Tick(func() string { return c.Status().String() })
 	res := c.Run(ctx)
 	stop()
 	code := res.ExitCode()
@@ -122,17 +122,7 @@ func cmdRun(ctx context.Context, args []string) int {
 			code = max(code, verdict.ExitError)
 		}
 	}
-	report, rerr := c.Store.WriteReport(res.Summary, res.Runs)
-	if *jsonOut {
-		printJSON(map[string]any{"dir": res.Dir, "summary": res.Summary, "runs": res.Runs})
-	} else {
-		res.Summary.WriteTable(os.Stdout)
-	}
-	if rerr != nil {
-		fmt.Fprintln(os.Stderr, "faultline: report: "+rerr.Error())
-	} else {
-		fmt.Fprintln(os.Stderr, "faultline: report: "+report)
-	}
+	showCampaign(c.Store, res.Summary, res.Runs, *jsonOut)
 	switch {
 	case res.StoreErr != nil:
 		fmt.Fprintf(os.Stderr, "faultline: campaign stopped: %v\nfaultline: runs recorded before this are intact; free space, then: faultline run --resume %s\n", res.StoreErr, res.Dir)
@@ -146,8 +136,8 @@ const reportUsage = `Usage: faultline report [--json] DIR
 
 Writes DIR/report.html for the campaign in DIR (faultline run --out DIR):
 runs, crashes grouped by signature with console excerpts, probe and reach
-counters, and plots of verdicts over runs and time to first crash. With
---json, prints the summary and runs instead. Prints the summary table.
+counters, and plots of verdicts over runs and time to first crash, and
+prints the summary table (with --json: the summary and runs).
 
 Example:
   faultline report faultline-out/20261121-101500
@@ -164,11 +154,7 @@ func cmdReport(_ context.Context, args []string) int {
 		fs.Usage()
 		return verdict.ExitUsage
 	}
-	dir := fs.Arg(0)
-	if _, err := os.Stat(filepath.Join(dir, results.StoreFile)); err != nil {
-		return fail(fmt.Errorf("%w: %s holds no campaign (no %s)", errUsage, dir, results.StoreFile))
-	}
-	store, err := results.OpenStore(dir)
+	store, err := results.OpenExisting(fs.Arg(0))
 	if err != nil {
 		return fail(err)
 	}
@@ -177,16 +163,28 @@ func cmdReport(_ context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	if *jsonOut {
-		return printJSON(map[string]any{"dir": dir, "summary": s, "runs": runs})
+	if !showCampaign(store, s, runs, *jsonOut) {
+		return verdict.ExitError
 	}
-	path, err := store.WriteReport(s, runs)
-	if err != nil {
-		return fail(err)
-	}
-	s.WriteTable(os.Stdout)
-	fmt.Fprintln(os.Stderr, "faultline: report: "+path)
 	return verdict.ExitOK
+}
+
+// showCampaign writes the campaign's HTML report and prints its summary
+// table (or, with asJSON, the summary and runs); false if the report could
+// not be written.
+func showCampaign(store *results.Store, s *results.Summary, runs []*results.Run, asJSON bool) bool {
+	path, err := store.WriteReport(s, runs)
+	if asJSON {
+		printJSON(map[string]any{"dir": store.Dir, "summary": s, "runs": runs})
+	} else {
+		s.WriteTable(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultline: report: "+err.Error())
+		return false
+	}
+	fmt.Fprintln(os.Stderr, "faultline: report: "+path)
+	return true
 }
 
 // compileOptional compiles a regexp flag; empty means none.

@@ -4,15 +4,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -48,23 +44,13 @@ and detached after it; a table of what each did goes to stderr and, with
 Flags:
 `
 
-// vmFlags are the flags shared by commands that boot a VM.
+// vmFlags are the flags shared by commands that boot a VM; most bind to
+// the harness options directly.
 type vmFlags struct {
-	kernel      string
-	fs          string
-	mkfsOpts    multiFlag
-	mountOpts   multiFlag
-	cpus        int
-	memory      int
-	numa        int
-	diskSize    string
-	accel       string
-	cpuModel    string
-	bootTimeout time.Duration
-	appendArgs  multiFlag
-	console     string
-	echo        bool
-	quiet       bool
+	o                               harness.Options
+	kernel, fs, diskSize, console   string
+	mkfsOpts, mountOpts, appendArgs multiFlag
+	echo, quiet                     bool
 }
 
 func (f *vmFlags) register(fs *flag.FlagSet) {
@@ -72,28 +58,17 @@ func (f *vmFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.fs, "fs", "btrfs", "scratch filesystem: btrfs, ext4 or none")
 	fs.Var(&f.mkfsOpts, "mkfs-opt", "extra mkfs argument (repeatable)")
 	fs.Var(&f.mountOpts, "mount-opt", "scratch mount option, e.g. compress-force=zstd (repeatable)")
-	fs.IntVar(&f.cpus, "cpus", 2, "guest CPUs")
-	fs.IntVar(&f.memory, "memory", 1024, "guest memory in MiB")
-	fs.IntVar(&f.numa, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
+	fs.IntVar(&f.o.CPUs, "cpus", 2, "guest CPUs")
+	fs.IntVar(&f.o.MemoryMB, "memory", 1024, "guest memory in MiB")
+	fs.IntVar(&f.o.NUMANodes, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
 	fs.StringVar(&f.diskSize, "disk-size", "4G", "scratch disk size (sparse), e.g. 512M, 4G")
-	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
-	fs.StringVar(&f.cpuModel, "cpu", "max", "QEMU CPU model under TCG, with feature switches (e.g. max,erms=off,fsrm=off)")
-	fs.DurationVar(&f.bootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
+	fs.StringVar(&f.o.Accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
+	fs.StringVar(&f.o.CPUModel, "cpu", "max", "QEMU CPU model under TCG, with feature switches (e.g. max,erms=off,fsrm=off)")
+	fs.DurationVar(&f.o.BootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
 	fs.Var(&f.appendArgs, "append", "extra kernel command line argument (repeatable)")
 	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it (refused if it exists and is not empty)")
 	fs.BoolVar(&f.echo, "echo-console", false, "copy the guest console to stderr as it arrives")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
-}
-
-func parseSize(s string) (int64, error) {
-	n, err := workloads.ParseSize(s)
-	if err == nil && n == 0 {
-		err = fmt.Errorf("bad size %q: must be positive", s)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	return n, nil
 }
 
 // options turns flags into harness options, resolving (and fetching) the
@@ -112,23 +87,24 @@ func (f *vmFlags) options() (harness.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	size, err := parseSize(f.diskSize)
+	size, err := workloads.ParseSize(f.diskSize)
+	if err == nil && size == 0 {
+		err = fmt.Errorf("bad size %q: must be positive", f.diskSize)
+	}
 	if err != nil {
-		return o, err
+		return o, fmt.Errorf("%w: --disk-size: %w", errUsage, err)
 	}
 	fsType := f.fs
 	if fsType == "none" {
 		fsType = ""
 	}
-	agent, err := agentPath()
+	agent, err := harness.AgentBinary()
 	if err != nil {
 		return o, err
 	}
-	o = harness.Options{
-		Kernel: k, FS: fsType, MkfsOpts: f.mkfsOpts, MountOpts: strings.Join(f.mountOpts, ","),
-		DiskSize: size, CPUs: f.cpus, MemoryMB: f.memory, NUMANodes: f.numa, Accel: f.accel,
-		CPUModel: f.cpuModel, BootTimeout: f.bootTimeout, Cmdline: f.appendArgs, Agent: agent, Progress: prog,
-	}
+	o = f.o
+	o.Kernel, o.FS, o.MkfsOpts, o.MountOpts, o.DiskSize = k, fsType, f.mkfsOpts, strings.Join(f.mountOpts, ","), size
+	o.Cmdline, o.Agent, o.Progress = f.appendArgs, agent, prog
 	if f.console != "" {
 		if o.ConsolePath, err = filepath.Abs(f.console); err != nil {
 			return o, err
@@ -138,34 +114,6 @@ func (f *vmFlags) options() (harness.Options, error) {
 		o.Echo = os.Stderr
 	}
 	return o, nil
-}
-
-// agentPath is the binary that becomes the guest's /init: FAULTLINE_AGENT if
-// set, else faultline-agent beside this binary (the agent build, without the
-// campaign store: a smaller initramfs), else this binary itself.
-func agentPath() (string, error) {
-	if p := os.Getenv("FAULTLINE_AGENT"); p != "" {
-		return p, nil
-	}
-	p, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("locate faultline binary for the guest agent: %w", err)
-	}
-	if a := filepath.Join(filepath.Dir(p), "faultline-agent"); a != p {
-		if st, err := os.Stat(a); err == nil && st.Mode().IsRegular() && st.ModTime().After(modTime(p).Add(-time.Minute)) {
-			return a, nil
-		}
-	}
-	return p, nil
-}
-
-// modTime returns a file's modification time (zero if it cannot be read).
-func modTime(path string) time.Time {
-	st, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return st.ModTime()
 }
 
 func cmdVM(ctx context.Context, args []string) int {
@@ -178,11 +126,8 @@ func cmdVM(ctx context.Context, args []string) int {
 	var injects multiFlag
 	fs.Var(&injects, "inject", "injection spec, attached around COMMAND (repeatable; see above)")
 	report := fs.String("report", "", "write a JSON run record (kernel, status, injections) to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	argv := fs.Args()
 	if len(injects) > 0 {
@@ -190,10 +135,8 @@ func cmdVM(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "faultline vm: --inject needs a COMMAND to run under the injections")
 			return exitUsage
 		}
-		for _, s := range injects {
-			if _, err := probes.Parse(s); err != nil {
-				return fail(fmt.Errorf("%w: %w", errUsage, err))
-			}
+		if _, err := probes.ParseAll(injects); err != nil {
+			return fail(fmt.Errorf("%w: %w", errUsage, err))
 		}
 		argv = agentctl.Wrap(injects, argv)
 	}
@@ -216,7 +159,7 @@ func cmdVM(ctx context.Context, args []string) int {
 	}
 	rec.ExitCode = code
 	if *report != "" {
-		if err := writeJSONFile(*report, rec); err != nil {
+		if err := writeJSON(*report, rec); err != nil {
 			fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
 		}
 	}
@@ -234,14 +177,6 @@ type runRecord struct {
 	Console    string          `json:"console,omitempty"`
 }
 
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 func runVM(ctx context.Context, vm harness.Instance, argv []string, timeout, hang time.Duration, rec *runRecord, injected bool) int {
 	if err := vm.Boot(ctx); err != nil {
 		rec.Error = err.Error()
@@ -249,7 +184,7 @@ func runVM(ctx context.Context, vm harness.Instance, argv []string, timeout, han
 	}
 	cmd := &harness.Command{Shell: harness.ShellQuote(argv), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Timeout: timeout, HangAfter: hang}
 	if len(argv) == 0 && term.IsTerminal(int(os.Stdin.Fd())) {
-		restore, err := rawTerminal(cmd)
+		restore, err := harness.Interactive(cmd, os.Stdin)
 		if err != nil {
 			return fail(err)
 		}
@@ -266,38 +201,4 @@ func runVM(ctx context.Context, vm harness.Instance, argv []string, timeout, han
 		}
 	}
 	return code
-}
-
-// rawTerminal puts the local terminal in raw mode for an interactive guest
-// shell, and forwards window size changes.
-func rawTerminal(cmd *harness.Command) (func(), error) {
-	fd := int(os.Stdin.Fd())
-	cols, rows, err := term.GetSize(fd)
-	if err != nil {
-		cols, rows = 80, 24
-	}
-	cmd.Term = os.Getenv("TERM")
-	if cmd.Term == "" {
-		cmd.Term = "xterm"
-	}
-	cmd.Rows, cmd.Cols = rows, cols
-	state, err := term.MakeRaw(fd)
-	if err != nil {
-		return nil, fmt.Errorf("terminal raw mode: %w", err)
-	}
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
-	resize := make(chan [2]int, 1)
-	cmd.Resize = resize
-	go func() {
-		for range winch {
-			if c, r, err := term.GetSize(fd); err == nil {
-				select {
-				case resize <- [2]int{r, c}:
-				default:
-				}
-			}
-		}
-	}()
-	return func() { signal.Stop(winch); _ = term.Restore(fd, state) }, nil
 }
