@@ -363,7 +363,6 @@ func (c *Campaign) emit(line string, r *RunResult) {
 	}
 }
 
-
 // resolveKernels resolves every kernel the runs need before any starts.
 func (c *Campaign) resolveKernels(plan []results.PlannedRun) error {
 	c.kernels = map[string]*kernels.Kernel{}
