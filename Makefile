@@ -5,7 +5,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: all build deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach clean
+.PHONY: all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach clean
 
 all: build
 
@@ -16,6 +16,12 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/faultline
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -tags faultline_agent -o $(BIN)-agent ./cmd/faultline
+
+# Copies faultline and its guest agent (which it finds beside itself).
+PREFIX ?= /usr/local
+install: build
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN) $(BIN)-agent $(PREFIX)/bin/
 
 deps:
 	@scripts/deps.sh
@@ -45,7 +51,13 @@ demo: deps build
 	$(BIN) kernels fetch $(KERNEL)
 	@rc=0; $(BIN) run --out $(DEMO_DIR) --junit $(DEMO_DIR).junit.xml scenarios/*.yaml || rc=$$?; \
 	  if [ $$rc -gt 1 ]; then exit $$rc; fi; \
-	  echo "HTML report: $(DEMO_DIR)/report.html"
+	  echo; \
+	  echo "The demo worked. A crash above is the finding it shows: mmap-dio on ext4 meets"; \
+	  echo "seed D's bug class in Debian's stock 6.1 (WARNING in ext4_dirty_folio, data lost);"; \
+	  echo "faultline run exits 1 for a finding, which the demo accepts. Look at:"; \
+	  echo "  $(DEMO_DIR)/report.html       crashes with console excerpts, counters, every run"; \
+	  echo "  $(DEMO_DIR)/runs/*/console.log each run's console"; \
+	  echo "  $(DEMO_DIR).junit.xml          the same as JUnit (the crash is a failed testcase)"
 
 # Kernels faultline builds itself (kernels/specs): the fixed harness kernel and the
 # four seed mutants. Not part of `make test` (a first build takes ~10+ minutes on 2

@@ -109,13 +109,13 @@ func exitCode(err error) int {
 	return 0
 }
 
-// faultMidRun starts a campaign of files (one VM at a time), waits until a
+// faultMidRun starts a campaign of args (flags, then files; one VM at a time), waits until a
 // console under out/runs/glob shows marker, applies fault, checks the exit
 // status, that no QEMU is left, and that the run's console kept marker, and
 // returns the stored campaign and faultline's stderr.
-func faultMidRun(t *testing.T, tmp, out, glob, marker string, fault func(*exec.Cmd), wantCode int, files ...string) (campaignJSON, string) {
+func faultMidRun(t *testing.T, tmp, out, glob, marker string, fault func(*exec.Cmd), wantCode int, args ...string) (campaignJSON, string) {
 	t.Helper()
-	cmd, stderr := startRun(t, tmp, append([]string{"--out", out}, files...)...)
+	cmd, stderr := startRun(t, tmp, append([]string{"--out", out}, args...)...)
 	waitConsole(t, out, glob, marker, 90*time.Second)
 	fault(cmd)
 	if code := exitCode(cmd.Wait()); code != wantCode {
@@ -167,8 +167,17 @@ func TestRunVerdicts(t *testing.T) {
 	noQEMULeft(t, tmp)
 	c := report(t, tmp, out)
 	want := map[string]string{"a-ok": "clean", "b-panic": "crash", "c-control": "expectation-failed", "d-ssh-drop": "infra-error", "e-lost-data": "integrity"}
-	if len(c.Runs) != len(want) {
-		t.Fatalf("%d runs recorded, want %d", len(c.Runs), len(want))
+	// The infra-error is run once more (--retries 1, the default): both
+	// attempts are recorded, the first not final.
+	if len(c.Runs) != len(want)+1 {
+		t.Fatalf("%d runs recorded, want %d", len(c.Runs), len(want)+1)
+	}
+	attempts := map[string][]bool{}
+	for _, run := range c.Runs {
+		attempts[run.Case] = append(attempts[run.Case], run.Final)
+	}
+	if a := attempts["d-ssh-drop"]; len(a) != 2 || a[0] || !a[1] {
+		t.Errorf("d-ssh-drop attempts (final?) %v, want [false true]", a)
 	}
 	for _, run := range c.Runs {
 		if run.Verdict != want[run.Case] {
@@ -224,7 +233,7 @@ func TestRunQEMUKilled(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-victim", "echo victim-running > /dev/kmsg; sleep 60", "")
-	c, _ := faultMidRun(t, tmp, out, "0001-*", "victim-running", pkillQEMU(t, tmp, "-9"), exitError, a, b)
+	c, _ := faultMidRun(t, tmp, out, "0001-*", "victim-running", pkillQEMU(t, tmp, "-9"), exitError, "--retries", "0", a, b)
 	if len(c.Runs) != 2 || c.Runs[0].Verdict != "clean" || c.Runs[1].Verdict != "infra-error" || !strings.Contains(c.Runs[1].Detail, "qemu was killed") {
 		t.Fatalf("runs: %+v", c.Runs)
 	}

@@ -1,7 +1,7 @@
 # Traces seed C's csum failure on the mutant with the kernel's own tracing
 # (kprobe events and btrfs/filemap tracepoints), stopping the trace at the
 # first failed data checksum, so the failing page's history can be read back.
-# Session 11 found seed-c-paced's plan this way (README, "C paced").
+# seed-c-paced's plan was found this way (docs/seeds.md, C).
 #
 # Run from the repository root (the trace, some 300 MB, goes to stdout):
 #   faultline vm --kernel 6.1-mutant-seed-c --fs btrfs --numa 2 --timeout 300s --quiet \

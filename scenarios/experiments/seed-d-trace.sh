@@ -1,8 +1,8 @@
 # Traces seed D's window on the mutant with the kernel's own tracing (kprobe
 # events and vmscan/writeback/filemap tracepoints), stopping the trace at the
 # first page ext4_dirty_folio finds without buffers, so that page's history
-# can be read back. Session 12 found seed-d-rendezvous's plan this way
-# (README, "D rendezvous").
+# can be read back. seed-d-rendezvous's plan was found this way
+# (docs/seeds.md, D).
 #
 # Run from the repository root (the trace, up to some 300 MB, goes to stdout);
 # add seed-d-paced's --inject options to trace an injected crash:
