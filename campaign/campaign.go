@@ -530,7 +530,7 @@ func (c *Campaign) Run(ctx context.Context) *Result {
 // the case, run and seed, the verdict with title and signature, the time
 // to first crash (guest time) and the run's wall time.
 func runLine(st Status, p results.PlannedRun, o *verdict.Outcome, v *verdict.Verdict, retry bool) string {
-	line := fmt.Sprintf("[%d/%d, %s] %s run %d seed %d: %s", st.Finished, st.Planned, st.Elapsed.Round(time.Second), p.Case, p.RunNo+1, p.Seed, v.Verdict)
+	line := fmt.Sprintf("[%d/%d, %s] run %d (%s #%d) seed %d: %s", st.Finished, st.Planned, st.Elapsed.Round(time.Second), p.Index+1, p.Case, p.RunNo+1, p.Seed, v.Verdict)
 	if v.Title != "" {
 		sig := v.Signature
 		if sig == "" {

@@ -60,11 +60,11 @@ func fakeKernels(spec string, _ func(string)) (*kernels.Kernel, error) {
 }
 
 // runIndex is the planned run's index, from the run directory in the
-// console path (runs/0003-case/console.log).
+// console path (runs/0004-case/console.log for index 3: numbered from 1).
 func runIndex(opts harness.Options) int {
 	base := filepath.Base(filepath.Dir(opts.ConsolePath))
 	n, _ := strconv.Atoi(strings.SplitN(base, "-", 2)[0])
-	return n
+	return n - 1
 }
 
 func config(pool *fakevm.Pool, parallel int) Config {

@@ -1,13 +1,14 @@
 package campaign
 
 import (
-	"faultline/agentctl"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"faultline/agentctl"
 )
 
 var testSigs = []string{"seed-d-ext4-gup-dio-no-buffers"}

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -261,9 +262,19 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	}
 	start := time.Now()
 	treeDir := filepath.Join(b.Cache, "build", p.sourceID, p.spec.recipeName()+"-"+p.cc)
+	_, statErr := os.Stat(filepath.Join(treeDir, "linux", "vmlinux"))
+	if p.src.kind == "tree" {
+		_, statErr = os.Stat(filepath.Join(treeDir, "obj", "vmlinux"))
+	}
+	fresh := statErr != nil
 	if err := os.MkdirAll(treeDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create build tree: %w", err)
 	}
+	space, err := checkSpace(treeDir, fresh)
+	if err != nil {
+		return nil, err
+	}
+	b.progress("%s: %s", spec.Name, space)
 	unlock, err := lockDir(treeDir)
 	if err != nil {
 		return nil, err
@@ -318,9 +329,16 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
-	compiled, err := b.runMake(ctx, spec.Name, mk(fmt.Sprintf("-j%d", jobs), "bzImage", "modules"), logw, start)
+	expect := 0 // an incremental build's count is not known ahead
+	if fresh {
+		expect = expectedObjects(treeDir)
+	}
+	compiled, err := b.runMake(ctx, spec.Name, mk(fmt.Sprintf("-j%d", jobs), "bzImage", "modules"), logw, start, expect)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w; full log: %s", ErrBuildFailed, spec.Name, err, logPath)
+	}
+	if fresh {
+		_ = os.WriteFile(filepath.Join(treeDir, objectsFile), []byte(strconv.Itoa(compiled)+"\n"), 0o644)
 	}
 	k, err := b.install(ctx, p, mk, objDir, logPath, logw)
 	if err != nil {
@@ -613,8 +631,10 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, objDir string
 var makeStepRE = regexp.MustCompile(`^\s+(CC|LD|AR|AS|BTF|CC \[M\]|LD \[M\]|OBJCOPY|GEN|HOSTCC)\s+(\S+)`)
 
 // runMake runs make, writing its output to logw and a one-line progress
-// update (objects done, elapsed, current step) at most once a second.
-func (b *Builder) runMake(ctx context.Context, name string, cmd *exec.Cmd, logw io.Writer, start time.Time) (int, error) {
+// update (objects done, elapsed, current step) at most once a second; with
+// expect > 0 (a full build: the objects this tree's last full build
+// compiled) also the share done and an estimate of the time left.
+func (b *Builder) runMake(ctx context.Context, name string, cmd *exec.Cmd, logw io.Writer, start time.Time, expect int) (int, error) {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -634,7 +654,14 @@ func (b *Builder) runMake(ctx context.Context, name string, cmd *exec.Cmd, logw 
 			n++
 			if time.Since(last) >= time.Second {
 				last = time.Now()
-				b.progress("%s: %d objects, %s: %s %s", name, n, time.Since(start).Round(time.Second), m[1], m[2])
+				el := time.Since(start)
+				if expect > 0 && n < expect {
+					left := time.Duration(float64(el) / float64(n) * float64(expect-n))
+					b.progress("%s: %d of ~%d objects (%d%%), %s elapsed, ~%s left: %s %s", name, n, expect, 100*n/expect,
+						el.Round(time.Second), left.Round(10*time.Second), m[1], m[2])
+				} else {
+					b.progress("%s: %d objects, %s elapsed: %s %s", name, n, el.Round(time.Second), m[1], m[2])
+				}
 			}
 		} else if !strings.HasPrefix(line, "  ") {
 			tail = append(tail, line)
@@ -801,17 +828,18 @@ func (b *Builder) Prune(dryRun bool) ([]*Kernel, error) {
 }
 
 // Listed is a cached kernel with, for a build, its state against its spec
-// today.
+// today, and its size on disk.
 type Listed struct {
 	*Kernel
 	State BuildState `json:"state,omitempty"`
+	Bytes int64      `json:"bytes"`
 }
 
 // Listing returns the kernels with the state of each build.
 func (b *Builder) Listing(ks []*Kernel) []Listed {
 	out := []Listed{}
 	for _, k := range ks {
-		l := Listed{Kernel: k}
+		l := Listed{Kernel: k, Bytes: DirSize(k.Dir)}
 		if k.Source == "build" {
 			l.State = b.State(k)
 		}

@@ -101,17 +101,68 @@ func WriteHTML(w io.Writer, s *Summary, runs []*Run, crashes []CrashRow) error {
 			}
 		}
 	}
+	var byCase []*caseCounters
+	for _, row := range counters {
+		if n := len(byCase); n == 0 || byCase[n-1].Case != row.Case {
+			byCase = append(byCase, &caseCounters{Case: row.Case})
+		}
+		byCase[len(byCase)-1].Rows = append(byCase[len(byCase)-1].Rows, row)
+	}
 	data := struct {
 		S        *Summary
+		Title    string
 		Runs     []*Run
 		Groups   []*crashGroup
-		Counters []counterRow
+		Counters []*caseCounters
 		Crashes  []CrashRow
 		Verdicts template.HTML
 		First    template.HTML
 		Legend   template.HTML
-	}{s, runs, glist, counters, crashes, verdictsSVG(s, final), firstCrashSVG(s), legend()}
+	}{s, reportTitle(s), runs, glist, byCase, crashes, verdictsSVG(s, final), firstCrashSVG(s), legend()}
 	return reportTmpl.Execute(w, data)
+}
+
+// caseCounters are one case's counter rows, shown folded.
+type caseCounters struct {
+	Case string
+	Rows []counterRow
+}
+
+// reportTitle says what ran: the scenarios, the kernels and the date.
+func reportTitle(s *Summary) string {
+	var scen, kern []string
+	seen := map[string]bool{}
+	for _, c := range s.Cases {
+		name, _, _ := strings.Cut(c.Case, "/")
+		if !seen["s"+name] {
+			seen["s"+name] = true
+			scen = append(scen, name)
+		}
+		if c.Kernel != "" && !seen["k"+c.Kernel] {
+			seen["k"+c.Kernel] = true
+			kern = append(kern, c.Kernel)
+		}
+	}
+	if len(scen) > 4 {
+		scen = append(scen[:3], fmt.Sprintf("%d more", len(scen)-3))
+	}
+	t := "faultline: " + strings.Join(scen, ", ")
+	if len(kern) > 0 {
+		t += " on " + strings.Join(kern, ", ")
+	}
+	if s.Campaign != nil {
+		t += ", " + s.Campaign.Created.Format("2006-01-02")
+	}
+	return t
+}
+
+// counterNote explains a counter's reason: a point the kernel does not
+// have is not an error of the run.
+func counterNote(reason string) string {
+	if strings.Contains(reason, "unknown kernel symbol") {
+		return "not in this kernel or its loaded modules: not applicable here (" + reason + ")"
+	}
+	return reason
 }
 
 func excerptLines(s string, n int) string {
@@ -151,7 +202,7 @@ func verdictsSVG(s *Summary, final []*Run) template.HTML {
 		sort.Slice(rs, func(a, c int) bool { return rs[a].Index < rs[c].Index })
 		for j, r := range rs {
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>run %d seed %d: %s %s</title></rect>`,
-				label+j*(cell+gap), y, cell, cell, verdictColor[r.Verdict], r.Index, r.Seed, r.Verdict, template.HTMLEscapeString(r.Title))
+				label+j*(cell+gap), y, cell, cell, verdictColor[r.Verdict], r.Index+1, r.Seed, r.Verdict, template.HTMLEscapeString(r.Title))
 		}
 	}
 	b.WriteString(`</svg>`)
@@ -215,6 +266,8 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
 	"vlist": verdictList,
+	"add1":  func(i int) int { return i + 1 },
+	"note":  counterNote,
 	"fc": func(f float64) string {
 		if f < 0 {
 			return "-"
@@ -222,17 +275,17 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return fmt.Sprintf("%.1f", f)
 	},
 }).Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>faultline campaign {{.S.Campaign.ID}}</title>
+<html><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
 body{font-family:sans-serif;margin:2em;max-width:1300px}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}pre{background:#f8f8f8;border:1px solid #ddd;padding:8px;overflow-x:auto;font-size:12px}
 .v{color:#fff;padding:1px 6px;border-radius:3px}.lg{margin-right:1em}.num{text-align:right}
 </style></head><body>
-<h1>faultline campaign {{.S.Campaign.ID}}</h1>
+<h1>{{.Title}}</h1>
 <p>Created {{.S.Campaign.Created.Format "2006-01-02 15:04:05 MST"}}, status <b>{{.S.Campaign.Status}}</b>, seed {{.S.Campaign.Seed}}, parallel {{.S.Campaign.Parallel}}.<br>
 {{.S.Finished}}/{{.S.Planned}} runs finished, {{.S.Passed}} passed: {{vlist .S.Verdicts}}.<br>
-Wall {{.S.Campaign.Elapsed}}, {{printf "%.0f" .S.RunsPerHour}} VM runs/hour; boot {{f1 .S.MeanBoot}} s of {{f1 .S.MeanWall}} s per run ({{pct .S.BootShare}} of VM time).</p>
+Wall {{.S.Campaign.Elapsed.Round 1000000000}}, {{printf "%.0f" .S.RunsPerHour}} VM runs/hour; boot {{f1 .S.MeanBoot}} s of {{f1 .S.MeanWall}} s per run ({{pct .S.BootShare}} of VM time).</p>
 <h2>Cases</h2>
 <table><tr><th>case</th><th>kernel</th><th>expect</th><th>runs</th><th>passed</th><th>verdicts</th><th>reproduced</th><th>first crash median / max (s since boot)</th></tr>
 {{range .S.Cases}}<tr><td>{{.Case}}</td><td>{{.Kernel}}</td><td>{{.Expect}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Passed}}</td><td>{{vlist .Verdicts}}</td><td class="num">{{.Reproduced}}</td><td>{{fc .MedianFirstCrash}} / {{fc .MaxFirstCrash}}</td></tr>
@@ -245,7 +298,7 @@ Wall {{.S.Campaign.Elapsed}}, {{printf "%.0f" .S.RunsPerHour}} VM runs/hour; boo
 <h2>Crashes by signature</h2>
 {{range .Groups}}<h3>{{.Signature}} ({{len .Runs}} runs)</h3>
 <ul>{{range $t, $n := .Titles}}<li>{{$t}}: {{$n}}</li>{{end}}</ul>
-<p>First seen in run {{.First.Index}} ({{.First.Case}}, {{.First.Kernel}}, seed {{.First.Seed}}): <a href="{{.First.Dir}}/console.log">console</a></p>
+<p>First seen in run {{add1 .First.Index}} ({{.First.Case}}, {{.First.Kernel}}, seed {{.First.Seed}}): <a href="{{.First.Dir}}/console.log">console</a></p>
 <pre>{{.Excerpt}}</pre>
 {{else}}<p>No crash.</p>{{end}}
 <h2>Crash index (per kernel)</h2>
@@ -253,13 +306,15 @@ Wall {{.S.Campaign.Elapsed}}, {{printf "%.0f" .S.RunsPerHour}} VM runs/hour; boo
 {{range .Crashes}}<tr><td>{{.Kernel}}</td><td>{{.Title}}</td><td>{{.Signature}}</td><td class="num">{{.Count}}</td><td>{{.FirstSeen.Format "2006-01-02 15:04:05"}}</td><td>{{.LastSeen.Format "2006-01-02 15:04:05"}}</td></tr>
 {{end}}</table>
 <h2>Probe and reach counters</h2>
-<p>Summed over each case's finished runs; "min" is the smallest count of a single run (0: some run never reached it); delay is a delay probe's total busy-wait, budget skips the delays its per-second budget refused, ended early the delays its until= test cut short.</p>
-<table><tr><th>case</th><th>kind</th><th>point</th><th>runs</th><th>hits</th><th>fired</th><th>min hits/run</th><th>runs with 0</th><th>delay</th><th>budget skips</th><th>ended early</th><th>note</th></tr>
-{{range .Counters}}<tr><td>{{.Case}}</td><td>{{.Kind}}</td><td>{{.Name}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Total}}</td><td class="num">{{.Fired}}</td><td class="num">{{.MinHits}}</td><td class="num">{{.Zero}}</td><td class="num">{{if .Delay}}{{.Delay.Round 1000000}}{{end}}</td><td class="num">{{if .BudgetSkips}}{{.BudgetSkips}}{{end}}</td><td class="num">{{if .UntilMet}}{{.UntilMet}}{{end}}</td><td>{{.Reason}}</td></tr>
-{{end}}</table>
+<p>Per case (click to open), summed over its finished runs; "min" is the smallest count of a single run (0: some run never reached it); delay is a delay probe's total busy-wait, budget skips the delays its per-second budget refused, ended early the delays its until= test cut short.</p>
+{{range .Counters}}<details><summary>{{.Case}}: {{len .Rows}} points</summary>
+<table><tr><th>kind</th><th>point</th><th>runs</th><th>hits</th><th>fired</th><th>min hits/run</th><th>runs with 0</th><th>delay</th><th>budget skips</th><th>ended early</th><th>note</th></tr>
+{{range .Rows}}<tr><td>{{.Kind}}</td><td>{{.Name}}</td><td class="num">{{.Runs}}</td><td class="num">{{.Total}}</td><td class="num">{{.Fired}}</td><td class="num">{{.MinHits}}</td><td class="num">{{.Zero}}</td><td class="num">{{if .Delay}}{{.Delay.Round 1000000}}{{end}}</td><td class="num">{{if .BudgetSkips}}{{.BudgetSkips}}{{end}}</td><td class="num">{{if .UntilMet}}{{.UntilMet}}{{end}}</td><td>{{note .Reason}}</td></tr>
+{{end}}</table></details>
+{{else}}<p>No counters.</p>{{end}}
 <h2>Runs</h2>
 <table><tr><th>#</th><th>case</th><th>kernel</th><th>seed</th><th>verdict</th><th>pass</th><th>title</th><th>signature</th><th>first crash</th><th>boot s</th><th>wall s</th><th>detail</th><th>files</th></tr>
-{{range .Runs}}<tr><td>{{.Index}}{{if gt .Attempt 1}}.{{.Attempt}}{{end}}{{if not .Final}} (not final){{end}}</td><td>{{.Case}}</td><td>{{.Kernel}}</td><td>{{.Seed}}</td>
+{{range .Runs}}<tr><td>{{add1 .Index}}{{if gt .Attempt 1}}.{{.Attempt}}{{end}}{{if not .Final}} (not final){{end}}</td><td>{{.Case}}</td><td>{{.Kernel}}</td><td>{{.Seed}}</td>
 <td><span class="v" style="background:{{color .Verdict}}">{{.Verdict}}</span></td><td>{{if .Pass}}yes{{else}}no{{end}}</td><td>{{.Title}}</td><td>{{.Signature}}</td><td>{{fc .FirstCrash}}</td>
 <td class="num">{{f1 .Boot}}</td><td class="num">{{f1 .Wall}}</td><td>{{.Detail}}</td>
 <td><a href="{{.Dir}}/console.log">console</a> <a href="{{.Dir}}/stdout.txt">stdout</a> <a href="{{.Dir}}/stderr.txt">stderr</a></td></tr>

@@ -294,7 +294,7 @@ func (s *Store) SetStatus(campaign int64, status string, elapsed time.Duration) 
 // RunDir is the directory for a run's files, relative to the out directory.
 func RunDir(p PlannedRun, attempt int) string {
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(p.Case)
-	d := fmt.Sprintf("%04d-%s", p.Index, name)
+	d := fmt.Sprintf("%04d-%s", p.Index+1, name) // numbered from 1, as the progress lines and the report
 	if attempt > 1 {
 		d += fmt.Sprintf(".%d", attempt)
 	}

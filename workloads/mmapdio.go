@@ -118,8 +118,13 @@ type MmapDIO struct {
 	Pin string
 }
 
-// MmapDIOReach are the functions the workload must reach.
-var MmapDIOReach = []string{"ext4_dirty_folio", "iomap_dio_rw", "mpage_prepare_extent_to_map", "btrfs_writepage_fixup_worker", "migrate_pages"}
+// MmapDIOReach are the functions the workload must reach, by the
+// filesystem they belong to ("" for any).
+var MmapDIOReach = map[string][]string{
+	"":      {"iomap_dio_rw", "migrate_pages"},
+	"ext4":  {"ext4_dirty_folio", "mpage_prepare_extent_to_map"},
+	"btrfs": {"btrfs_writepage_fixup_worker"},
+}
 
 // CheckParams checks the parameters alone (no filesystem needed).
 func (w *MmapDIO) CheckParams() error {
@@ -199,7 +204,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 			return nil, err
 		}
 	}
-	reach := newReachCounter(MmapDIOReach)
+	reach := newReachCounter(reachFor(w.Dir, MmapDIOReach))
 	defer reach.close()
 
 	srcFD, err := unix.Open(src, unix.O_RDONLY|unix.O_DIRECT, 0)

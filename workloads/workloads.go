@@ -9,6 +9,8 @@ import (
 	"hash/fnv"
 
 	"faultline/probes"
+
+	"golang.org/x/sys/unix"
 )
 
 // Summary is what a workload prints (as JSON) when it ends.
@@ -66,6 +68,28 @@ func fillPattern(b []byte, seed int64, file uint32, off int64) {
 		h.Write(key[:])
 		binary.LittleEndian.PutUint64(b[i:], h.Sum64())
 	}
+}
+
+// fsMagic are the statfs magic numbers of the filesystems workloads know.
+var fsMagic = map[int64]string{0x9123683e: "btrfs", 0xef53: "ext4"}
+
+// reachFor returns the functions to count on the filesystem holding dir:
+// those of any filesystem ("") and those of dir's own, not another's (a
+// btrfs function is not in an ext4 guest's kernel and would only show as
+// an unknown symbol).
+func reachFor(dir string, byFS map[string][]string) []string {
+	var st unix.Statfs_t
+	fs := ""
+	if unix.Statfs(dir, &st) == nil {
+		fs = fsMagic[int64(st.Type)]
+	}
+	out := append([]string(nil), byFS[""]...)
+	for name, funcs := range byFS {
+		if name != "" && (fs == "" || name == fs) {
+			out = append(out, funcs...)
+		}
+	}
+	return out
 }
 
 // reachCounter counts function hits with the probes package's BPF count

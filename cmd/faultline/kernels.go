@@ -91,18 +91,22 @@ func cmdKernels(ctx context.Context, args []string) int {
 			return fail(err)
 		}
 		out := b.Listing(ks)
+		u, uerr := kernels.CacheUsage()
 		if *asJSON {
-			return printJSON(map[string]any{"kernels": out, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs()})
+			return printJSON(map[string]any{"kernels": out, "specs": kernels.DebianSpecs, "build_specs": kernels.ShippedSpecs(), "cache": u})
 		}
 		fmt.Println("Cached kernels:")
 		if len(ks) == 0 {
 			fmt.Println("  (none; faultline kernels fetch debian:6.1-cloud)")
 		}
 		for _, k := range out {
-			fmt.Printf("  %-50s %s%s\n", k.Name, k.Release, k.Note())
+			fmt.Printf("  %-50s %-26s %8s%s\n", k.Name, k.Release, kernels.GiB(k.Bytes), k.Note())
 		}
-		fmt.Println("Specs: " + strings.Join(kernels.DebianSpecs, ", ") + ", file:PATH[,modules=DIR]")
-		fmt.Println("Build specs: " + strings.Join(kernels.ShippedSpecs(), ", ") + ", FILE.yaml")
+		if uerr == nil {
+			fmt.Printf("Cache %s: %s (kernels %s, build trees %s, other %s), %s free; faultline kernels prune removes superseded builds\n",
+				u.Dir, kernels.GiB(u.Total()), kernels.GiB(u.Kernels), kernels.GiB(u.BuildTrees), kernels.GiB(u.Other), kernels.GiB(u.Free))
+		}
+		fmt.Printf("Specs: %s, file:PATH[,modules=DIR]\nBuild specs: %s, FILE.yaml\n", strings.Join(kernels.DebianSpecs, ", "), strings.Join(kernels.ShippedSpecs(), ", "))
 		return exitOK
 	case "prune":
 		b, err := kernels.NewBuilder(store)
@@ -218,9 +222,7 @@ func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, 
 type kernelInfo struct {
 	*kernels.Kernel
 	Features []kernels.Feature `json:"features"`
-	// BPF are the features probed in a guest running the kernel (kernels
-	// show --probe), cached beside the kernel; null until probed.
-	BPF []probes.Feature `json:"bpf_features"`
+	BPF      []probes.Feature  `json:"bpf_features"` // from kernels show --probe; null until probed
 }
 
 // reorder moves flags before positional arguments so that

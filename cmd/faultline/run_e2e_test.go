@@ -7,7 +7,6 @@ package main
 
 import (
 	"encoding/json"
-	"faultline/verdict"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"faultline/verdict"
 )
 
 // scenarioFile writes a command scenario into dir.
@@ -233,7 +234,7 @@ func TestRunQEMUKilled(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-victim", "echo victim-running > /dev/kmsg; sleep 60", "")
-	c, _ := faultMidRun(t, tmp, out, "0001-*", "victim-running", pkillQEMU(t, tmp, "-9"), exitError, "--retries", "0", a, b)
+	c, _ := faultMidRun(t, tmp, out, "0002-*", "victim-running", pkillQEMU(t, tmp, "-9"), exitError, "--retries", "0", a, b)
 	if len(c.Runs) != 2 || c.Runs[0].Verdict != "clean" || c.Runs[1].Verdict != "infra-error" || !strings.Contains(c.Runs[1].Detail, "qemu was killed") {
 		t.Fatalf("runs: %+v", c.Runs)
 	}
@@ -246,7 +247,7 @@ func TestRunHang(t *testing.T) {
 	tmp, dir := t.TempDir(), t.TempDir()
 	out := filepath.Join(dir, "out")
 	f := scenarioFile(t, dir, "hang", "echo about-to-hang > /dev/kmsg; sleep 120", "hang_timeout: 5s\n")
-	c, _ := faultMidRun(t, tmp, out, "0000-*", "about-to-hang", pkillQEMU(t, tmp, "-STOP"), 1, f)
+	c, _ := faultMidRun(t, tmp, out, "0001-*", "about-to-hang", pkillQEMU(t, tmp, "-STOP"), 1, f)
 	if len(c.Runs) != 1 || c.Runs[0].Verdict != "hang" || !c.Runs[0].Final {
 		t.Fatalf("runs: %+v", c.Runs)
 	}
@@ -260,7 +261,7 @@ func TestRunInterruptAndResume(t *testing.T) {
 	a := scenarioFile(t, dir, "a-ok", "true", "")
 	b := scenarioFile(t, dir, "b-slow", "echo slow-running > /dev/kmsg; sleep 6", "")
 	sigint := func(cmd *exec.Cmd) { _ = cmd.Process.Signal(syscall.SIGINT) }
-	c, stderr := faultMidRun(t, tmp, out, "0001-*", "slow-running", sigint, verdict.ExitInterrupted, a, b)
+	c, stderr := faultMidRun(t, tmp, out, "0002-*", "slow-running", sigint, verdict.ExitInterrupted, a, b)
 	if !strings.Contains(stderr, "--resume "+out) {
 		t.Errorf("no resume hint:\n%s", stderr)
 	}
