@@ -464,7 +464,8 @@ func (c *Campaign) Run(ctx context.Context) *Result {
 				attempt = 1
 			}
 			dir := filepath.Join(c.Store.Dir, results.RunDir(p, attempt))
-			o := c.cfg.Executor.Execute(ctx, Job{Case: c.cases[p.Case], Kernel: c.kernels[p.Kernel], Seed: p.Seed, Dir: dir})
+			id := fmt.Sprintf("c%d-r%d-a%d", c.Info.Created.UnixNano(), p.Index+1, attempt)
+			o := c.cfg.Executor.Execute(ctx, Job{Case: c.cases[p.Case], Kernel: c.kernels[p.Kernel], Seed: p.Seed, Dir: dir, ID: id})
 			console, _ := os.ReadFile(o.Console)
 			v := verdict.Judge(o, console, c.cfg.Signatures, p.Expect)
 			c.mu.Lock()

@@ -21,11 +21,15 @@ import (
 
 // Job is one run to execute: a case, its kernel, the run's seed and the
 // directory that receives its files (console.log, stdout.txt, stderr.txt).
+// ID names the attempt uniquely and stably (the same campaign, planned run
+// and attempt give the same ID, also after a resume): a remote executor
+// deduplicates by it.
 type Job struct {
 	Case   *Case
 	Kernel *kernels.Kernel
 	Seed   int64
 	Dir    string
+	ID     string
 }
 
 // Executor runs jobs. It always returns an outcome: what went wrong is its

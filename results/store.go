@@ -440,6 +440,12 @@ type Run struct {
 	Dir        string    `json:"dir"`
 	Excerpt    string    `json:"-"`
 	Final      bool      `json:"final"`
+	// Worker, Deliveries and Overhead: for a run on a remote worker, which
+	// one ran it, how often its job had been delivered, and the seconds the
+	// coordinator waited beyond the run's wall time.
+	Worker     string    `json:"worker,omitempty"`
+	Deliveries int       `json:"deliveries,omitempty"`
+	Overhead   float64   `json:"overhead_s,omitempty"`
 	Counters   []Counter `json:"counters,omitempty"`
 	Integrity  *struct {
 		CheckedBytes int64  `json:"checked_bytes"`
@@ -471,7 +477,10 @@ type Counter struct {
 // order, with their counters.
 func (s *Store) Runs(campaign int64) ([]*Run, error) {
 	rows, err := s.db.Query(`SELECT id, idx, attempt, case_name, kernel, release, seed, started, boot_s, run_s, wall_s, verdict, pass,
-		title, signature, detail, fault, exit_code, first_crash_s, dir, excerpt, final FROM runs WHERE campaign = ? ORDER BY idx, attempt`, campaign)
+		title, signature, detail, fault, exit_code, first_crash_s, dir, excerpt, final,
+		COALESCE(json_extract(outcome, '$.worker'), ''), COALESCE(json_extract(outcome, '$.deliveries'), 0),
+		COALESCE(json_extract(outcome, '$.overhead_ns'), 0) / 1e9
+		FROM runs WHERE campaign = ? ORDER BY idx, attempt`, campaign)
 	if err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
@@ -481,7 +490,8 @@ func (s *Store) Runs(campaign int64) ([]*Run, error) {
 		r := &Run{}
 		var started string
 		if err := rows.Scan(&r.ID, &r.Index, &r.Attempt, &r.Case, &r.Kernel, &r.Release, &r.Seed, &started, &r.Boot, &r.RunS, &r.Wall,
-			&r.Verdict, &r.Pass, &r.Title, &r.Signature, &r.Detail, &r.Fault, &r.ExitCode, &r.FirstCrash, &r.Dir, &r.Excerpt, &r.Final); err != nil {
+			&r.Verdict, &r.Pass, &r.Title, &r.Signature, &r.Detail, &r.Fault, &r.ExitCode, &r.FirstCrash, &r.Dir, &r.Excerpt, &r.Final,
+			&r.Worker, &r.Deliveries, &r.Overhead); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("result store: %w", err)
 		}

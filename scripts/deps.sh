@@ -14,6 +14,7 @@ fi
 have dpkg-deb || need+=(dpkg)
 have readelf || need+=(binutils)
 have xz || need+=(xz-utils)
+have nats-server || have /usr/sbin/nats-server || need+=(nats-server)
 for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if ! command -v go >/dev/null 2>&1; then
   echo "faultline needs Go >= 1.26 (https://go.dev/dl); Debian's golang package is older." >&2

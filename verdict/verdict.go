@@ -133,4 +133,13 @@ type Outcome struct {
 	// StorageError is set when a run file could not be written in full
 	// (a full disk): the run cannot be trusted.
 	StorageError string `json:"storage_error,omitempty"`
+	// Worker and Deliveries say, for a run on a remote worker, which
+	// worker ran it and how often the job had been delivered (more than
+	// once: a worker was lost before).
+	Worker     string `json:"worker,omitempty"`
+	Deliveries int    `json:"deliveries,omitempty"`
+	// Overhead is, for a remote run, the coordinator's wait beyond the
+	// worker's Wall: queueing, transfer of the job, the outcome and the
+	// files.
+	Overhead time.Duration `json:"overhead_ns,omitempty"`
 }

@@ -16,7 +16,7 @@ import (
 
 func init() {
 	for name, cmd := range map[string]func(context.Context, []string) int{
-		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify,
+		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker,
 	} {
 		commands[name] = cmd
 	}

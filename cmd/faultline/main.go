@@ -35,6 +35,7 @@ Usage:
   faultline vm [flags] [-- COMMAND...]   boot a kernel and run a command (or a shell)
   faultline run [flags] SCENARIO...      run a campaign: scenarios x runs in fresh VMs, verdicts, store
   faultline run --resume DIR             finish an interrupted campaign
+  faultline worker --nats URL            run campaign jobs for coordinators elsewhere
   faultline report DIR                   write DIR/report.html for a campaign
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline classify [--json] FILE...    find and title the crashes in console logs

@@ -12,6 +12,7 @@ import (
 	"faultline/campaign"
 	"faultline/harness"
 	"faultline/oops"
+	"faultline/remote"
 	"faultline/results"
 	"faultline/termline"
 	"faultline/verdict"
@@ -70,6 +71,9 @@ func cmdRun(ctx context.Context, args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	only := fs.String("only", "", "run only the cases whose name matches this regexp (e.g. 'seed-a$|/harness')")
 	skip := fs.String("skip", "", "leave out the cases whose name matches this regexp (e.g. '/no-inject')")
+	var nats remote.Options
+	nats.RegisterFlags(fs)
+	labels := fs.String("labels", "", "with --nats: labels every job asks of its worker, comma-separated (e.g. kvm)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -91,6 +95,21 @@ func cmdRun(ctx context.Context, args []string) int {
 	cfg := campaign.Config{
 		Executor:   &campaign.Local{Pool: harness.QEMU{}, Agent: agent, Accel: *accel, Progress: tl.Line},
 		Signatures: sigs, Parallel: *parallel, Retries: *retries, Progress: func(e campaign.Event) { tl.Line(e.Line) },
+	}
+	if nats.URL != "" {
+		ls, err := remote.ParseLabels(*labels)
+		if err != nil {
+			return fail(fmt.Errorf("%w: --labels: %w", errUsage, err))
+		}
+		co, err := remote.NewCoordinator(nats, ls, sigs.IDs(), tl.Line)
+		if err != nil {
+			return fail(err)
+		}
+		defer co.Close()
+		cfg.Executor = co
+		if cfg.Parallel == 0 {
+			cfg.Parallel = 256 // every run queued: the workers take what they can
+		}
 	}
 	var c *campaign.Campaign
 	if *resume != "" {

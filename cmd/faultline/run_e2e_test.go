@@ -54,6 +54,7 @@ type campaignJSON struct {
 		Detail    string `json:"detail"`
 		Dir       string `json:"dir"`
 		Final     bool   `json:"final"`
+		Worker    string `json:"worker"`
 	} `json:"runs"`
 }
 

@@ -60,6 +60,14 @@ type Pool struct {
 	Created int
 }
 
+// Ran returns how many commands the pool's instances ran (the agent's own
+// report reads left out).
+func (p *Pool) Ran() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.Commands)
+}
+
 // Create returns a fake instance; bad options fail as harness.New's do.
 func (p *Pool) Create(opts harness.Options) (harness.Instance, error) {
 	if opts.Kernel == nil {

@@ -1,0 +1,107 @@
+//go:build !faultline_agent
+
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// natsServer starts the Debian package's nats-server with JetStream on a
+// free loopback port and returns its URL.
+func natsServer(t *testing.T, dir string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		if _, err := os.Stat("/usr/sbin/nats-server"); err != nil {
+			t.Skip("no nats-server (make deps installs Debian's)")
+		}
+		bin = "/usr/sbin/nats-server"
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", dir)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return url
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("nats-server did not listen")
+	return ""
+}
+
+// TestRunNATS runs a small campaign on two `faultline worker` processes
+// through a real nats-server, each run in a real VM, and the same cases
+// and seeds locally: the verdicts and titles must be the same.
+func TestRunNATS(t *testing.T) {
+	needKernel(t)
+	tmp, dir := t.TempDir(), t.TempDir()
+	url := natsServer(t, filepath.Join(dir, "js"))
+	for _, id := range []string{"wa", "wb"} {
+		w := exec.Command(binary, "worker", "--nats", url, "--id", id, "--dir", filepath.Join(dir, id))
+		w.Env = append(os.Environ(), "TMPDIR="+tmp)
+		var log strings.Builder
+		w.Stderr = &log
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = w.Process.Signal(syscall.SIGTERM)
+			_ = w.Wait()
+			if t.Failed() {
+				t.Logf("worker %s:\n%s", id, log.String())
+			}
+		})
+	}
+	files := []string{
+		scenarioFile(t, dir, "a-ok", "echo data > f && sync && grep -q data f", ""),
+		scenarioFile(t, dir, "b-panic", "echo c > /proc/sysrq-trigger", ""),
+		scenarioFile(t, dir, "c-lost-data", "exit 3", ""),
+	}
+	remoteOut, localOut := filepath.Join(dir, "remote"), filepath.Join(dir, "local")
+	r := faultline(t, tmp, "", append([]string{"run", "--nats", url, "--seed", "77", "--out", remoteOut}, files...)...)
+	if r.code != 1 {
+		t.Fatalf("remote campaign: exit %d, want 1 (findings); stderr:\n%s", r.code, r.stderr)
+	}
+	l := faultline(t, tmp, "", append([]string{"run", "--parallel", "1", "--seed", "77", "--out", localOut}, files...)...)
+	if l.code != 1 {
+		t.Fatalf("local campaign: exit %d; stderr:\n%s", l.code, l.stderr)
+	}
+	rc, lc := report(t, tmp, remoteOut), report(t, tmp, localOut)
+	if len(rc.Runs) != 3 || len(lc.Runs) != 3 {
+		t.Fatalf("%d remote and %d local runs, want 3 each", len(rc.Runs), len(lc.Runs))
+	}
+	for i := range rc.Runs {
+		a, b := rc.Runs[i], lc.Runs[i]
+		if a.Case != b.Case || a.Verdict != b.Verdict || a.Title != b.Title || a.Signature != b.Signature {
+			t.Errorf("run %d: remote %s %s %q, local %s %s %q", i+1, a.Case, a.Verdict, a.Title, b.Case, b.Verdict, b.Title)
+		}
+		if _, err := os.Stat(filepath.Join(remoteOut, a.Dir, "console.log")); err != nil {
+			t.Errorf("remote run %d: console not fetched: %v", i+1, err)
+		}
+	}
+	for _, run := range rc.Runs {
+		if run.Worker != "wa" && run.Worker != "wb" {
+			t.Errorf("remote run %d recorded as run by %q", run.Index+1, run.Worker)
+		}
+	}
+	noQEMULeft(t, tmp)
+}

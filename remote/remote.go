@@ -1,0 +1,297 @@
+//go:build !faultline_agent
+
+// Package remote runs a campaign's runs on other machines over NATS
+// JetStream. A Coordinator is a campaign.Executor: it publishes each run as
+// a job to a work-queue stream and waits for its outcome; Workers (one
+// `faultline worker` per host) pull the jobs their labels satisfy, keep
+// them alive while their VM runs, upload the run's files to the object
+// store, publish the outcome and ack. The campaign's SQLite store stays the
+// one record: JetStream delivers at least once, so outcomes are taken once
+// per job id (campaign, planned run, attempt).
+//
+// Trust: whoever can publish to the jobs subjects runs code on the workers
+// (a scenario's workload command is shell text); give that permission only
+// to those you would let write a scenario.
+package remote
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"faultline/campaign"
+	"faultline/verdict"
+)
+
+// Names on the bus.
+const (
+	JobsStream    = "FAULTLINE_JOBS"    // work queue: faultline.jobs.LABELS
+	ResultsStream = "FAULTLINE_RESULTS" // outcomes: faultline.results.CAMPAIGN
+	RunsBucket    = "faultline-runs"    // object store: each run's files
+	KernelsBucket = "faultline-kernels" // object store: built kernels by cache name
+	WorkersBucket = "faultline-workers" // key-value: live workers and their labels
+	jobsPrefix    = "faultline.jobs."
+	resultsPrefix = "faultline.results."
+	// JobKind is the only kind of job workers take.
+	JobKind = "run"
+)
+
+// Options are the connection's settings: the server and the credentials,
+// passed through to nats.go.
+type Options struct {
+	URL      string
+	Creds    string // a .creds file (JWT + nkey)
+	NKey     string // an nkey seed file
+	User     string
+	Password string
+	TLSCA    string
+	TLSCert  string
+	TLSKey   string
+	// AckWait is how long a job may go without a heartbeat before it is
+	// redelivered; MaxDeliver how often it is delivered before it is given
+	// up (infra-error).
+	AckWait    time.Duration
+	MaxDeliver int
+}
+
+// RegisterFlags adds the connection flags to fs.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.URL, "nats", "", "NATS server URL (nats://host:4222, tls://...): run on the workers there")
+	fs.StringVar(&o.Creds, "nats-creds", "", "NATS credentials file (.creds)")
+	fs.StringVar(&o.NKey, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&o.User, "nats-user", "", "NATS user (the password from $FAULTLINE_NATS_PASSWORD)")
+	fs.StringVar(&o.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
+	fs.StringVar(&o.TLSCert, "nats-tls-cert", "", "client certificate for NATS (with --nats-tls-key)")
+	fs.StringVar(&o.TLSKey, "nats-tls-key", "", "client key for NATS")
+	fs.DurationVar(&o.AckWait, "nats-ack-wait", 30*time.Second, "a job without a worker heartbeat this long is redelivered")
+	fs.IntVar(&o.MaxDeliver, "nats-max-deliver", 3, "deliveries of a job before it is given up as infra-error")
+}
+
+// Connect connects to the server with the options' credentials; the
+// connection retries for ever when the server goes away.
+func Connect(o Options, name string) (*nats.Conn, error) {
+	if o.URL == "" {
+		return nil, errors.New("no NATS URL")
+	}
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(false)}
+	if o.Creds != "" {
+		opts = append(opts, nats.UserCredentials(o.Creds))
+	}
+	if o.NKey != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey %s: %w", o.NKey, err)
+		}
+		opts = append(opts, opt)
+	}
+	if o.User != "" {
+		if o.Password == "" {
+			o.Password = os.Getenv("FAULTLINE_NATS_PASSWORD")
+		}
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(o.TLSCA))
+	}
+	if o.TLSCert != "" || o.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
+	}
+	nc, err := nats.Connect(o.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", o.URL, err)
+	}
+	return nc, nil
+}
+
+// Setup creates (or updates) the streams and buckets faultline uses.
+func Setup(ctx context.Context, js jetstream.JetStream, o Options) error {
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: JobsStream, Subjects: []string{jobsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, Duplicates: 24 * time.Hour,
+	}); err != nil {
+		return fmt.Errorf("stream %s: %w", JobsStream, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: ResultsStream, Subjects: []string{resultsPrefix + ">"}, Retention: jetstream.LimitsPolicy,
+		Storage: jetstream.FileStorage, Duplicates: 24 * time.Hour, MaxAge: 30 * 24 * time.Hour,
+	}); err != nil {
+		return fmt.Errorf("stream %s: %w", ResultsStream, err)
+	}
+	for _, b := range []string{RunsBucket, KernelsBucket} {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: b, Storage: jetstream.FileStorage}); err != nil {
+			return fmt.Errorf("object store %s: %w", b, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: WorkersBucket, TTL: 15 * time.Second, Storage: jetstream.FileStorage}); err != nil {
+		return fmt.Errorf("key-value %s: %w", WorkersBucket, err)
+	}
+	return nil
+}
+
+// labelKey is the subject token for a set of labels: sorted, joined with
+// "_"; "any" for none.
+func labelKey(labels []string) string {
+	if len(labels) == 0 {
+		return "any"
+	}
+	l := slices.Clone(labels)
+	sort.Strings(l)
+	return strings.Join(slices.Compact(l), "_")
+}
+
+// subsets returns every subset of labels (the job label sets a worker
+// with these labels can take).
+func subsets(labels []string) [][]string {
+	l := slices.Clone(labels)
+	sort.Strings(l)
+	l = slices.Compact(l)
+	out := [][]string{nil}
+	for _, x := range l {
+		n := len(out)
+		for i := 0; i < n; i++ {
+			out = append(out, append(slices.Clone(out[i]), x))
+		}
+	}
+	return out
+}
+
+// ParseLabels splits a comma-separated label list; a label is lower-case
+// letters, digits and "-" (they become subject tokens).
+func ParseLabels(s string) ([]string, error) {
+	var out []string
+	for _, l := range strings.Split(s, ",") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return nil, fmt.Errorf("label %q: use lower-case letters, digits and '-'", l)
+			}
+		}
+		if l == "any" {
+			return nil, fmt.Errorf("label %q is reserved", l)
+		}
+		out = append(out, l)
+	}
+	if len(out) > 6 {
+		return nil, fmt.Errorf("%d labels: at most 6", len(out))
+	}
+	return out, nil
+}
+
+// satisfies reports whether a worker with labels have can take a job that
+// needs labels need.
+func satisfies(have, need []string) bool {
+	for _, n := range need {
+		if !slices.Contains(have, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// KernelRef names the kernel a job boots: a Debian spec the worker fetches
+// itself, or a built kernel the coordinator put in KernelsBucket.
+type KernelRef struct {
+	Spec   string `json:"spec"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+}
+
+// JobMsg is a job on the bus.
+type JobMsg struct {
+	Kind     string    `json:"kind"`
+	ID       string    `json:"id"`
+	Campaign string    `json:"campaign"`
+	Labels   []string  `json:"labels,omitempty"`
+	Scenario string    `json:"scenario"` // the scenario's path, for messages
+	Source   []byte    `json:"source"`   // the scenario's text
+	Case     string    `json:"case"`
+	SigIDs   []string  `json:"signature_ids"`
+	Kernel   KernelRef `json:"kernel"`
+	Seed     int64     `json:"seed"`
+}
+
+// ResultMsg is a job's outcome on the bus.
+type ResultMsg struct {
+	JobID  string `json:"job_id"`
+	Worker string `json:"worker"`
+	// Deliveries is how often the job had been delivered when it ran.
+	Deliveries int              `json:"deliveries"`
+	Outcome    *verdict.Outcome `json:"outcome"`
+	// Files maps a run file's base name to its object in RunsBucket.
+	Files map[string]string `json:"files"`
+}
+
+// WorkerInfo is what a live worker says of itself in WorkersBucket.
+type WorkerInfo struct {
+	ID       string   `json:"id"`
+	Labels   []string `json:"labels"`
+	Capacity int      `json:"capacity"`
+	Running  int      `json:"running"`
+}
+
+// campaignOf returns the campaign part of a job id (c123-r4-a1 -> c123).
+func campaignOf(jobID string) string {
+	c, _, _ := strings.Cut(jobID, "-")
+	return c
+}
+
+// retry calls f until it succeeds, ctx ends or patience runs out: the
+// server may be restarting (the connection reconnects by itself).
+func retry(ctx context.Context, patience time.Duration, f func() error) error {
+	deadline := time.Now().Add(patience)
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// NewCoordinator connects to the server in o and returns a coordinator
+// whose jobs ask for labels.
+func NewCoordinator(o Options, labels, sigIDs []string, progress func(string)) (*Coordinator, error) {
+	nc, err := Connect(o, "faultline coordinator")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Coordinator{NC: nc, JS: js, Labels: labels, SigIDs: sigIDs, Progress: progress, ownConn: true}, nil
+}
+
+// NewWorker connects to the server in o and returns a worker that runs
+// its jobs with exec, keeping their files in dir while it uploads them.
+func NewWorker(o Options, id string, labels []string, capacity int, exec campaign.Executor, dir string, progress func(string)) (*Worker, error) {
+	nc, err := Connect(o, "faultline worker "+id)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Worker{JS: js, ID: id, Labels: labels, Capacity: capacity, Exec: exec, Dir: dir, Options: o, Progress: progress}, nil
+}
