@@ -6,7 +6,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach clean
+.PHONY: all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
 
 all: build
 
@@ -96,6 +96,11 @@ bench: deps build
 # one guest of the seed D mutant (built by make kernels).
 bench-attach: kernels
 	bench/attach.sh 7
+
+# Runs per hour locally, on one and on two faultline workers through a real
+# nats-server on this machine, and the remote engine's overhead per run.
+bench-nats: deps build
+	bench/nats.sh 8
 
 clean:
 	rm -rf bin

@@ -332,13 +332,19 @@ func (c *Coordinator) collect(ctx context.Context, j campaign.Job, r *ResultMsg)
 	o := r.Outcome
 	o.Console, o.Stdout, o.Stderr = filepath.Join(j.Dir, "console.log"), filepath.Join(j.Dir, "stdout.txt"), filepath.Join(j.Dir, "stderr.txt")
 	o.Worker, o.Deliveries = r.Worker, r.Deliveries
+	for base, b := range r.Inline {
+		if err := os.WriteFile(filepath.Join(j.Dir, filepath.Base(base)), b, 0o644); err != nil {
+			o.StorageError = fmt.Sprintf("write %s: %v", base, err)
+			return o
+		}
+	}
 	for base, name := range r.Files {
 		err := retry(ctx, 2*time.Minute, func() error {
 			obs, err := c.JS.ObjectStore(ctx, RunsBucket)
 			if err != nil {
 				return err
 			}
-			return obs.GetFile(ctx, name, filepath.Join(j.Dir, base))
+			return obs.GetFile(ctx, name, filepath.Join(j.Dir, filepath.Base(base)))
 		})
 		if err != nil {
 			o.StorageError = fmt.Sprintf("fetch %s from %s: %v", name, RunsBucket, err)

@@ -229,9 +229,16 @@ type ResultMsg struct {
 	// Deliveries is how often the job had been delivered when it ran.
 	Deliveries int              `json:"deliveries"`
 	Outcome    *verdict.Outcome `json:"outcome"`
-	// Files maps a run file's base name to its object in RunsBucket.
-	Files map[string]string `json:"files"`
+	// Files maps a run file's base name to its object in RunsBucket;
+	// Inline holds small runs' files in the message itself.
+	Files  map[string]string `json:"files,omitempty"`
+	Inline map[string][]byte `json:"inline,omitempty"`
 }
+
+// inlineMax is the most run-file bytes sent inside the outcome message
+// (one message instead of an object per file; the server's default
+// message limit is 1 MiB).
+const inlineMax = 512 << 10
 
 // WorkerInfo is what a live worker says of itself in WorkersBucket.
 type WorkerInfo struct {

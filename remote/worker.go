@@ -43,6 +43,14 @@ type Worker struct {
 	mu      sync.Mutex
 	running int
 	done    int
+	// resolved caches Debian specs resolved in the last hour (asking apt
+	// takes most of a second).
+	resolved map[string]resolvedKernel
+}
+
+type resolvedKernel struct {
+	k  *kernels.Kernel
+	at time.Time
 }
 
 // Finished counts the jobs this worker finished (outcome published,
@@ -234,12 +242,22 @@ func (w *Worker) run(ctx context.Context, job *JobMsg, deliveries int) (*ResultM
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	res := &ResultMsg{JobID: job.ID, Worker: w.ID, Deliveries: deliveries, Outcome: o, Files: map[string]string{}}
+	res := &ResultMsg{JobID: job.ID, Worker: w.ID, Deliveries: deliveries, Outcome: o, Files: map[string]string{}, Inline: map[string][]byte{}}
+	var files []string
+	var total int64
 	for _, f := range []string{o.Console, o.Stdout, o.Stderr} {
-		if f == "" {
-			continue
+		if st, err := os.Stat(f); err == nil && f != "" {
+			files = append(files, f)
+			total += st.Size()
 		}
-		if _, err := os.Stat(f); err != nil {
+	}
+	for _, f := range files {
+		if total <= inlineMax {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			res.Inline[filepath.Base(f)] = b
 			continue
 		}
 		name := job.ID + "/" + filepath.Base(f)
@@ -279,7 +297,22 @@ func (w *Worker) kernel(ctx context.Context, ref KernelRef) (*kernels.Kernel, er
 	}
 	switch ref.Source {
 	case "debian":
-		return store.Resolve(ref.Spec, true, w.Progress)
+		w.mu.Lock()
+		r, ok := w.resolved[ref.Spec]
+		w.mu.Unlock()
+		if ok && time.Since(r.at) < time.Hour {
+			return r.k, nil
+		}
+		k, err := store.Resolve(ref.Spec, true, w.Progress)
+		if err == nil {
+			w.mu.Lock()
+			if w.resolved == nil {
+				w.resolved = map[string]resolvedKernel{}
+			}
+			w.resolved[ref.Spec] = resolvedKernel{k, time.Now()}
+			w.mu.Unlock()
+		}
+		return k, err
 	case "build":
 		if k, err := store.Lookup(ref.Name); err == nil {
 			return k, nil
