@@ -273,9 +273,16 @@ func retry(ctx context.Context, patience time.Duration, f func() error) error {
 	}
 }
 
+// ErrBadLabels is wrapped by the errors about a label list.
+var ErrBadLabels = errors.New("bad labels")
+
 // NewCoordinator connects to the server in o and returns a coordinator
-// whose jobs ask for labels.
-func NewCoordinator(o Options, labels, sigIDs []string, progress func(string)) (*Coordinator, error) {
+// whose jobs ask for labels (comma-separated).
+func NewCoordinator(o Options, labelList string, sigIDs []string, progress func(string)) (*Coordinator, error) {
+	labels, err := ParseLabels(labelList)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
+	}
 	nc, err := Connect(o, "faultline coordinator")
 	if err != nil {
 		return nil, err
@@ -288,9 +295,14 @@ func NewCoordinator(o Options, labels, sigIDs []string, progress func(string)) (
 	return &Coordinator{NC: nc, JS: js, Labels: labels, SigIDs: sigIDs, Progress: progress, ownConn: true}, nil
 }
 
-// NewWorker connects to the server in o and returns a worker that runs
-// its jobs with exec, keeping their files in dir while it uploads them.
-func NewWorker(o Options, id string, labels []string, capacity int, exec campaign.Executor, dir string, progress func(string)) (*Worker, error) {
+// NewWorker connects to the server in o and returns a worker offering
+// labels (comma-separated) that runs its jobs with exec, keeping their
+// files in dir while it uploads them.
+func NewWorker(o Options, id, labelList string, capacity int, exec campaign.Executor, dir string, progress func(string)) (*Worker, error) {
+	labels, err := ParseLabels(labelList)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
+	}
 	nc, err := Connect(o, "faultline worker "+id)
 	if err != nil {
 		return nil, err

@@ -37,8 +37,8 @@ func cmdBench(ctx context.Context, args []string) int {
 	}
 	fs := flag.NewFlagSet("bench boot", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, benchUsage); fs.PrintDefaults() }
-	var vf vmFlags
-	vf.register(fs)
+	var vf harness.VMFlags
+	vf.Register(fs)
 	n := fs.Int("n", 5, "rounds (each boots both variants once)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	keep := fs.String("consoles", "", "keep each round's console logs in this directory (bare-N.log, round-N.log)")
@@ -48,8 +48,8 @@ func cmdBench(ctx context.Context, args []string) int {
 	if *n < 1 {
 		return fail(fmt.Errorf("%w: -n must be >= 1", errUsage))
 	}
-	vf.quiet = true
-	opts, err := vf.options()
+	vf.Quiet = true
+	opts, err := vf.Options(progress)
 	if err != nil {
 		return fail(err)
 	}
@@ -59,10 +59,10 @@ func cmdBench(ctx context.Context, args []string) int {
 	}
 	aa, ab := b.AfterInit()
 	if *asJSON {
-		return printJSON(b.Figures(vf.fs))
+		return printJSON(b.Figures(vf.FS))
 	}
 	r := func(d []time.Duration) time.Duration { return harness.Median(d).Round(time.Millisecond) }
-	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, vf.fs, *n)
+	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, vf.FS, *n)
 	fmt.Printf("bare QEMU + minimal init:         median %v\n", r(b.Bare))
 	fmt.Printf("faultline boot+ssh+true+poweroff: median %v\n", r(b.Faultline))
 	fmt.Printf("ratio faultline/bare: %.2f\n", b.Ratio())

@@ -8,8 +8,7 @@ import (
 	"strings"
 )
 
-// Shared by the full build and the guest agent build (-tags faultline_agent).
-
+// errUsage marks bad input (exit 2); common.go serves both builds.
 var errUsage = errors.New("usage")
 
 type multiFlag []string

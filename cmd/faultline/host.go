@@ -10,6 +10,7 @@ import (
 
 	"faultline/campaign"
 	"faultline/harness"
+	"faultline/remote"
 	"faultline/results"
 	"faultline/verdict"
 )
@@ -34,7 +35,7 @@ func hostExitCode(err error) (int, bool) {
 	switch {
 	case errors.As(err, &he):
 		return verdict.ExitCode(he.Fault), true
-	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign):
+	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels):
 		return verdict.ExitUsage, true
 	case errors.Is(err, context.Canceled):
 		return verdict.ExitInterrupted, true

@@ -144,8 +144,8 @@ func cmdKernels(ctx context.Context, args []string) int {
 			return fail(err)
 		}
 		if *probe {
-			vf := vmFlags{kernel: fs.Arg(0), fs: "none", diskSize: "64M", o: harness.Options{CPUs: 1, MemoryMB: 512, NUMANodes: 1, Accel: "auto", BootTimeout: 90 * time.Second}}
-			opts, err := vf.options()
+			vf := harness.VMFlags{Kernel: fs.Arg(0), FS: "none", DiskSize: "64M", O: harness.Options{CPUs: 1, MemoryMB: 512, NUMANodes: 1, Accel: "auto", BootTimeout: 90 * time.Second}}
+			opts, err := vf.Options(progress)
 			if err != nil {
 				return fail(err)
 			}
@@ -225,9 +225,7 @@ type kernelInfo struct {
 	BPF      []probes.Feature  `json:"bpf_features"` // from kernels show --probe; null until probed
 }
 
-// reorder moves flags before positional arguments so that
-// "show SPEC --json" parses like "show --json SPEC". Everything after "--"
-// stays positional.
+// reorder moves flags before positional arguments ("show SPEC --json"); all after "--" stays.
 func reorder(args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {

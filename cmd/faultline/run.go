@@ -97,11 +97,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		Signatures: sigs, Parallel: *parallel, Retries: *retries, Progress: func(e campaign.Event) { tl.Line(e.Line) },
 	}
 	if nats.URL != "" {
-		ls, err := remote.ParseLabels(*labels)
-		if err != nil {
-			return fail(fmt.Errorf("%w: --labels: %w", errUsage, err))
-		}
-		co, err := remote.NewCoordinator(nats, ls, sigs.IDs(), tl.Line)
+		co, err := remote.NewCoordinator(nats, *labels, sigs.IDs(), tl.Line)
 		if err != nil {
 			return fail(err)
 		}

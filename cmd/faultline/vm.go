@@ -7,17 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"faultline/agentctl"
 	"faultline/harness"
-	"faultline/kernels"
 	"faultline/probes"
-	"faultline/workloads"
 )
 
 const vmUsage = `Usage: faultline vm [flags] [-- COMMAND [ARG...]]
@@ -44,83 +40,11 @@ and detached after it; a table of what each did goes to stderr and, with
 Flags:
 `
 
-// vmFlags are the flags shared by commands that boot a VM; most bind to
-// the harness options directly.
-type vmFlags struct {
-	o                               harness.Options
-	kernel, fs, diskSize, console   string
-	mkfsOpts, mountOpts, appendArgs multiFlag
-	echo, quiet                     bool
-}
-
-func (f *vmFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.kernel, "kernel", "debian:6.1-cloud", "kernel spec (see faultline kernels list)")
-	fs.StringVar(&f.fs, "fs", "btrfs", "scratch filesystem: btrfs, ext4 or none")
-	fs.Var(&f.mkfsOpts, "mkfs-opt", "extra mkfs argument (repeatable)")
-	fs.Var(&f.mountOpts, "mount-opt", "scratch mount option, e.g. compress-force=zstd (repeatable)")
-	fs.IntVar(&f.o.CPUs, "cpus", 2, "guest CPUs")
-	fs.IntVar(&f.o.MemoryMB, "memory", 1024, "guest memory in MiB")
-	fs.IntVar(&f.o.NUMANodes, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
-	fs.StringVar(&f.diskSize, "disk-size", "4G", "scratch disk size (sparse), e.g. 512M, 4G")
-	fs.StringVar(&f.o.Accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
-	fs.StringVar(&f.o.CPUModel, "cpu", "max", "QEMU CPU model under TCG, with feature switches (e.g. max,erms=off,fsrm=off)")
-	fs.DurationVar(&f.o.BootTimeout, "boot-timeout", 60*time.Second, "time allowed from QEMU start to the agent's answer")
-	fs.Var(&f.appendArgs, "append", "extra kernel command line argument (repeatable)")
-	fs.StringVar(&f.console, "console", "", "write the guest console to this file and keep it (refused if it exists and is not empty)")
-	fs.BoolVar(&f.echo, "echo-console", false, "copy the guest console to stderr as it arrives")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines")
-}
-
-// options turns flags into harness options, resolving (and fetching) the
-// kernel.
-func (f *vmFlags) options() (harness.Options, error) {
-	var o harness.Options
-	prog := progress
-	if f.quiet {
-		prog = func(string) {}
-	}
-	store, err := kernels.NewStore()
-	if err != nil {
-		return o, err
-	}
-	k, err := store.Resolve(f.kernel, true, prog)
-	if err != nil {
-		return o, err
-	}
-	size, err := workloads.ParseSize(f.diskSize)
-	if err == nil && size == 0 {
-		err = fmt.Errorf("bad size %q: must be positive", f.diskSize)
-	}
-	if err != nil {
-		return o, fmt.Errorf("%w: --disk-size: %w", errUsage, err)
-	}
-	fsType := f.fs
-	if fsType == "none" {
-		fsType = ""
-	}
-	agent, err := harness.AgentBinary()
-	if err != nil {
-		return o, err
-	}
-	o = f.o
-	o.Kernel, o.FS, o.MkfsOpts, o.MountOpts, o.DiskSize = k, fsType, f.mkfsOpts, strings.Join(f.mountOpts, ","), size
-	o.Cmdline, o.Agent, o.Progress = f.appendArgs, agent, prog
-	if f.console != "" {
-		if o.ConsolePath, err = filepath.Abs(f.console); err != nil {
-			return o, err
-		}
-	}
-	if f.echo {
-		o.Echo = os.Stderr
-	}
-	return o, nil
-}
-
 func cmdVM(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("vm", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, vmUsage); fs.PrintDefaults() }
-	var vf vmFlags
-	vf.register(fs)
+	var vf harness.VMFlags
+	vf.Register(fs)
 	timeout := fs.Duration("timeout", 0, "kill the guest command after this long (0: no limit)")
 	hang := fs.Duration("hang-timeout", 2*time.Minute, "declare the guest hung when the console is silent this long and the agent does not answer (0: off)")
 	var injects multiFlag
@@ -140,7 +64,7 @@ func cmdVM(ctx context.Context, args []string) int {
 		}
 		argv = agentctl.Wrap(injects, argv)
 	}
-	opts, err := vf.options()
+	opts, err := vf.Options(progress)
 	if err != nil {
 		return fail(err)
 	}

@@ -44,15 +44,14 @@ func cmdWorker(ctx context.Context, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	ls, err := remote.ParseLabels(*labels)
-	if err != nil || o.URL == "" || *capacity < 1 {
-		return usageError(fmt.Sprintf("faultline worker: give --nats URL, --capacity >= 1 and valid --labels (%v)", err))
+	if o.URL == "" || *capacity < 1 {
+		return usageError("faultline worker: give --nats URL and --capacity >= 1")
 	}
 	agent, err := harness.AgentBinary()
 	if err != nil {
 		return fail(err)
 	}
-	w, err := remote.NewWorker(o, *id, ls, *capacity, &campaign.Local{Pool: harness.QEMU{}, Agent: agent, Accel: *accel}, *dir, progress)
+	w, err := remote.NewWorker(o, *id, *labels, *capacity, &campaign.Local{Pool: harness.QEMU{}, Agent: agent, Accel: *accel}, *dir, progress)
 	if err != nil {
 		return fail(err)
 	}
