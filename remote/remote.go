@@ -66,7 +66,7 @@ type Options struct {
 // RegisterFlags adds the connection flags to fs.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.URL, "nats", "", "NATS server URL (nats://host:4222, tls://...): run on the workers there")
-	fs.StringVar(&o.Creds, "nats-creds", "", "NATS credentials file (.creds)")
+	fs.StringVar(&o.Creds, "creds", "", "NATS credentials file (.creds)")
 	fs.StringVar(&o.NKey, "nats-nkey", "", "NATS nkey seed file")
 	fs.StringVar(&o.User, "nats-user", "", "NATS user (the password from $FAULTLINE_NATS_PASSWORD)")
 	fs.StringVar(&o.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
@@ -138,14 +138,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, o Options) error {
 }
 
 // labelKey is the subject token for a set of labels: sorted, joined with
-// "_"; "any" for none.
+// "+"; "any" for none.
 func labelKey(labels []string) string {
 	if len(labels) == 0 {
 		return "any"
 	}
 	l := slices.Clone(labels)
 	sort.Strings(l)
-	return strings.Join(slices.Compact(l), "_")
+	return strings.Join(slices.Compact(l), "+")
 }
 
 // subsets returns every subset of labels (the job label sets a worker
@@ -165,7 +165,7 @@ func subsets(labels []string) [][]string {
 }
 
 // ParseLabels splits a comma-separated label list; a label is lower-case
-// letters, digits and "-" (they become subject tokens).
+// letters, digits, "-" and "_" (they become subject tokens).
 func ParseLabels(s string) ([]string, error) {
 	var out []string
 	for _, l := range strings.Split(s, ",") {
@@ -174,8 +174,8 @@ func ParseLabels(s string) ([]string, error) {
 			continue
 		}
 		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				return nil, fmt.Errorf("label %q: use lower-case letters, digits and '-'", l)
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return nil, fmt.Errorf("label %q: use lower-case letters, digits, '-' and '_'", l)
 			}
 		}
 		if l == "any" {

@@ -4,6 +4,7 @@ package remote
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,7 +171,7 @@ func TestLabels(t *testing.T) {
 	}
 	// A worker with the label comes: the queued jobs run (and their
 	// outcomes wait in the stream for a campaign that asks).
-	kvm := startWorker(t, s.ClientURL(), "kvm", []string{"kvm", "x86-64"}, clean, 2*time.Second)
+	kvm := startWorker(t, s.ClientURL(), "kvm", []string{"kvm", "x86_64"}, clean, 2*time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && kvm.w.Finished() < 2 {
 		time.Sleep(100 * time.Millisecond)
@@ -353,8 +354,8 @@ func TestLabelSets(t *testing.T) {
 	if got := len(subsets([]string{"kvm", "x86-64", "kvm"})); got != 4 {
 		t.Errorf("%d subsets of {kvm, x86-64}, want 4", got)
 	}
-	if labelKey(nil) != "any" || labelKey([]string{"x86-64", "kvm"}) != "kvm_x86-64" {
-		t.Errorf("label keys %q %q", labelKey(nil), labelKey([]string{"x86-64", "kvm"}))
+	if labelKey(nil) != "any" || labelKey([]string{"x86_64", "kvm"}) != "kvm+x86_64" {
+		t.Errorf("label keys %q %q", labelKey(nil), labelKey([]string{"x86_64", "kvm"}))
 	}
 	if !satisfies([]string{"kvm", "big"}, []string{"kvm"}) || satisfies([]string{"big"}, []string{"kvm"}) {
 		t.Error("satisfies")
@@ -363,5 +364,55 @@ func TestLabelSets(t *testing.T) {
 		if _, err := ParseLabels(bad); err == nil {
 			t.Errorf("ParseLabels(%q) accepted", bad)
 		}
+	}
+}
+
+// TestBuiltKernelTravels: a built kernel goes into the kernels bucket once
+// (coordinator) and lands in a worker's cache with its manifest's paths
+// pointing there.
+func TestBuiltKernelTravels(t *testing.T) {
+	s := startServer(t, t.TempDir(), -1)
+	defer s.Shutdown()
+	nc, js := connect(t, s.ClientURL())
+	ctx := context.Background()
+	if err := Setup(ctx, js, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "6.1-harness-abc123")
+	if err := os.MkdirAll(filepath.Join(src, "lib", "modules", "6.1.0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	k := &kernels.Kernel{Name: "6.1-harness-abc123", Source: "build", Release: "6.1.0", Dir: src,
+		Vmlinuz: filepath.Join(src, "bzImage"), ModulesDir: filepath.Join(src, "lib", "modules", "6.1.0"), Key: "abc123"}
+	os.WriteFile(k.Vmlinuz, []byte("not really a kernel"), 0o644)
+	os.WriteFile(filepath.Join(k.ModulesDir, "modules.dep"), []byte("x.ko:\n"), 0o644)
+	b, _ := json.Marshal(k)
+	os.WriteFile(filepath.Join(src, "kernel.json"), b, 0o644)
+	co := &Coordinator{NC: nc, JS: js}
+	co.uploaded = map[string]bool{}
+	if err := co.uploadKernel(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := co.uploadKernel(ctx, k); err != nil { // once: the second is a no-op
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	w := &Worker{JS: js, ID: "w"}
+	got, err := w.kernel(ctx, KernelRef{Spec: "6.1-harness", Name: k.Name, Source: "build"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dir == src || !strings.HasPrefix(got.Vmlinuz, got.Dir) || !strings.HasPrefix(got.ModulesDir, got.Dir) {
+		t.Errorf("manifest not moved: %+v", got)
+	}
+	if b, err := os.ReadFile(got.Vmlinuz); err != nil || string(b) != "not really a kernel" {
+		t.Errorf("bzImage: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(got.ModulesDir, "modules.dep")); err != nil {
+		t.Error(err)
+	}
+	// A kernel that is neither Debian's nor built cannot run remotely.
+	if _, err := w.kernel(ctx, KernelRef{Spec: "file:/x", Source: "file"}); err == nil {
+		t.Error("a file: kernel was accepted for a remote run")
 	}
 }

@@ -55,11 +55,13 @@ func TestRunNATS(t *testing.T) {
 	needKernel(t)
 	tmp, dir := t.TempDir(), t.TempDir()
 	url := natsServer(t, filepath.Join(dir, "js"))
+	logs := map[string]*strings.Builder{}
 	for _, id := range []string{"wa", "wb"} {
 		w := exec.Command(binary, "worker", "--nats", url, "--id", id, "--dir", filepath.Join(dir, id))
 		w.Env = append(os.Environ(), "TMPDIR="+tmp)
-		var log strings.Builder
-		w.Stderr = &log
+		log := &strings.Builder{}
+		logs[id] = log
+		w.Stderr = log
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -102,6 +104,35 @@ func TestRunNATS(t *testing.T) {
 		if run.Worker != "wa" && run.Worker != "wb" {
 			t.Errorf("remote run %d recorded as run by %q", run.Index+1, run.Worker)
 		}
+	}
+
+	// The coordinator killed (-9) once its jobs are out: the workers finish
+	// them, and --resume collects both outcomes without running either
+	// again.
+	slow := scenarioFile(t, dir, "d-slow", "sleep 6", "runs: 2\n")
+	killedOut := filepath.Join(dir, "killed")
+	co := exec.Command(binary, "run", "--nats", url, "--seed", "5", "--out", killedOut, slow)
+	co.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if err := co.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	_ = co.Process.Kill()
+	_ = co.Wait()
+	jobs := func() int { return strings.Count(logs["wa"].String()+logs["wb"].String(), "(d-slow seed") }
+	for deadline := time.Now().Add(90 * time.Second); jobs() < 2 && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+	}
+	if jobs() != 2 {
+		t.Fatalf("the workers finished %d of the 2 jobs of the killed coordinator", jobs())
+	}
+	res := faultline(t, tmp, "", "run", "--nats", url, "--resume", killedOut)
+	if res.code != 0 {
+		t.Fatalf("resume: exit %d: %s", res.code, res.stderr)
+	}
+	kc := report(t, tmp, killedOut)
+	if kc.Summary.Finished != 2 || kc.Summary.Verdicts["clean"] != 2 || jobs() != 2 {
+		t.Errorf("after resume: %+v; the workers ran d-slow %d times (want 2)", kc.Summary, jobs())
 	}
 	noQEMULeft(t, tmp)
 }

@@ -25,7 +25,7 @@ commands here: give that right only to people you trust with a scenario.
 
 Examples:
   faultline worker --nats nats://queue.example:4222 --capacity 2 --labels kvm
-  faultline worker --nats tls://queue.example:4222 --nats-creds worker.creds --nats-tls-ca ca.pem
+  faultline worker --nats tls://queue.example:4222 --creds worker.creds --nats-tls-ca ca.pem
 
 Flags:
 `
