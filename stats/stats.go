@@ -15,14 +15,6 @@ type Counts struct {
 	Runs, Hits int
 }
 
-// logBeta is log B(a, b).
-func logBeta(a, b float64) float64 {
-	la, _ := math.Lgamma(a)
-	lb, _ := math.Lgamma(b)
-	lab, _ := math.Lgamma(a + b)
-	return la + lb - lab
-}
-
 // logChoose is log C(n, k).
 func logChoose(n, k int) float64 {
 	a, _ := math.Lgamma(float64(n + 1))
