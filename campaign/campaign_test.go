@@ -27,18 +27,14 @@ const cleanSummary = `{"workload":"fsync","ops":10,"integrity":{"checked_bytes":
 
 const badSummary = `{"workload":"fsync","ops":10,"integrity":{"checked_bytes":4096,"bad_blocks":2,"ok":false,"bad":[{"file":"f","offset":0,"what":"zeros"}]}}`
 
-const oopsConsole = `[   12.345678] ------------[ cut here ]------------
-[   12.345700] WARNING: CPU: 1 PID: 99 at fs/ext4/inode.c:3661 ext4_dirty_folio+0x3b/0x50 [ext4]
-[   12.345800] Modules linked in: ext4
-[   12.345900] CPU: 1 PID: 99 Comm: workload Not tainted 6.1.0-56-cloud-amd64 #1  Debian 6.1.192-2
-[   12.346000] RIP: 0010:ext4_dirty_folio+0x3b/0x50 [ext4]
-[   12.346100] Call Trace:
-[   12.346200]  <TASK>
-[   12.346300]  folio_mark_dirty+0x2b/0x60
-[   12.346400]  bio_release_pages+0xb7/0xe0
-[   12.346500]  </TASK>
-[   12.346600] ---[ end trace 0000000000000000 ]---
-`
+// oopsConsole is seed D's WARNING as 6.1 prints it.
+var oopsConsole = func() string {
+	b, err := os.ReadFile("../oops/testdata/warning-ext4-dirty-folio.log")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // writeScenario writes a scenario running the fsync workload runs times,
 // with an injection (so the agent's report is read back).

@@ -283,13 +283,8 @@ func NewCoordinator(o Options, labelList string, sigIDs []string, progress func(
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
 	}
-	nc, err := Connect(o, "faultline coordinator")
+	nc, js, err := connectJS(o, "faultline coordinator")
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	return &Coordinator{NC: nc, JS: js, Labels: labels, SigIDs: sigIDs, Progress: progress, ownConn: true}, nil
@@ -303,14 +298,23 @@ func NewWorker(o Options, id, labelList string, capacity int, exec campaign.Exec
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
 	}
-	nc, err := Connect(o, "faultline worker "+id)
+	_, js, err := connectJS(o, "faultline worker "+id)
 	if err != nil {
 		return nil, err
+	}
+	return &Worker{JS: js, ID: id, Labels: labels, Capacity: capacity, Exec: exec, Dir: dir, Options: o, Progress: progress}, nil
+}
+
+// connectJS connects and opens JetStream on the connection.
+func connectJS(o Options, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := Connect(o, name)
+	if err != nil {
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return &Worker{JS: js, ID: id, Labels: labels, Capacity: capacity, Exec: exec, Dir: dir, Options: o, Progress: progress}, nil
+	return nc, js, nil
 }
