@@ -64,6 +64,8 @@ type Plan struct {
 	Runs int
 	// Only and Skip filter the cases by name (nil: no filter).
 	Only, Skip *regexp.Regexp
+	// Kernel, if set, replaces every case's kernel (a bisection step).
+	Kernel string
 	// Argv is the command line, recorded with the campaign.
 	Argv []string
 }
@@ -228,6 +230,9 @@ func Create(cfg Config, p Plan) (*Campaign, error) {
 		for _, k := range s.Cases(p.Runs) {
 			if (p.Only != nil && !p.Only.MatchString(k.Name)) || (p.Skip != nil && p.Skip.MatchString(k.Name)) {
 				continue
+			}
+			if p.Kernel != "" {
+				k.Kernel = p.Kernel
 			}
 			cases = append(cases, k)
 			c.cases[k.Name] = k

@@ -180,3 +180,15 @@ func Millis(d []time.Duration) []int64 {
 	}
 	return out
 }
+
+// WriteText writes the medians, the ratio and the split at /init.
+func (b *BootBench) WriteText(w io.Writer, fs string) {
+	r := func(d []time.Duration) time.Duration { return Median(d).Round(time.Millisecond) }
+	aa, ab := b.AfterInit()
+	fmt.Fprintf(w, "kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, fs, b.Rounds)
+	fmt.Fprintf(w, "bare QEMU + minimal init:         median %v\n", r(b.Bare))
+	fmt.Fprintf(w, "faultline boot+ssh+true+poweroff: median %v\n", r(b.Faultline))
+	fmt.Fprintf(w, "ratio faultline/bare: %.2f\n", b.Ratio())
+	fmt.Fprintf(w, "guest kernel to /init:            bare median %v, faultline median %v\n", r(b.BareInit), r(b.FaultlineInit))
+	fmt.Fprintf(w, "wall time after /init:            bare median %v, faultline median %v (+%v)\n", r(aa), r(ab), r(ab)-r(aa))
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,4 +216,70 @@ func (s *Store) FetchDebian(pkg string, progress func(string)) (*Kernel, error) 
 		return nil, fmt.Errorf("move kernel into cache: %w", err)
 	}
 	return k, nil
+}
+
+var debianExactRE = regexp.MustCompile(`^debian:([0-9]+\.[0-9]+[.0-9]*(?:-[0-9]+)?(?:\+deb[0-9]+)?)-([a-z]+)$`)
+
+// DebianRange returns, oldest first, every kernel package of one flavour
+// from from to to (both included): each end a series (debian:6.1-cloud:
+// its oldest release for from, its newest for to) or a release
+// (debian:6.1.0-47-cloud, debian:6.12.107+deb12-cloud).
+func (s *Store) DebianRange(from, to string) ([]string, error) {
+	names, err := s.Apt.PackageNames("linux-image-")
+	if err != nil {
+		return nil, err
+	}
+	end := func(spec string, last bool) (string, string, error) {
+		if m := debianSpecRE.FindStringSubmatch(spec); m != nil && m[2] != "" {
+			re, _ := debianPattern(spec)
+			var match []string
+			for _, n := range names {
+				if re.MatchString(n) {
+					match = append(match, n)
+				}
+			}
+			if len(match) == 0 {
+				return "", "", fmt.Errorf("%w %q: no package in the apt lists", ErrUnknownSpec, spec)
+			}
+			sortPackages(match)
+			if last {
+				return match[len(match)-1], m[2], nil
+			}
+			return match[0], m[2], nil
+		}
+		if m := debianExactRE.FindStringSubmatch(spec); m != nil {
+			pkg := "linux-image-" + m[1] + "-" + m[2] + "-amd64-unsigned"
+			for _, n := range names {
+				if n == pkg {
+					return pkg, m[2], nil
+				}
+			}
+			return "", "", fmt.Errorf("%w %q: %s is not in the apt lists (faultline kernels list --available)", ErrUnknownSpec, spec, pkg)
+		}
+		return "", "", fmt.Errorf("%w %q: a range end is debian:SERIES-FLAVOUR (debian:6.1-cloud) or debian:RELEASE-FLAVOUR (debian:6.1.0-47-cloud)", ErrUnknownSpec, spec)
+	}
+	lo, fl1, err := end(from, false)
+	if err != nil {
+		return nil, err
+	}
+	hi, fl2, err := end(to, true)
+	if err != nil {
+		return nil, err
+	}
+	if fl1 != fl2 {
+		return nil, fmt.Errorf("%w: range %s..%s mixes flavours %s and %s", ErrUnknownSpec, from, to, fl1, fl2)
+	}
+	flavourRE := regexp.MustCompile(`^linux-image-[0-9][0-9.]*(-[0-9]+)?(\+deb[0-9]+)?-` + regexp.QuoteMeta(fl1) + `-amd64-unsigned$`)
+	var all []string
+	for _, n := range names {
+		if flavourRE.MatchString(n) {
+			all = append(all, n)
+		}
+	}
+	sortPackages(all)
+	i, j := slices.Index(all, lo), slices.Index(all, hi)
+	if i < 0 || j < 0 || i > j {
+		return nil, fmt.Errorf("%w: range %s..%s is empty or backwards (%s comes after %s)", ErrUnknownSpec, from, to, lo, hi)
+	}
+	return all[i : j+1], nil
 }

@@ -176,3 +176,35 @@ func TestIndexRealModules(t *testing.T) {
 		}
 	}
 }
+
+func TestDebianRange(t *testing.T) {
+	s := &Store{Root: t.TempDir(), Apt: fakeApt{names: []string{
+		"linux-image-6.1.0-47-cloud-amd64-unsigned", "linux-image-6.1.0-50-cloud-amd64-unsigned", "linux-image-6.1.0-57-cloud-amd64-unsigned",
+		"linux-image-6.1.0-57-amd64-unsigned", "linux-image-6.12.107+deb12-cloud-amd64-unsigned", "linux-image-6.12.118+deb12-cloud-amd64-unsigned",
+		"linux-image-6.12.118+deb12-amd64-unsigned",
+	}}}
+	for _, c := range []struct {
+		from, to string
+		want     int
+		err      string
+	}{
+		{"debian:6.1-cloud", "debian:6.12-cloud", 5, ""},
+		{"debian:6.1.0-50-cloud", "debian:6.12.107+deb12-cloud", 3, ""},
+		{"debian:6.1-cloud", "debian:6.1-cloud", 3, ""},
+		{"debian:6.12-cloud", "debian:6.1-cloud", 0, "backwards"},
+		{"debian:6.1-cloud", "debian:6.12", 0, "a range end is"},
+		{"debian:6.1.0-48-cloud", "debian:6.1-cloud", 0, "not in the apt lists"},
+		{"debian:6.1-cloud", "debian:6.12-rt", 0, "no package"},
+	} {
+		got, err := s.DebianRange(c.from, c.to)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s..%s: %v, want an error with %q", c.from, c.to, err, c.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != c.want {
+			t.Errorf("%s..%s = %v, %v; want %d packages", c.from, c.to, got, err, c.want)
+		}
+	}
+}

@@ -273,7 +273,9 @@ func (c *Coordinator) liveFor(ctx context.Context, need []string) (bool, error) 
 // publish sends the job, uploading its built kernel first if the bucket
 // lacks it.
 func (c *Coordinator) publish(ctx context.Context, j campaign.Job) error {
-	ref := KernelRef{Spec: j.Case.Kernel, Name: j.Kernel.Name, Source: j.Kernel.Source}
+	// A Debian kernel goes by its exact package name: every worker boots
+	// the same release the coordinator resolved.
+	ref := KernelRef{Spec: j.Kernel.Name, Name: j.Kernel.Name, Source: j.Kernel.Source}
 	if ref.Source == "build" {
 		if err := c.uploadKernel(ctx, j.Kernel); err != nil {
 			return err

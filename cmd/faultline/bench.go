@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"faultline/harness"
 )
@@ -57,16 +56,9 @@ func cmdBench(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	aa, ab := b.AfterInit()
 	if *asJSON {
 		return printJSON(b.Figures(vf.FS))
 	}
-	r := func(d []time.Duration) time.Duration { return harness.Median(d).Round(time.Millisecond) }
-	fmt.Printf("kernel %s, accel %s, fs %s, %d rounds\n", b.Kernel, b.Accel, vf.FS, *n)
-	fmt.Printf("bare QEMU + minimal init:         median %v\n", r(b.Bare))
-	fmt.Printf("faultline boot+ssh+true+poweroff: median %v\n", r(b.Faultline))
-	fmt.Printf("ratio faultline/bare: %.2f\n", b.Ratio())
-	fmt.Printf("guest kernel to /init:            bare median %v, faultline median %v\n", r(b.BareInit), r(b.FaultlineInit))
-	fmt.Printf("wall time after /init:            bare median %v, faultline median %v (+%v)\n", r(aa), r(ab), r(ab)-r(aa))
+	b.WriteText(os.Stdout, vf.FS)
 	return exitOK
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"faultline/bisect"
 	"faultline/campaign"
 	"faultline/harness"
 	"faultline/remote"
@@ -17,7 +18,7 @@ import (
 
 func init() {
 	for name, cmd := range map[string]func(context.Context, []string) int{
-		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker,
+		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker, "bisect": cmdBisect,
 	} {
 		commands[name] = cmd
 	}
@@ -35,7 +36,7 @@ func hostExitCode(err error) (int, bool) {
 	switch {
 	case errors.As(err, &he):
 		return verdict.ExitCode(he.Fault), true
-	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels):
+	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput):
 		return verdict.ExitUsage, true
 	case errors.Is(err, context.Canceled):
 		return verdict.ExitInterrupted, true

@@ -37,6 +37,7 @@ Usage:
   faultline run --resume DIR             finish an interrupted campaign
   faultline worker --nats URL            run campaign jobs for coordinators elsewhere
   faultline report DIR                   write DIR/report.html for a campaign
+  faultline bisect --kernels A..B SCEN   find the kernel that brought (or fixed) a crash
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline classify [--json] FILE...    find and title the crashes in console logs
   faultline inject --inject SPEC -- CMD  (in a guest) attach injections around CMD

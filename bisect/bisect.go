@@ -1,0 +1,384 @@
+// Package bisect finds the kernel that introduced (or fixed) a crash in an
+// ordered list of kernels, with a stated confidence: a noisy binary search
+// (stats.Bisection) whose every step is a small campaign of one scenario
+// case on one kernel. Runs that say nothing about the target (boot
+// failures, harness trouble, another crash) are recorded and shown, never
+// counted as good.
+//
+// What is here bisects a list of kernels that need no build (Debian
+// releases, cached builds). Git histories and patch series, which build
+// each step, are not done yet.
+package bisect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"faultline/campaign"
+	"faultline/results"
+	"faultline/stats"
+	"faultline/verdict"
+)
+
+// ErrInput is wrapped by errors in the request.
+var ErrInput = errors.New("bad bisection request")
+
+// Config is a bisection request.
+type Config struct {
+	// Engine runs each step's campaign (its Progress is replaced).
+	Engine campaign.Config
+	// Scenario is the scenario file; Case the case's name (default: the
+	// scenario's own case, not a variant).
+	Scenario, Case string
+	// Kernels are the kernel specs, oldest first.
+	Kernels []string
+	// Fix looks for the first kernel without the target instead of the
+	// first with it.
+	Fix bool
+	// BadIf is the target: "signature:ID", "title:RE", "integrity" or
+	// "hang"; "" takes the first crash seen at the end that has it.
+	BadIf string
+	// Confidence to stop at (0.95), Budget the most runs in all (80),
+	// FalseRate the chance a run without the culprit shows the target.
+	Confidence float64
+	Budget     int
+	FalseRate  float64
+	// Out is the directory of the steps' campaigns and the answer.
+	Out  string
+	Seed int64
+	// Progress receives a line per step.
+	Progress func(string)
+}
+
+// Step is one visit: runs of the case on one kernel.
+type Step struct {
+	N      int    `json:"step"`
+	Point  int    `json:"point"`
+	Kernel string `json:"kernel"`
+	// Runs that answered, Hits among them; Silent runs said nothing about
+	// the target (boot failure, infra, another crash).
+	Runs, Hits, Silent int
+	// Leader and its posterior after the step.
+	Leader    string  `json:"leader"`
+	Posterior float64 `json:"posterior"`
+	Dir       string  `json:"dir"`
+}
+
+// Result is a bisection's answer.
+type Result struct {
+	Target string `json:"target"`
+	// Answer is the first kernel with the target (or, with Fix, without
+	// it); "" when the bisection is inconclusive or stopped early.
+	Answer     string   `json:"answer"`
+	Confidence float64  `json:"confidence"`
+	Credible   []string `json:"credible_set"`
+	// Stopped says why there is no answer, if there is none.
+	Stopped string   `json:"stopped,omitempty"`
+	Rate    float64  `json:"rate"`
+	Steps   []Step   `json:"steps"`
+	Runs    int      `json:"runs"`
+	Kernels []string `json:"kernels"`
+	// Posterior is P(culprit = kernel i) for the model's points.
+	Posterior []float64 `json:"posterior"`
+}
+
+// target decides whether a run showed what is bisected for, and whether
+// it said anything at all.
+type target struct {
+	kind string // signature, title, integrity, hang
+	sig  string
+	re   *regexp.Regexp
+	text string
+}
+
+func parseTarget(s string) (*target, error) {
+	kind, arg, _ := strings.Cut(s, ":")
+	switch kind {
+	case "signature":
+		return &target{kind: kind, sig: arg, text: s}, nil
+	case "title":
+		re, err := regexp.Compile(arg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --bad-if %s: %w", ErrInput, s, err)
+		}
+		return &target{kind: kind, re: re, text: s}, nil
+	case "integrity", "hang":
+		return &target{kind: kind, text: s}, nil
+	}
+	return nil, fmt.Errorf("%w: --bad-if %q: want signature:ID, title:RE, integrity or hang", ErrInput, s)
+}
+
+// judge returns (hit, answered) for a final run.
+func (t *target) judge(r *results.Run) (bool, bool) {
+	switch r.Verdict {
+	case verdict.Infra, verdict.Boot:
+		return false, false
+	}
+	var hit bool
+	switch t.kind {
+	case "signature":
+		hit = r.Signature == t.sig && t.sig != ""
+	case "title":
+		hit = r.Title != "" && t.re.MatchString(r.Title)
+	case "integrity":
+		hit = r.Verdict == verdict.Integrity
+	case "hang":
+		hit = r.Verdict == verdict.Hang
+	}
+	if !hit && r.Verdict == verdict.Crash {
+		return false, false // another crash says nothing about the target
+	}
+	return hit, true
+}
+
+// fromRun makes the default target from the first crash at the bad end.
+func fromRun(r *results.Run) *target {
+	switch {
+	case r.Signature != "":
+		return &target{kind: "signature", sig: r.Signature, text: "signature:" + r.Signature}
+	case r.Title != "":
+		return &target{kind: "title", re: regexp.MustCompile("^" + regexp.QuoteMeta(r.Title) + "$"), text: "title:" + r.Title}
+	case r.Verdict == verdict.Integrity:
+		return &target{kind: "integrity", text: "integrity"}
+	case r.Verdict == verdict.Hang:
+		return &target{kind: "hang", text: "hang"}
+	}
+	return nil
+}
+
+// bisector runs steps.
+type bisector struct {
+	cfg   Config
+	pts   []string // the model's points: 0 = without the target .. N = with it
+	step  int
+	runs  int
+	seed  int64
+	steps []Step
+}
+
+// run makes m runs of the case on point i's kernel and returns its final
+// runs.
+func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, error) {
+	b.step++
+	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(b.pts[i])))
+	eng := b.cfg.Engine
+	eng.Progress = nil
+	only := regexp.MustCompile("^" + regexp.QuoteMeta(b.cfg.Case) + "$")
+	c, err := campaign.Create(eng, campaign.Plan{Scenarios: []string{b.cfg.Scenario}, Out: dir, Seed: b.seed, Runs: m,
+		Only: only, Kernel: b.pts[i], Argv: []string{"faultline", "bisect", "step", b.pts[i]}})
+	if err != nil {
+		return nil, dir, err
+	}
+	defer c.Close()
+	b.seed += int64(m)
+	res := c.Run(ctx)
+	b.runs += m
+	if res.StoreErr != nil {
+		return nil, dir, res.StoreErr
+	}
+	if res.Status == "interrupted" {
+		return nil, dir, ctx.Err()
+	}
+	var final []*results.Run
+	for _, r := range res.Runs {
+		if r.Final {
+			final = append(final, r)
+		}
+	}
+	return final, dir, nil
+}
+
+func sanitize(s string) string {
+	return strings.NewReplacer("/", "_", ":", "_", "+", "_").Replace(s)
+}
+
+// Run bisects. It returns an answer, an inconclusive result with the
+// credible set, or a stop (the bad end does not reproduce; the good end
+// does) with the figures; errors are for requests it cannot run.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if len(cfg.Kernels) < 2 {
+		return nil, fmt.Errorf("%w: give at least two kernels (oldest first)", ErrInput)
+	}
+	if cfg.Confidence == 0 {
+		cfg.Confidence = 0.95
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = 80
+	}
+	if cfg.FalseRate == 0 {
+		cfg.FalseRate = 0.01
+	}
+	if cfg.Case == "" {
+		s, err := campaign.LoadScenario(cfg.Scenario, nil)
+		if err != nil && cfg.Engine.Signatures != nil {
+			s, err = campaign.LoadScenario(cfg.Scenario, cfg.Engine.Signatures.IDs())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInput, err)
+		}
+		cfg.Case = s.Name
+	}
+	var tgt *target
+	if cfg.BadIf != "" {
+		var err error
+		if tgt, err = parseTarget(cfg.BadIf); err != nil {
+			return nil, err
+		}
+	}
+	// The model's points run from "without the target" (0) to "with it"
+	// (N): oldest first for a regression, newest first for a fix.
+	pts := append([]string(nil), cfg.Kernels...)
+	if cfg.Fix {
+		for i, j := 0, len(pts)-1; i < j; i, j = i+1, j-1 {
+			pts[i], pts[j] = pts[j], pts[i]
+		}
+	}
+	b := &bisector{cfg: cfg, pts: pts, seed: cfg.Seed}
+	if b.seed == 0 {
+		b.seed = 1
+	}
+	res := &Result{Kernels: cfg.Kernels}
+	say := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			cfg.Progress(fmt.Sprintf(format, a...))
+		}
+	}
+	n := len(pts) - 1
+	counts := make([]stats.Counts, n+1)
+	// observe runs m at point i and adds what they say.
+	observe := func(i, m int, bs *stats.Bisection) (stats.Counts, error) {
+		runs, dir, err := b.run(ctx, i, m)
+		if err != nil {
+			return stats.Counts{}, err
+		}
+		var c stats.Counts
+		silent := 0
+		for _, r := range runs {
+			if tgt == nil {
+				tgt = fromRun(r)
+			}
+			if tgt == nil {
+				c.Runs++ // clean, before any target is known
+				continue
+			}
+			hit, answered := tgt.judge(r)
+			if !answered {
+				silent++
+				continue
+			}
+			c.Runs++
+			if hit {
+				c.Hits++
+			}
+		}
+		st := Step{N: b.step, Point: i, Kernel: pts[i], Runs: c.Runs, Hits: c.Hits, Silent: silent, Dir: dir}
+		if bs != nil {
+			bs.Add(i, c)
+			l, p := bs.Leader()
+			st.Leader, st.Posterior = pts[l], p
+		}
+		counts[i].Runs += c.Runs
+		counts[i].Hits += c.Hits
+		b.steps = append(b.steps, st)
+		lead := ""
+		if st.Leader != "" {
+			lead = fmt.Sprintf("; leader %s at %.2f", st.Leader, st.Posterior)
+		}
+		say("step %d: %s: %d of %d runs show it (%d silent), %d runs so far%s", st.N, pts[i], c.Hits, c.Runs, silent, b.runs, lead)
+		return c, nil
+	}
+	finish := func(bs *stats.Bisection, stopped string) *Result {
+		res.Steps, res.Runs, res.Stopped = b.steps, b.runs, stopped
+		if tgt != nil {
+			res.Target = tgt.text
+		}
+		if bs != nil {
+			res.Posterior = bs.Posterior()
+			res.Rate = bs.Rate()
+			for _, c := range bs.CredibleSet(cfg.Confidence) {
+				res.Credible = append(res.Credible, b.answerFor(c))
+			}
+		}
+		return res
+	}
+	// The end with the target first: until 5 hits or 10 runs.
+	var bad stats.Counts
+	for tried := 0; bad.Hits < 5 && bad.Runs < 10 && tried < 20 && b.runs < cfg.Budget; {
+		m := min(10-bad.Runs, 5)
+		c, err := observe(n, m, nil)
+		if err != nil {
+			return nil, err
+		}
+		tried += m
+		bad.Runs += c.Runs
+		bad.Hits += c.Hits
+	}
+	if bad.Hits == 0 {
+		return finish(nil, fmt.Sprintf("%s does not show the target in %d runs: nothing to bisect", pts[n], bad.Runs)), nil
+	}
+	// The other end must not show it (a few runs).
+	good, err := observe(0, 3, nil)
+	if err != nil {
+		return nil, err
+	}
+	if good.Hits > 0 {
+		return finish(nil, fmt.Sprintf("%s shows the target too (%d of %d runs): the range does not hold the change", pts[0], good.Hits, good.Runs)), nil
+	}
+	bs := stats.NewBisection(n, bad, cfg.FalseRate)
+	bs.Add(0, good)
+	for b.runs < cfg.Budget {
+		lead, p := bs.Leader()
+		if p >= cfg.Confidence {
+			// Verify: the culprit shows the target at least 3 times.
+			if counts[lead].Hits >= 3 {
+				res.Answer, res.Confidence = b.answerFor(lead), p
+				return finish(bs, ""), nil
+			}
+			if _, err := observe(lead, 3-counts[lead].Hits, bs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		point, m := bs.Next(1, 8)
+		if _, err := observe(point, min(m, cfg.Budget-b.runs), bs); err != nil {
+			return nil, err
+		}
+	}
+	_, p := bs.Leader()
+	res.Confidence = p
+	return finish(bs, fmt.Sprintf("inconclusive after %d runs (budget): the %.0f%% credible set holds %d kernels", b.runs, 100*cfg.Confidence, len(bs.CredibleSet(cfg.Confidence)))), nil
+}
+
+// answerFor names the kernel a culprit point stands for: itself for a
+// regression; for a fix, the point before it in the model (the next newer
+// kernel), the first without the target.
+func (b *bisector) answerFor(c int) string {
+	if b.cfg.Fix {
+		return b.pts[c-1]
+	}
+	return b.pts[c]
+}
+
+// WriteTable writes the steps, the target and the answer (or why there is
+// none).
+func (r *Result) WriteTable(w io.Writer, fix bool) {
+	fmt.Fprintf(w, "%-5s %-52s %5s %5s %7s  %s\n", "step", "kernel", "runs", "shown", "silent", "leader after it (confidence)")
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "%-5d %-52s %5d %5d %7d  %s (%.2f)\n", s.N, s.Kernel, s.Runs, s.Hits, s.Silent, s.Leader, s.Posterior)
+	}
+	fmt.Fprintf(w, "target %s, rate %.2f, %d runs\n", r.Target, r.Rate, r.Runs)
+	if r.Answer == "" {
+		fmt.Fprintf(w, "no answer: %s; credible set: %s\n", r.Stopped, strings.Join(r.Credible, ", "))
+		return
+	}
+	what := "first kernel with it"
+	if fix {
+		what = "first kernel without it"
+	}
+	fmt.Fprintf(w, "%s: %s (confidence %.3f)\n", what, r.Answer, r.Confidence)
+}

@@ -1,0 +1,117 @@
+package bisect
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"faultline/campaign"
+	"faultline/harness"
+	"faultline/harness/fakevm"
+	"faultline/kernels"
+	"faultline/verdict"
+)
+
+var warning = func() string {
+	b, err := os.ReadFile("../oops/testdata/warning-ext4-dirty-folio.log")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+const clean = `{"workload":"fsync","ops":10,"integrity":{"checked_bytes":4096,"bad_blocks":0,"ok":true}}`
+
+// kernelsK are k00..k11, "releases" in order; a run on kNN shows the WARNING
+// with probability p when NN >= culprit, and fails to boot now and then.
+func setup(t *testing.T, culprit int, p float64, fix bool) (Config, *fakevm.Pool) {
+	t.Helper()
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "s.yaml")
+	os.WriteFile(sc, []byte("name: s\nkernel: k00\nfs: {type: ext4}\nworkload: {name: fsync}\n"), 0o644)
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(uint64(culprit), 1))
+	pool := &fakevm.Pool{Script: func(o harness.Options) fakevm.Script {
+		mu.Lock()
+		defer mu.Unlock()
+		n, _ := strconv.Atoi(strings.TrimPrefix(o.Kernel.Name, "k"))
+		has := n >= culprit
+		if fix {
+			has = n < culprit
+		}
+		if rng.Float64() < 0.05 {
+			return fakevm.Script{BootFault: verdict.FaultBoot, Detail: "no agent"}
+		}
+		if has && rng.Float64() < p {
+			return fakevm.Script{Console: warning, RunFault: verdict.FaultCrash, Detail: "panic"}
+		}
+		return fakevm.Script{Stdout: clean}
+	}}
+	var ks []string
+	for i := range 12 {
+		ks = append(ks, fmt.Sprintf("k%02d", i))
+	}
+	cfg := Config{
+		Engine: campaign.Config{Executor: &campaign.Local{Pool: pool}, Parallel: 1,
+			Kernels: func(s string, _ func(string)) (*kernels.Kernel, error) { return &kernels.Kernel{Name: s}, nil }},
+		Scenario: sc, Kernels: ks, Fix: fix, Out: filepath.Join(dir, "out"), Budget: 120,
+	}
+	return cfg, pool
+}
+
+func TestBisectFindsTheCulprit(t *testing.T) {
+	for _, c := range []struct {
+		culprit int
+		p       float64
+		fix     bool
+		want    string
+	}{
+		{7, 1.0, false, "k07"},
+		{3, 0.5, false, "k03"},
+		{9, 1.0, true, "k09"}, // k00..k08 have it; k09 is the first without
+	} {
+		cfg, _ := setup(t, c.culprit, c.p, c.fix)
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Answer != c.want || res.Confidence < 0.95 || res.Target != "signature:seed-d-ext4-gup-dio-no-buffers" {
+			var b strings.Builder
+			res.WriteTable(&b, c.fix)
+			t.Errorf("culprit %d p %.1f fix %v: answer %q at %.2f, target %s; want %s\n%s", c.culprit, c.p, c.fix, res.Answer, res.Confidence, res.Target, c.want, b.String())
+		}
+		if _, err := os.Stat(filepath.Join(res.Steps[0].Dir, "faultline.db")); err != nil {
+			t.Errorf("step store: %v", err)
+		}
+	}
+}
+
+func TestBisectStops(t *testing.T) {
+	// The bad end never shows it: said, not guessed.
+	cfg, _ := setup(t, 99, 1, false)
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Answer != "" || !strings.Contains(res.Stopped, "does not show the target") {
+		t.Errorf("no crash anywhere: %+v %v", res, err)
+	}
+	// The good end shows it too.
+	cfg, _ = setup(t, 0, 1, false)
+	res, err = Run(context.Background(), cfg)
+	if err != nil || res.Answer != "" || !strings.Contains(res.Stopped, "shows the target too") {
+		t.Errorf("crash everywhere: %+v %v", res, err)
+	}
+	// Bad requests.
+	cfg.BadIf = "colour:red"
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Error("a bad --bad-if was accepted")
+	}
+	cfg.BadIf, cfg.Kernels = "", cfg.Kernels[:1]
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Error("one kernel was accepted")
+	}
+}

@@ -1,0 +1,101 @@
+//go:build !faultline_agent
+
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"faultline/bisect"
+	"faultline/campaign"
+	"faultline/harness"
+	"faultline/kernels"
+	"faultline/oops"
+)
+
+const bisectUsage = `Usage: faultline bisect --kernels SPEC,SPEC,...|FROM..TO [flags] SCENARIO
+
+Finds the first kernel of an ordered list that shows a crash (--fix: the
+first that no longer does), with a stated confidence: a noisy binary search
+that estimates the reproduction rate at the end that has the crash, runs the
+scenario's case where it splits the candidates most evenly, as many times
+as the expected information is worth, and stops at --confidence (or says
+which kernels remain). Runs that boot-fail, hit harness trouble or show
+another crash count for nothing. Each step is a campaign under OUT/steps/.
+Git histories and patch series are not bisected yet.
+
+Examples:
+  faultline bisect --kernels debian:6.1-cloud..debian:6.12-cloud --fix scenarios/seeds/seed-d-stock.yaml
+  faultline bisect --kernels 6.1-harness,6.1-mutant-seed-d --bad-if signature:seed-d-ext4-gup-dio-no-buffers scenarios/seeds/seed-d.yaml
+
+Exit status: 0 an answer, 1 inconclusive or stopped (the reason printed),
+2 bad usage, 125 harness trouble.
+
+Flags:
+`
+
+func cmdBisect(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, bisectUsage); fs.PrintDefaults() }
+	list := fs.String("kernels", "", "kernels oldest first: SPEC,SPEC,... or a Debian range debian:FROM..debian:TO")
+	var cfg bisect.Config
+	fs.BoolVar(&cfg.Fix, "fix", false, "find the first kernel without the crash")
+	fs.StringVar(&cfg.BadIf, "bad-if", "", "what counts as bad: signature:ID, title:RE, integrity or hang (default: the first crash at the bad end)")
+	fs.StringVar(&cfg.Case, "case", "", "the scenario's case (default: the scenario itself, no variant)")
+	fs.Float64Var(&cfg.Confidence, "confidence", 0.95, "posterior probability to stop at")
+	fs.IntVar(&cfg.Budget, "budget", 80, "runs at most")
+	fs.StringVar(&cfg.Out, "out", "", "directory for the steps and bisect.json (default faultline-out/bisect-DATE-TIME)")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the first run")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 || *list == "" {
+		return usageError("faultline bisect: give --kernels and one SCENARIO file")
+	}
+	store, err := kernels.NewStore()
+	if err != nil {
+		return fail(err)
+	}
+	if from, to, ok := strings.Cut(*list, ".."); ok {
+		if cfg.Kernels, err = store.DebianRange(from, to); err != nil {
+			return fail(fmt.Errorf("%w: %w", errUsage, err))
+		}
+	} else {
+		cfg.Kernels = strings.Split(*list, ",")
+	}
+	sigs, err := oops.LoadSignatures()
+	if err != nil {
+		return fail(err)
+	}
+	agent, err := harness.AgentBinary()
+	if err != nil {
+		return fail(err)
+	}
+	cfg.Scenario, cfg.Progress = fs.Arg(0), progress
+	cfg.Engine = campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Parallel: 1}
+	if cfg.Out == "" {
+		cfg.Out = "faultline-out/bisect-" + time.Now().Format("20060102-150405")
+	}
+	progress(fmt.Sprintf("bisecting %d kernels, %s .. %s, in %s", len(cfg.Kernels), cfg.Kernels[0], cfg.Kernels[len(cfg.Kernels)-1], cfg.Out))
+	res, err := bisect.Run(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeJSON(cfg.Out+"/bisect.json", res); err != nil {
+		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
+	}
+	if *jsonOut {
+		printJSON(res)
+	} else {
+		res.WriteTable(os.Stdout, cfg.Fix)
+	}
+	if res.Answer == "" {
+		return 1
+	}
+	return exitOK
+}
