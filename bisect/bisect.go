@@ -280,7 +280,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if bs != nil {
 			bs.Add(i, c)
 			l, p := bs.Leader()
-			st.Leader, st.Posterior = pts[l], p
+			st.Leader, st.Posterior = b.answerFor(l), p
 		}
 		counts[i].Runs += c.Runs
 		counts[i].Hits += c.Hits
