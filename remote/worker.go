@@ -19,6 +19,7 @@ import (
 
 	"faultline/campaign"
 	"faultline/kernels"
+	"faultline/verdict"
 )
 
 // Worker pulls jobs and runs them with its executor.
@@ -170,6 +171,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if meta != nil {
 		deliveries = int(meta.NumDelivered)
 	}
+	w.say("job %s (%s seed %d) started, delivery %d", job.ID, job.Case, job.Seed, deliveries)
 	stop := make(chan struct{})
 	go func() {
 		t := time.NewTicker(max(w.Options.AckWait/3, 100*time.Millisecond))
@@ -209,7 +211,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	w.mu.Lock()
 	w.done++
 	w.mu.Unlock()
-	w.say("job %s (%s seed %d): %s", job.ID, job.Case, job.Seed, res.Outcome.Fault)
+	w.say("job %s (%s seed %d) done: %s", job.ID, job.Case, job.Seed, faultOrOK(res.Outcome.Fault))
 }
 
 // run executes the job and uploads its files.
@@ -448,4 +450,11 @@ func untarKernel(r io.Reader, root, name string) error {
 		return err
 	}
 	return os.Rename(tmp, dst)
+}
+
+func faultOrOK(f verdict.Fault) string {
+	if f == verdict.FaultNone {
+		return "ran to its end"
+	}
+	return string(f)
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,11 +57,11 @@ func TestRunNATS(t *testing.T) {
 	needKernel(t)
 	tmp, dir := t.TempDir(), t.TempDir()
 	url := natsServer(t, filepath.Join(dir, "js"))
-	logs := map[string]*strings.Builder{}
+	logs := map[string]*lockedBuf{}
 	for _, id := range []string{"wa", "wb"} {
 		w := exec.Command(binary, "worker", "--nats", url, "--id", id, "--dir", filepath.Join(dir, id))
 		w.Env = append(os.Environ(), "TMPDIR="+tmp)
-		log := &strings.Builder{}
+		log := &lockedBuf{}
 		logs[id] = log
 		w.Stderr = log
 		if err := w.Start(); err != nil {
@@ -116,23 +118,46 @@ func TestRunNATS(t *testing.T) {
 	if err := co.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second)
+	started := regexp.MustCompile(`\(d-slow seed \d+\) started`)
+	done := regexp.MustCompile(`\(d-slow seed \d+\) done`)
+	count := func(re *regexp.Regexp) int { return len(re.FindAllString(logs["wa"].String()+logs["wb"].String(), -1)) }
+	// Kill it once both jobs are out (each worker has started one).
+	for deadline := time.Now().Add(60 * time.Second); count(started) < 2 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	_ = co.Process.Kill()
 	_ = co.Wait()
-	jobs := func() int { return strings.Count(logs["wa"].String()+logs["wb"].String(), "(d-slow seed") }
-	for deadline := time.Now().Add(90 * time.Second); jobs() < 2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(90 * time.Second); count(done) < 2 && time.Now().Before(deadline); {
 		time.Sleep(500 * time.Millisecond)
 	}
-	if jobs() != 2 {
-		t.Fatalf("the workers finished %d of the 2 jobs of the killed coordinator", jobs())
+	if count(done) != 2 {
+		t.Fatalf("the workers finished %d of the 2 jobs of the killed coordinator", count(done))
 	}
 	res := faultline(t, tmp, "", "run", "--nats", url, "--resume", killedOut)
 	if res.code != 0 {
 		t.Fatalf("resume: exit %d: %s", res.code, res.stderr)
 	}
 	kc := report(t, tmp, killedOut)
-	if kc.Summary.Finished != 2 || kc.Summary.Verdicts["clean"] != 2 || jobs() != 2 {
-		t.Errorf("after resume: %+v; the workers ran d-slow %d times (want 2)", kc.Summary, jobs())
+	if kc.Summary.Finished != 2 || kc.Summary.Verdicts["clean"] != 2 || count(started) != 2 {
+		t.Errorf("after resume: %+v; the workers started d-slow %d times (want 2)", kc.Summary, count(started))
 	}
 	noQEMULeft(t, tmp)
+}
+
+// lockedBuf is a process's stderr, read while it is written.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
