@@ -283,3 +283,21 @@ func (s *Store) DebianRange(from, to string) ([]string, error) {
 	}
 	return all[i : j+1], nil
 }
+
+// AvailableDebian returns every Debian kernel package in the apt lists
+// (fetched or not), oldest first: the releases a debian:FROM..TO range
+// walks.
+func (s *Store) AvailableDebian() ([]string, error) {
+	names, err := s.Apt.PackageNames("linux-image-")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if strings.HasSuffix(n, "-amd64-unsigned") {
+			out = append(out, n)
+		}
+	}
+	sortPackages(out)
+	return out, nil
+}

@@ -26,6 +26,8 @@ scenario's case where it splits the candidates most evenly, as many times
 as the expected information is worth, and stops at --confidence (or says
 which kernels remain). Runs that boot-fail, hit harness trouble or show
 another crash count for nothing. Each step is a campaign under OUT/steps/.
+A Debian range walks every release in the apt lists between its ends
+(faultline kernels list --available).
 Git histories and patch series are not bisected yet.
 
 Examples:

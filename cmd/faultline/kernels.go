@@ -21,7 +21,7 @@ import (
 const kernelsUsage = `Usage:
   faultline kernels fetch SPEC...
   faultline kernels build [--jobs N] [--json] BUILDSPEC...
-  faultline kernels list [--json]
+  faultline kernels list [--json] [--available]
   faultline kernels show SPEC [--json] [--probe]
   faultline kernels prune [--dry-run] [--json]
 
@@ -57,6 +57,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	jobs := fs.Int("jobs", runtime.NumCPU(), "build: make -j")
 	probe := fs.Bool("probe", false, "show: boot the kernel and probe its BPF features in the guest (cached beside the kernel)")
 	dryRun := fs.Bool("dry-run", false, "prune: list what would be removed, remove nothing")
+	available := fs.Bool("available", false, "list: every Debian kernel in the apt lists, oldest first (what a bisect range walks)")
 	if code, ok := parseFlags(fs, reorder(args[1:])); !ok {
 		return code
 	}
@@ -82,6 +83,14 @@ func cmdKernels(ctx context.Context, args []string) int {
 	case "build":
 		return cmdKernelsBuild(ctx, store, fs.Args(), *jobs, *asJSON)
 	case "list":
+		if *available {
+			names, err := store.AvailableDebian()
+			if err != nil {
+				return fail(err)
+			}
+			fmt.Println(strings.Join(names, "\n"))
+			return exitOK
+		}
 		ks, err := store.List()
 		if err != nil {
 			return fail(err)
