@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -154,6 +155,8 @@ func fromRun(r *results.Run) *target {
 // bisector runs steps.
 type bisector struct {
 	cfg   Config
+	store *results.Store
+	id    int64
 	pts   []string // the model's points: 0 = without the target .. N = with it
 	step  int
 	runs  int
@@ -242,6 +245,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if b.seed == 0 {
 		b.seed = 1
 	}
+	store, err := results.OpenStore(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	b.store = store
+	if b.id, err = store.CreateBisection(map[string]any{"scenario": cfg.Scenario, "case": cfg.Case, "kernels": cfg.Kernels, "fix": cfg.Fix,
+		"bad_if": cfg.BadIf, "confidence": cfg.Confidence, "budget": cfg.Budget, "seed": cfg.Seed}); err != nil {
+		return nil, err
+	}
 	res := &Result{Kernels: cfg.Kernels}
 	say := func(format string, a ...any) {
 		if cfg.Progress != nil {
@@ -285,6 +298,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		counts[i].Runs += c.Runs
 		counts[i].Hits += c.Hits
 		b.steps = append(b.steps, st)
+		rec := results.BisectionStep{Step: st.N, Kernel: st.Kernel, Runs: st.Runs, Hits: st.Hits, Silent: st.Silent,
+			Leader: st.Leader, Confidence: st.Posterior, Dir: relDir(cfg.Out, dir)}
+		if bs != nil {
+			rec.Posterior = bs.Posterior()[1:]
+		}
+		if err := b.store.AddBisectionStep(b.id, rec); err != nil {
+			return c, err
+		}
 		lead := ""
 		if st.Leader != "" {
 			lead = fmt.Sprintf("; leader %s at %.2f", st.Leader, st.Posterior)
@@ -293,6 +314,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return c, nil
 	}
 	finish := func(bs *stats.Bisection, stopped string) *Result {
+		defer b.record(res)
 		res.Steps, res.Runs, res.Stopped = b.steps, b.runs, stopped
 		if tgt != nil {
 			res.Target = tgt.text
@@ -381,4 +403,55 @@ func (r *Result) WriteTable(w io.Writer, fix bool) {
 		what = "first kernel without it"
 	}
 	fmt.Fprintf(w, "%s: %s (confidence %.3f)\n", what, r.Answer, r.Confidence)
+}
+
+func relDir(base, dir string) string {
+	if r, err := filepath.Rel(base, dir); err == nil {
+		return r
+	}
+	return dir
+}
+
+// record stores the result and writes OUT/report.html: the answer and the
+// posterior over the candidates step by step.
+func (b *bisector) record(res *Result) {
+	status := "done"
+	switch {
+	case res.Answer == "" && strings.HasPrefix(res.Stopped, "inconclusive"):
+		status = "inconclusive"
+	case res.Answer == "":
+		status = "stopped"
+	}
+	if err := b.store.FinishBisection(b.id, status, res.Answer, res.Confidence, res); err != nil {
+		b.say("%v", err)
+		return
+	}
+	all, err := b.store.Bisections()
+	if err != nil || len(all) == 0 {
+		return
+	}
+	var names []string
+	for c := 1; c < len(b.pts); c++ {
+		names = append(names, b.answerFor(c))
+	}
+	what := "first kernel with"
+	if b.cfg.Fix {
+		what = "first kernel without"
+	}
+	title := fmt.Sprintf("faultline bisect: %s %s (%s)", what, res.Target, b.cfg.Case)
+	f, err := os.Create(filepath.Join(b.cfg.Out, "report.html"))
+	if err != nil {
+		b.say("%v", err)
+		return
+	}
+	defer f.Close()
+	if err := results.WriteBisectionHTML(f, title, names, all[len(all)-1]); err != nil {
+		b.say("%v", err)
+	}
+}
+
+func (b *bisector) say(format string, a ...any) {
+	if b.cfg.Progress != nil {
+		b.cfg.Progress(fmt.Sprintf(format, a...))
+	}
 }

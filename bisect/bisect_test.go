@@ -15,6 +15,7 @@ import (
 	"faultline/harness"
 	"faultline/harness/fakevm"
 	"faultline/kernels"
+	"faultline/results"
 	"faultline/verdict"
 )
 
@@ -88,6 +89,20 @@ func TestBisectFindsTheCulprit(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(res.Steps[0].Dir, "faultline.db")); err != nil {
 			t.Errorf("step store: %v", err)
+		}
+		st, err := results.OpenExisting(cfg.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := st.Bisections()
+		st.Close()
+		if err != nil || len(bs) != 1 || bs[0].Status != "done" || bs[0].Answer != c.want || len(bs[0].Steps) != len(res.Steps) ||
+			len(bs[0].Steps[len(bs[0].Steps)-1].Posterior) != 11 {
+			t.Errorf("stored bisection: %+v %v", bs, err)
+		}
+		html, err := os.ReadFile(filepath.Join(cfg.Out, "report.html"))
+		if err != nil || !strings.Contains(string(html), c.want) || !strings.Contains(string(html), "<svg") {
+			t.Errorf("report.html: %v", err)
 		}
 	}
 }

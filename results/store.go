@@ -65,6 +65,12 @@ CREATE TABLE IF NOT EXISTS counters (
   per_second REAL, attached INTEGER, reason TEXT, PRIMARY KEY (run, kind, name));
 CREATE TABLE IF NOT EXISTS integrity (
   run INTEGER PRIMARY KEY, checked_bytes INTEGER, bad_blocks INTEGER, ok INTEGER, first_bad TEXT);
+CREATE TABLE IF NOT EXISTS bisections (
+  id INTEGER PRIMARY KEY, created TEXT NOT NULL, request TEXT NOT NULL, status TEXT NOT NULL,
+  answer TEXT, confidence REAL, result TEXT);
+CREATE TABLE IF NOT EXISTS bisection_steps (
+  bisection INTEGER NOT NULL, step INTEGER NOT NULL, kernel TEXT NOT NULL, runs INTEGER, hits INTEGER,
+  silent INTEGER, leader TEXT, confidence REAL, posterior TEXT, dir TEXT, PRIMARY KEY (bisection, step));
 `
 
 // OpenStore opens (creating if needed) the store in dir.
