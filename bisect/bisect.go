@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"faultline/campaign"
+	"faultline/oops"
 	"faultline/results"
 	"faultline/stats"
 	"faultline/verdict"
@@ -203,7 +204,7 @@ func sanitize(s string) string {
 // Run bisects. It returns an answer, an inconclusive result with the
 // credible set, or a stop (the bad end does not reproduce; the good end
 // does) with the figures; errors are for requests it cannot run.
-func Run(ctx context.Context, cfg Config) (*Result, error) {
+func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if len(cfg.Kernels) < 2 {
 		return nil, fmt.Errorf("%w: give at least two kernels (oldest first)", ErrInput)
 	}
@@ -216,11 +217,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.FalseRate == 0 {
 		cfg.FalseRate = 0.01
 	}
-	if cfg.Case == "" {
-		s, err := campaign.LoadScenario(cfg.Scenario, nil)
-		if err != nil && cfg.Engine.Signatures != nil {
-			s, err = campaign.LoadScenario(cfg.Scenario, cfg.Engine.Signatures.IDs())
+	if cfg.Engine.Signatures == nil {
+		sigs, err := oops.LoadSignatures()
+		if err != nil {
+			return nil, err
 		}
+		cfg.Engine.Signatures = sigs
+	}
+	if cfg.Case == "" {
+		s, err := campaign.LoadScenario(cfg.Scenario, cfg.Engine.Signatures.IDs())
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInput, err)
 		}
@@ -255,6 +260,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		"bad_if": cfg.BadIf, "confidence": cfg.Confidence, "budget": cfg.Budget, "seed": cfg.Seed}); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // an interrupt or harness trouble: the steps so far stay recorded
+			_ = store.FinishBisection(b.id, "failed: "+err.Error(), "", 0, b.steps)
+		}
+	}()
 	res := &Result{Kernels: cfg.Kernels}
 	say := func(format string, a ...any) {
 		if cfg.Progress != nil {

@@ -130,3 +130,29 @@ func TestBisectStops(t *testing.T) {
 		t.Error("one kernel was accepted")
 	}
 }
+
+// TestBisectFailureKeepsSteps: a step that cannot run (here a kernel that
+// does not resolve) ends the bisection with an error; the steps before it
+// stay in the store and the bisection is marked failed.
+func TestBisectFailureKeepsSteps(t *testing.T) {
+	cfg, _ := setup(t, 6, 1, false)
+	resolve := cfg.Engine.Kernels
+	cfg.Engine.Kernels = func(s string, p func(string)) (*kernels.Kernel, error) {
+		if s != "k00" && s != "k11" {
+			return nil, fmt.Errorf("no kernel %s", s)
+		}
+		return resolve(s, p)
+	}
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "no kernel") {
+		t.Fatalf("err %v, want the resolver's", err)
+	}
+	st, err := results.OpenExisting(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bs, err := st.Bisections()
+	if err != nil || len(bs) != 1 || !strings.HasPrefix(bs[0].Status, "failed: ") || len(bs[0].Steps) != 2 {
+		t.Errorf("stored: %+v %v; want failed with the 2 end steps", bs, err)
+	}
+}

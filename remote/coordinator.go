@@ -46,6 +46,9 @@ type Coordinator struct {
 	uploaded map[string]bool       // built kernels in KernelsBucket
 	cons     jetstream.ConsumeContext
 	ownConn  bool
+	liveMu   sync.Mutex
+	live     bool      // workerLive's last answer
+	liveAt   time.Time // and when it asked
 	sub      *nats.Subscription
 }
 
@@ -66,7 +69,7 @@ func (c *Coordinator) start(ctx context.Context, camp string) error {
 	if c.NoWorker <= 0 {
 		c.NoWorker = 2 * time.Minute
 	}
-	if err := Setup(ctx, c.JS, Options{}); err != nil {
+	if err := Setup(ctx, c.JS); err != nil {
 		return err
 	}
 	// What the stream already holds for this campaign is read before the
@@ -213,7 +216,7 @@ func (c *Coordinator) Execute(ctx context.Context, j campaign.Job) *verdict.Outc
 			return fail(verdict.FaultInterrupted, "%v (the job may still finish on its worker: faultline run --resume collects it)", ctx.Err())
 		case <-check.C:
 			// A job nobody can take is reported, not waited on for ever.
-			if live, _ := c.liveFor(ctx, c.Labels); live {
+			if c.workerLive(ctx) {
 				noWorkerSince = time.Time{}
 				continue
 			}
@@ -244,6 +247,18 @@ func (c *Coordinator) earlyFor(id string) *ResultMsg {
 		}
 	}
 	return nil
+}
+
+// workerLive reports whether a live worker can take the campaign's jobs,
+// asking the workers bucket at most once every 2 s however many jobs wait.
+func (c *Coordinator) workerLive(ctx context.Context) bool {
+	c.liveMu.Lock() // not c.mu: the outcomes keep coming while it asks
+	defer c.liveMu.Unlock()
+	if time.Since(c.liveAt) >= 2*time.Second {
+		c.live, _ = c.liveFor(ctx, c.Labels)
+		c.liveAt = time.Now()
+	}
+	return c.live
 }
 
 // liveFor reports whether some live worker's labels satisfy need.

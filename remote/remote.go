@@ -72,7 +72,13 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
 	fs.StringVar(&o.TLSCert, "nats-tls-cert", "", "client certificate for NATS (with --nats-tls-key)")
 	fs.StringVar(&o.TLSKey, "nats-tls-key", "", "client key for NATS")
-	fs.DurationVar(&o.AckWait, "nats-ack-wait", 30*time.Second, "a job without a worker heartbeat this long is redelivered")
+}
+
+// RegisterWorkerFlags adds the flags that set the workers' consumers: how
+// long a job may go without a heartbeat, how often it is delivered. (The
+// workers create the consumers, so a coordinator has no say in them.)
+func (o *Options) RegisterWorkerFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.AckWait, "nats-ack-wait", 30*time.Second, "a job without this worker's heartbeat this long is redelivered")
 	fs.IntVar(&o.MaxDeliver, "nats-max-deliver", 3, "deliveries of a job before it is given up as infra-error")
 }
 
@@ -113,7 +119,7 @@ func Connect(o Options, name string) (*nats.Conn, error) {
 }
 
 // Setup creates (or updates) the streams and buckets faultline uses.
-func Setup(ctx context.Context, js jetstream.JetStream, o Options) error {
+func Setup(ctx context.Context, js jetstream.JetStream) error {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: JobsStream, Subjects: []string{jobsPrefix + ">"}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, Duplicates: 24 * time.Hour,

@@ -375,7 +375,7 @@ func TestBuiltKernelTravels(t *testing.T) {
 	defer s.Shutdown()
 	nc, js := connect(t, s.ClientURL())
 	ctx := context.Background()
-	if err := Setup(ctx, js, Options{}); err != nil {
+	if err := Setup(ctx, js); err != nil {
 		t.Fatal(err)
 	}
 	src := filepath.Join(t.TempDir(), "6.1-harness-abc123")

@@ -80,7 +80,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.Options.MaxDeliver <= 0 {
 		w.Options.MaxDeliver = 3
 	}
-	if err := Setup(ctx, w.JS, w.Options); err != nil {
+	if err := Setup(ctx, w.JS); err != nil {
 		return err
 	}
 	kv, err := w.JS.KeyValue(ctx, WorkersBucket)

@@ -70,9 +70,3 @@ func FisherGreater(a, b Counts) float64 {
 	}
 	return math.Min(1, math.Exp(logSumExp(terms)))
 }
-
-// BetaMean is the mean of the Beta(1+hits, 1+misses) posterior of a rate
-// under a uniform prior.
-func BetaMean(c Counts) float64 {
-	return float64(c.Hits+1) / float64(c.Runs+2)
-}

@@ -35,6 +35,7 @@ func cmdWorker(ctx context.Context, args []string) int {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, workerUsage); fs.PrintDefaults() }
 	var o remote.Options
 	o.RegisterFlags(fs)
+	o.RegisterWorkerFlags(fs)
 	capacity := fs.Int("capacity", 1, "VMs at once (each needs its vCPUs' host cores to itself for races to show)")
 	labels := fs.String("labels", "", "what this host offers, comma-separated (e.g. kvm,x86-64)")
 	host, _ := os.Hostname()
