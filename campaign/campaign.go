@@ -180,8 +180,8 @@ func (cfg *Config) defaults() error {
 	return nil
 }
 
-// ScenarioFiles expands directories into their *.yaml files.
-func ScenarioFiles(args []string) ([]string, error) {
+// scenarioFiles expands directories into their *.yaml files.
+func scenarioFiles(args []string) ([]string, error) {
 	var files []string
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -208,7 +208,7 @@ func Create(cfg Config, p Plan) (*Campaign, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	files, err := ScenarioFiles(p.Scenarios)
+	files, err := scenarioFiles(p.Scenarios)
 	if err != nil {
 		return nil, err
 	}
@@ -338,9 +338,6 @@ func Resume(cfg Config, dir string) (*Campaign, error) {
 
 // Close closes the campaign's store.
 func (c *Campaign) Close() error { return c.Store.Close() }
-
-// Plan returns the campaign's planned runs.
-func (c *Campaign) Plan() []results.PlannedRun { return c.plan }
 
 // Status returns the campaign's progress now.
 func (c *Campaign) Status() Status {

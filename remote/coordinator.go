@@ -364,7 +364,9 @@ func (c *Coordinator) collect(ctx context.Context, j campaign.Job, r *ResultMsg)
 			return obs.GetFile(ctx, name, filepath.Join(j.Dir, filepath.Base(base)))
 		})
 		if err != nil {
-			o.StorageError = fmt.Sprintf("fetch %s from %s: %v", name, RunsBucket, err)
+			// Bus trouble, not a full disk here: the run is infra-error (and
+			// retried), the campaign goes on.
+			o.Fault, o.Error = verdict.FaultInfra, fmt.Sprintf("fetch %s from %s: %v", name, RunsBucket, err)
 			return o
 		}
 		if obs, err := c.JS.ObjectStore(ctx, RunsBucket); err == nil {

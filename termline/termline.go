@@ -33,9 +33,6 @@ func New(f *os.File, quiet bool) *Writer {
 	return &Writer{f: f, quiet: quiet, tty: !quiet && term.IsTerminal(int(f.Fd()))}
 }
 
-// TTY reports whether the stream is a terminal.
-func (w *Writer) TTY() bool { return w.tty }
-
 // Line prints a line (above the status line on a terminal).
 func (w *Writer) Line(s string) {
 	if w.quiet {
