@@ -103,7 +103,7 @@ func (l *Local) Execute(ctx context.Context, j Job) *verdict.Outcome {
 	}
 	vm, err := l.Pool.Create(harness.Options{
 		Kernel: k, FS: c.FS, MkfsOpts: c.Mkfs, MountOpts: strings.Join(c.Mount, ","), DiskSize: c.DiskSize,
-		CPUs: c.CPUs, MemoryMB: c.MemoryMB, NUMANodes: c.NUMA, CPUModel: c.CPUModel, Accel: accel, BootTimeout: l.BootTimeout,
+		CPUs: c.CPUs, MemoryMB: c.MemoryMB, NUMANodes: c.NUMA, Net: c.Net, CPUModel: c.CPUModel, Accel: accel, BootTimeout: l.BootTimeout,
 		Cmdline: c.Append, ConsolePath: out.Console, Agent: l.Agent, Progress: l.Progress,
 	})
 	if err != nil {

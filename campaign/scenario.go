@@ -71,6 +71,8 @@ type VMSpec struct {
 	// CPU is QEMU's -cpu model under TCG ("max" if empty), e.g.
 	// "max,erms=off,fsrm=off".
 	CPU string `yaml:"cpu"`
+	// Net gives the guest a user-mode network (none by default).
+	Net bool `yaml:"net"`
 }
 
 // FSSpec is the scratch filesystem.
@@ -111,6 +113,7 @@ type Case struct {
 	CPUs        int
 	MemoryMB    int
 	NUMA        int
+	Net         bool
 	CPUModel    string
 	DiskSize    int64
 	Append      []string
@@ -332,7 +335,7 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 func (s *Scenario) Cases(runs int) []*Case {
 	base := &Case{
 		Name: s.Name, Scenario: s, Kernel: s.Kernel,
-		CPUs: orDefault(s.VM.CPUs, 2), MemoryMB: 1024, NUMA: orDefault(s.VM.NUMA, 1), CPUModel: s.VM.CPU, DiskSize: 4 << 30,
+		CPUs: orDefault(s.VM.CPUs, 2), MemoryMB: 1024, NUMA: orDefault(s.VM.NUMA, 1), Net: s.VM.Net, CPUModel: s.VM.CPU, DiskSize: 4 << 30,
 		Append: s.VM.Append, FS: s.FS.Type, Mkfs: s.FS.Mkfs, Mount: s.FS.Mount,
 		Workload: s.Workload.Name, Params: s.Workload.params, Command: s.Workload.Command, Limits: s.limits,
 		Inject: s.Inject, Duration: s.Duration, Runs: orDefault(s.Runs, 1), Timeout: s.Timeout,

@@ -14,10 +14,10 @@ type Config struct {
 	MountOpts string `json:"mount_opts,omitempty"`
 	// ScratchDev is the scratch disk's device node in the guest.
 	ScratchDev string `json:"scratch_dev,omitempty"`
+	// Port is the name of the virtio-serial port the agent serves SSH on
+	// (the host end is a unix socket in the VM's private directory).
+	Port string `json:"port"`
 	// IP is the guest's address with prefix on the user-mode network
-	// (10.0.2.15/24); Gateway is the host side (10.0.2.2).
-	IP      string `json:"ip"`
-	Gateway string `json:"gateway"`
-	// SSHPort is the port the agent serves SSH on.
-	SSHPort int `json:"ssh_port"`
+	// (10.0.2.15/24), empty when the guest has no network.
+	IP string `json:"ip,omitempty"`
 }

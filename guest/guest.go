@@ -13,9 +13,13 @@ const ConfigPath = "/etc/faultline/agent.json"
 const ScratchDir = "/mnt/scratch"
 
 // ListeningLine is what the agent prints on the console once its SSH server
-// accepts connections; the host may handshake while setup finishes.
+// has opened its port; the handshake overlaps the rest of the setup.
 const ListeningLine = "faultline-agent: listening"
 
 // ReadyLine is what the agent prints on the console once the guest is set up
 // (scratch disk mounted): commands may run.
 const ReadyLine = "faultline-agent: ready"
+
+// PortName is the name of the virtio-serial port that carries the agent's
+// SSH connection.
+const PortName = "faultline.agent"

@@ -36,45 +36,41 @@ func Init() {
 	}
 	t := time.Now()
 	// devtmpfs first, for the console; then the modules start loading,
-	// because the network's chain of modules is the longest step of the
-	// boot, and the other mounts and the server's start overlap it.
+	// the agent's port (virtio_console) first, because the SSH server
+	// waits for it, and the other mounts and the server's start overlap
+	// the loading.
 	if err := mountAll(baseMounts[:1]); err != nil {
 		failSetup(err)
 	}
 	trace("init: main")
-	waitModules := loadModules("/lib/modules/order", netModules...)
-	// The SSH server reads its configuration itself and listens at once;
-	// PID 1 closes this pipe when the network is up, and the server then
-	// says it is listening (a connection that arrived before eth0 had its
-	// address would wait for a SYN retry).
-	r, netUp, err := os.Pipe()
-	if err != nil {
-		failSetup(err)
-	}
-	srv := exec.Command("/init", ServeArg)
-	srv.Stdout, srv.Stderr = os.Stdout, os.Stderr
-	srv.ExtraFiles = []*os.File{r}
-	if err := srv.Start(); err != nil {
-		failSetup(fmt.Errorf("start server: %w", err))
-	}
-	r.Close()
-	if err := mountAll(baseMounts[1:]); err != nil {
-		failSetup(err)
-	}
-	step("mounts", t)
 	cfg, err := readConfig()
 	if err != nil {
 		failSetup(err)
 	}
-	t = time.Now()
-	waitModules(netModules...)
-	step("net modules", t)
+	first := portModules
+	if cfg.IP != "" {
+		first = append(append([]string{}, netModules...), portModules...)
+	}
+	waitModules := loadModules("/lib/modules/order", first...)
+	srv := exec.Command("/init", ServeArg)
+	srv.Stdout, srv.Stderr = os.Stdout, os.Stderr
+	if err := srv.Start(); err != nil {
+		failSetup(fmt.Errorf("start server: %w", err))
+	}
+	if err := mountAll(baseMounts[1:]); err != nil {
+		failSetup(err)
+	}
+	step("mounts", t)
+	if cfg.IP != "" {
+		t = time.Now()
+		waitModules(first...)
+		step("net modules", t)
+	}
 	t = time.Now()
 	if err := setupSystem(cfg); err != nil {
 		failSetup(err)
 	}
-	netUp.Close()
-	step("net", t)
+	step("system", t)
 	t = time.Now()
 	waitModules()
 	step("other modules", t)
@@ -207,6 +203,9 @@ func setupSystem(cfg *Config) error {
 	// Let user space in the guest see everything the kernel does.
 	_ = os.WriteFile("/proc/sys/kernel/kptr_restrict", []byte("0"), 0o644)
 	_ = os.WriteFile("/proc/sys/kernel/dmesg_restrict", []byte("0"), 0o644)
+	if cfg.IP == "" {
+		return nil
+	}
 	return network(cfg)
 }
 
@@ -222,12 +221,15 @@ func openConsole() {
 	}
 }
 
-// netModules are the modules the network needs, in the order they load;
-// built-in ones are simply not in the order file. They load before all
-// others, and virtio_net before virtio_pci, so that virtio_pci's probe
-// binds the network device at once but leaves the disk and entropy devices
+// portModules are the modules the agent's port needs, in the order they
+// load; built-in ones are simply not in the order file. They load before all
+// others, and virtio_console before virtio_pci, so that virtio_pci's probe
+// binds the port's device at once but leaves the disk and entropy devices
 // to their drivers' own loading, off the path to the SSH server.
-var netModules = []string{"virtio_net", "virtio_pci"}
+var portModules = []string{"virtio_console", "virtio_pci"}
+
+// netModules are the modules a guest network needs (only with one).
+var netModules = []string{"virtio_net"}
 
 // loadModules starts loading the modules the order file lists ("PATH NAME
 // DEPS"), each as soon as the modules it needs are loaded, in parallel
@@ -371,9 +373,9 @@ func readConfig() (*Config, error) {
 	return &cfg, nil
 }
 
-// network brings up lo and eth0 with the guest's address, by ioctl: no
-// process to start. The host (the user-mode network's gateway) is on-link,
-// so no route is needed.
+// network brings up lo and eth0 with the guest's address, and a default
+// route through the user-mode network's gateway, by ioctl: no process to
+// start.
 func network(cfg *Config) error {
 	ip, ipnet, err := net.ParseCIDR(cfg.IP)
 	if err != nil {
@@ -405,7 +407,17 @@ func network(cfg *Config) error {
 			return fmt.Errorf("network: set eth0 address %s: %w (virtio_net loaded?)", cfg.IP, err)
 		}
 	}
-	return ifUp(fd, "eth0")
+	if err := ifUp(fd, "eth0"); err != nil {
+		return err
+	}
+	// The user-mode network's gateway is the host's side: the first
+	// address of the subnet ending in .2 (QEMU's default layout).
+	gw := ipnet.IP.To4()
+	gw = net.IPv4(gw[0], gw[1], gw[2], 2)
+	if out, err := exec.Command("/bin/busybox", "ip", "route", "add", "default", "via", gw.String()).CombinedOutput(); err != nil {
+		return fmt.Errorf("network: default route via %s: %w: %s", gw, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func ifUp(fd int, name string) error {

@@ -8,10 +8,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
@@ -23,8 +25,10 @@ import (
 const PoweroffRequest = "poweroff@faultline"
 
 // Serve runs the agent's SSH server until the guest is powered off. It
-// reads the configuration from the initramfs, listens at once, and says so
-// on the console when Init closes file descriptor 3 (the network is up).
+// reads the configuration from the initramfs, opens the virtio-serial port
+// as soon as it appears, says so on the console, and serves one SSH
+// connection at a time on it (SSH multiplexes every channel the controller
+// needs over that one connection).
 func Serve() {
 	trace("server: main")
 	cfg, err := readConfig()
@@ -37,22 +41,65 @@ func Serve() {
 		logf("server: %v", err)
 		os.Exit(1)
 	}
-	l, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.SSHPort))
+	dev, err := findPort(cfg.Port, 20*time.Second)
 	if err != nil {
-		logf("server: %v", err)
+		statusLine(SetupFailedPrefix + err.Error())
 		os.Exit(1)
 	}
-	_, _ = io.Copy(io.Discard, os.NewFile(3, "network-up"))
-	statusLine(ListeningLine)
+	announced := false
 	for {
-		c, err := l.Accept()
+		f, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err != nil {
-			logf("accept: %v", err)
-			continue
+			logf("server: open %s: %v", dev, err)
+			os.Exit(1)
 		}
-		go serveConn(c, srv)
+		if !announced {
+			statusLine(ListeningLine)
+			announced = true
+		}
+		// Reading a port whose host end is not connected returns EOF at
+		// once: the handshake fails, and the port is opened again.
+		if !serveConn(&portConn{f: f}, srv) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
+
+// findPort waits for the virtio-serial port named name and returns its
+// device node. Without udev the node is /dev/vportNpM; sysfs names it.
+func findPort(name string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ents, _ := os.ReadDir("/sys/class/virtio-ports")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/sys/class/virtio-ports", e.Name(), "name"))
+			if err == nil && strings.TrimSpace(string(b)) == name {
+				return "/dev/" + e.Name(), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("virtio-serial port %q did not appear within %v (the kernel needs virtio_console: CONFIG_VIRTIO_CONSOLE)", name, timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// portConn is a virtio-serial port as a net.Conn for the SSH server.
+type portConn struct{ f *os.File }
+
+func (c *portConn) Read(b []byte) (int, error)         { return c.f.Read(b) }
+func (c *portConn) Write(b []byte) (int, error)        { return c.f.Write(b) }
+func (c *portConn) Close() error                       { return c.f.Close() }
+func (c *portConn) LocalAddr() net.Addr                { return portAddr{} }
+func (c *portConn) RemoteAddr() net.Addr               { return portAddr{} }
+func (c *portConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
+func (c *portConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *portConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
+
+type portAddr struct{}
+
+func (portAddr) Network() string { return "virtio-serial" }
+func (portAddr) String() string  { return PortName }
 
 // NewServerConfig makes the SSH server configuration: the controller's host
 // key, and public-key authentication with the one authorized key.
@@ -78,12 +125,13 @@ func NewServerConfig(cfg *Config) (*ssh.ServerConfig, error) {
 	return srv, nil
 }
 
-func serveConn(c net.Conn, srv *ssh.ServerConfig) {
-	trace("server: accepted")
+// serveConn serves one SSH connection until it ends; false when the
+// handshake failed.
+func serveConn(c net.Conn, srv *ssh.ServerConfig) bool {
 	conn, chans, reqs, err := ssh.NewServerConn(c, srv)
 	if err != nil {
 		c.Close()
-		return
+		return false
 	}
 	trace("server: handshake done")
 	defer conn.Close()
@@ -110,6 +158,7 @@ func serveConn(c net.Conn, srv *ssh.ServerConfig) {
 		}
 		go (&session{ch: ch}).serve(creqs)
 	}
+	return true
 }
 
 type session struct {

@@ -1,14 +1,17 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -191,4 +194,109 @@ func (b *BootBench) WriteText(w io.Writer, fs string) {
 	fmt.Fprintf(w, "ratio faultline/bare: %.2f\n", b.Ratio())
 	fmt.Fprintf(w, "guest kernel to /init:            bare median %v, faultline median %v\n", r(b.BareInit), r(b.FaultlineInit))
 	fmt.Fprintf(w, "wall time after /init:            bare median %v, faultline median %v (+%v)\n", r(aa), r(ab), r(ab)-r(aa))
+}
+
+// UserView is the boot benchmark's second measurement: the whole faultline
+// command a user types (a process start to its exit, kernel spec
+// resolution and all) against the barest boot of the same kernel (QEMU with
+// no devices, an /init that powers off at once, the console to a file),
+// alternating.
+type UserView struct {
+	// Command is the measured command line.
+	Command []string `json:"command"`
+	// Barest and Whole are each round's wall times.
+	Barest, Whole []time.Duration
+}
+
+// Ratio is the median whole command over the median barest boot.
+func (u *UserView) Ratio() float64 { return float64(Median(u.Whole)) / float64(Median(u.Barest)) }
+
+// BenchUserView runs the user's-view rounds: a warm-up of each, then n
+// alternating rounds of the barest boot of opts' kernel (same accelerator,
+// CPUs and memory) and of argv, which must exit 0.
+func BenchUserView(ctx context.Context, opts Options, argv []string, n int, dir string, progress func(string)) (*UserView, error) {
+	qemu, err := ToolQEMU.Find()
+	if err != nil {
+		return nil, err
+	}
+	accel := opts.Accel
+	if accel == "auto" || accel == "" {
+		if accel, err = ResolveAccel(ctx, qemu, "auto", opts.Kernel, progress); err != nil {
+			return nil, err
+		}
+	}
+	initrd, err := minimalInitramfs()
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "faultline-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	opts.defaults()
+	qc := &QEMUConfig{Kernel: opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: opts.CPUModel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB}
+	barest := func(log string) (time.Duration, error) {
+		args := append(append(append(qc.baseArgs(), qc.machineArgs()...), qc.bootArgs()...), "-serial", "file:"+log)
+		for i, a := range args {
+			if a == "-append" {
+				args[i+1] = "console=ttyS0 panic=-1 printk.time=1"
+			}
+		}
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, qemu, args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("barest boot: %w: %s", err, out)
+		}
+		d := time.Since(start)
+		if b, _ := os.ReadFile(log); !bytes.Contains(b, []byte("reboot: Power down")) {
+			return 0, fmt.Errorf("barest boot did not power down (console %s)", log)
+		}
+		return d, nil
+	}
+	whole := func() (time.Duration, error) {
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, out.String())
+		}
+		return time.Since(start), nil
+	}
+	if _, err := barest(filepath.Join(dir, "barest-warm.log")); err != nil {
+		return nil, err
+	}
+	if _, err := whole(); err != nil {
+		return nil, err
+	}
+	u := &UserView{Command: argv}
+	for i := 0; i < n; i++ {
+		a, err := barest(filepath.Join(dir, fmt.Sprintf("barest-%d.log", i)))
+		if err != nil {
+			return nil, err
+		}
+		b, err := whole()
+		if err != nil {
+			return nil, err
+		}
+		u.Barest, u.Whole = append(u.Barest, a), append(u.Whole, b)
+		if progress != nil {
+			progress(fmt.Sprintf("user view %d/%d: barest boot %v, %s %v", i+1, n, a.Round(time.Millisecond),
+				strings.Join(argv[1:], " "), b.Round(time.Millisecond)))
+		}
+	}
+	return u, nil
+}
+
+// WriteText writes the user view's medians and ratio.
+func (u *UserView) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "barest QEMU boot (no devices):    median %v\n", Median(u.Barest).Round(time.Millisecond))
+	fmt.Fprintf(w, "whole command (%s): median %v\n", strings.Join(append([]string{"faultline"}, u.Command[1:]...), " "), Median(u.Whole).Round(time.Millisecond))
+	fmt.Fprintf(w, "ratio whole/barest: %.2f\n", u.Ratio())
 }

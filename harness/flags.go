@@ -39,6 +39,7 @@ func (f *VMFlags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.O.CPUs, "cpus", 2, "guest CPUs")
 	fs.IntVar(&f.O.MemoryMB, "memory", 1024, "guest memory in MiB")
 	fs.IntVar(&f.O.NUMANodes, "numa", 1, "NUMA nodes (2 splits CPUs and memory)")
+	fs.BoolVar(&f.O.Net, "net", false, "give the guest a user-mode network (eth0 10.0.2.15, host 10.0.2.2); the agent never needs one")
 	fs.StringVar(&f.DiskSize, "disk-size", "4G", "scratch disk size (sparse), e.g. 512M, 4G")
 	fs.StringVar(&f.O.Accel, "accel", "auto", "accelerator: auto (KVM if it really boots this kernel, else TCG), tcg, kvm")
 	fs.StringVar(&f.O.CPUModel, "cpu", "max", "QEMU CPU model under TCG, with feature switches (e.g. max,erms=off,fsrm=off)")

@@ -21,20 +21,7 @@ func TestWatchdogHang(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
-	store, err := kernels.NewStore()
-	if err != nil {
-		t.Skip(err)
-	}
-	k, err := store.Resolve("debian:6.1-cloud", false, nil)
-	if err != nil {
-		t.Skipf("kernel not fetched: %v", err)
-	}
-	agent := filepath.Join(t.TempDir(), "faultline")
-	build := exec.Command("go", "build", "-o", agent, "faultline/cmd/faultline")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build agent: %v\n%s", err, out)
-	}
+	k, agent := testKernelAndAgent(t)
 	vm, err := New(Options{Kernel: k, Agent: agent, CPUs: 1, MemoryMB: 512, NUMANodes: 1, Accel: "tcg", BootTimeout: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -67,4 +54,25 @@ func TestWatchdogHang(t *testing.T) {
 		t.Errorf("kept console %s lacks the boot (err %v)", vm.Console(), err)
 	}
 	os.Remove(vm.Console())
+}
+
+// testKernelAndAgent returns the stock kernel (skipping the test when it is
+// not fetched) and a static agent binary built for the test.
+func testKernelAndAgent(t *testing.T) (*kernels.Kernel, string) {
+	t.Helper()
+	store, err := kernels.NewStore()
+	if err != nil {
+		t.Skip(err)
+	}
+	k, err := store.Resolve("debian:6.1-cloud", false, nil)
+	if err != nil {
+		t.Skipf("kernel not fetched: %v", err)
+	}
+	agent := filepath.Join(t.TempDir(), "faultline")
+	build := exec.Command("go", "build", "-o", agent, "faultline/cmd/faultline")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v\n%s", err, out)
+	}
+	return k, agent
 }

@@ -19,7 +19,7 @@ func TestQEMUArgs(t *testing.T) {
 	c := &QEMUConfig{
 		Kernel: "/k/vmlinuz", Initrd: "/c/ir.cpio", Cmdline: []string{"console=ttyS0", "panic=-1"},
 		Accel: "tcg", CPUs: 2, MemoryMB: 1024, Disks: []string{"/tmp/a,b.img"},
-		SSHPort: 4022, GuestSSHPort: 22, QMPSocket: "/tmp/q.sock",
+		AgentSocket: "/tmp/vm/agent.sock", QMPSocket: "/tmp/q.sock",
 	}
 	got := strings.Join(c.Args(), " ")
 	for _, want := range []string{
@@ -29,7 +29,7 @@ func TestQEMUArgs(t *testing.T) {
 		"-no-reboot",
 		"-drive file=/tmp/a,,b.img,if=none,id=disk0,format=raw",
 		"-device virtio-blk-pci,drive=disk0",
-		"hostfwd=tcp:127.0.0.1:4022-:22",
+		"-device virtio-serial-pci,id=vser0 -chardev socket,id=agent,path=/tmp/vm/agent.sock,server=on,wait=off -device virtserialport,bus=vser0.0,chardev=agent,name=faultline.agent",
 		"-device virtio-rng-pci",
 		"-chardev socket,id=qmp,path=/tmp/q.sock,server=on,wait=off -mon chardev=qmp,mode=control",
 		"-serial chardev:con",
@@ -37,6 +37,13 @@ func TestQEMUArgs(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("args lack %q:\n%s", want, got)
 		}
+	}
+	if strings.Contains(got, "netdev") || strings.Contains(got, "hostfwd") {
+		t.Errorf("a guest without --net has a network device: %s", got)
+	}
+	c.Net = true
+	if got := strings.Join(c.Args(), " "); !strings.Contains(got, "-netdev user,id=net0 -device virtio-net-pci,netdev=net0") || strings.Contains(got, "hostfwd") {
+		t.Errorf("--net: want a user-mode network with nothing forwarded: %s", got)
 	}
 	c.CPUModel = "max,erms=off,fsrm=off"
 	if got := strings.Join(c.Args(), " "); !strings.Contains(got, "-cpu max,erms=off,fsrm=off") {

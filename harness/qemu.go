@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"faultline/guest"
 )
 
 // QEMUConfig is everything that goes on a QEMU command line. Args composes
@@ -24,8 +26,11 @@ type QEMUConfig struct {
 	NUMANodes int
 	// Disks are raw images attached as virtio-blk, in order (vda, vdb...).
 	Disks []string
-	// SSHPort is the host port on 127.0.0.1 forwarded to GuestSSHPort.
-	SSHPort, GuestSSHPort int
+	// AgentSocket is the unix socket QEMU serves the agent's virtio-serial
+	// port on (the SSH connection's host end).
+	AgentSocket string
+	// Net gives the guest a user-mode network (no port forwarded).
+	Net bool
 	// QMPSocket is the unix socket QEMU serves QMP on.
 	QMPSocket string
 }
@@ -109,16 +114,25 @@ func (c *QEMUConfig) diskArgs() []string {
 	return a
 }
 
+// netArgs gives the guest a network only when asked: user-mode, with
+// nothing forwarded from the host (no listener on the host).
 func (c *QEMUConfig) netArgs() []string {
-	if c.SSHPort == 0 {
+	if !c.Net {
 		return nil
 	}
-	return []string{"-netdev", fmt.Sprintf("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", c.SSHPort, c.GuestSSHPort),
-		"-device", "virtio-net-pci,netdev=net0"}
+	return []string{"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0"}
 }
 
 func (c *QEMUConfig) deviceArgs() []string {
-	return []string{"-device", "virtio-rng-pci"}
+	a := []string{"-device", "virtio-rng-pci"}
+	if c.AgentSocket != "" {
+		// The agent's port: a virtio-serial port whose host end is a unix
+		// socket QEMU listens on in the VM's private directory.
+		a = append(a, "-device", "virtio-serial-pci,id=vser0",
+			"-chardev", "socket,id=agent,path="+escapeComma(c.AgentSocket)+",server=on,wait=off",
+			"-device", "virtserialport,bus=vser0.0,chardev=agent,name="+guest.PortName)
+	}
+	return a
 }
 
 // escapeComma doubles commas, QEMU's escape inside option values.

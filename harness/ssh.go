@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -51,20 +50,4 @@ func ClientConfig(client *KeyPair, hostKey ssh.PublicKey, timeout time.Duration)
 		HostKeyCallback: ssh.FixedHostKey(hostKey),
 		Timeout:         timeout,
 	}
-}
-
-// dialSSH connects to addr and completes the SSH handshake.
-func dialSSH(addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	c, err := net.DialTimeout("tcp", addr, cfg.Timeout)
-	if err != nil {
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Now().Add(cfg.Timeout))
-	sc, chans, reqs, err := ssh.NewClientConn(c, addr, cfg)
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	_ = c.SetDeadline(time.Time{})
-	return ssh.NewClient(sc, chans, reqs), nil
 }

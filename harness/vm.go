@@ -91,6 +91,10 @@ type Options struct {
 	Agent string
 	// Progress, if set, receives short progress lines.
 	Progress func(string)
+	// Net gives the guest a user-mode network (eth0, 10.0.2.15/24, a
+	// default route). Without it the guest has none: the agent's
+	// connection rides a virtio-serial port either way.
+	Net bool
 	// Baseline boots the same VM (the same QEMU command line: devices,
 	// disk, network, QMP) with an initramfs whose /init powers off at once
 	// instead of the agent's, and Boot returns when QEMU has exited: the
@@ -120,8 +124,9 @@ func (o *Options) defaults() {
 }
 
 // GuestModules are the modules the agent loads when the kernel has them as
-// modules: virtio transport, disk, network and entropy.
-var GuestModules = []string{"virtio_pci", "virtio_blk", "virtio_net", "virtio_rng"}
+// modules: virtio transport, the agent's port, disk and entropy (and
+// virtio_net when the guest has a network).
+var GuestModules = []string{"virtio_pci", "virtio_console", "virtio_blk", "virtio_rng"}
 
 // VM is a QEMU virtual machine running the faultline agent.
 type VM struct {
@@ -250,16 +255,17 @@ func (v *VM) Boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gcfg := guest.Config{
-		HostKey: string(hostKey.PEM), AuthorizedKey: clientKey.Public(),
-		IP: "10.0.2.15/24", Gateway: "10.0.2.2", SSHPort: 22,
-	}
+	gcfg := guest.Config{HostKey: string(hostKey.PEM), AuthorizedKey: clientKey.Public(), Port: guest.PortName}
 	qc := &QEMUConfig{
 		Kernel: v.opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: v.opts.CPUModel,
 		CPUs: v.opts.CPUs, MemoryMB: v.opts.MemoryMB, NUMANodes: v.opts.NUMANodes,
-		QMPSocket:    filepath.Join(v.dir, "qmp.sock"),
-		GuestSSHPort: gcfg.SSHPort,
-		Cmdline:      append(append([]string{}, BaseCmdline...), v.opts.Cmdline...),
+		QMPSocket:   filepath.Join(v.dir, "qmp.sock"),
+		AgentSocket: filepath.Join(v.dir, "agent.sock"),
+		Net:         v.opts.Net,
+		Cmdline:     append(append([]string{}, BaseCmdline...), v.opts.Cmdline...),
+	}
+	if v.opts.Net {
+		gcfg.IP = "10.0.2.15/24"
 	}
 	if v.opts.FS != "" {
 		v.opts.Progress("making " + v.opts.FS + " scratch disk")
@@ -277,24 +283,13 @@ func (v *VM) Boot(ctx context.Context) error {
 	}
 	v.timings.Prepare = time.Since(prepStart)
 	v.opts.Progress(fmt.Sprintf("booting %s (%s, %d CPUs, %d MiB)", v.opts.Kernel.Name, accel, qc.CPUs, qc.MemoryMB))
-	// A free port can be taken by someone else before QEMU binds it: retry.
-	for attempt := 0; ; attempt++ {
-		if qc.SSHPort, err = freePort(); err != nil {
-			return err
-		}
-		err = v.start(qemu, qc)
-		if err == nil || attempt == 2 || !strings.Contains(v.qemuErr.String(), "host forwarding") {
-			break
-		}
-		v.reset()
-	}
-	if err != nil {
+	if err := v.start(qemu, qc); err != nil {
 		return err
 	}
 	if v.opts.Baseline {
 		return v.waitPowerOff(ctx)
 	}
-	return v.waitReady(ctx, fmt.Sprintf("127.0.0.1:%d", qc.SSHPort), ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
+	return v.waitReady(ctx, qc.AgentSocket, ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
 }
 
 // minimalInitramfs returns the cached initramfs whose /init powers off at
@@ -356,6 +351,9 @@ func (v *VM) buildInitramfs() (string, error) {
 		return "", err
 	}
 	wanted := append([]string{}, GuestModules...)
+	if v.opts.Net {
+		wanted = append(wanted, "virtio_net")
+	}
 	if v.opts.FS != "" {
 		wanted = append(wanted, v.opts.FS)
 	}
@@ -373,15 +371,6 @@ func (v *VM) buildInitramfs() (string, error) {
 
 // ErrNotSupported is returned when the kernel or host lacks a feature.
 var ErrNotSupported = errors.New("not supported")
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func (v *VM) start(qemu string, qc *QEMUConfig) error {
 	v.cmd = exec.Command(qemu, qc.Args()...)
@@ -416,16 +405,6 @@ func (v *VM) start(qemu string, qc *QEMUConfig) error {
 		close(v.exited)
 	}()
 	return v.connectQMP(qc.QMPSocket)
-}
-
-// reset forgets a QEMU that failed to start, so Boot can try again.
-func (v *VM) reset() {
-	if v.mon != nil {
-		_ = v.mon.Disconnect()
-		v.mon = nil
-	}
-	v.kill()
-	v.cmd = nil
 }
 
 func (v *VM) connectQMP(sock string) error {
@@ -478,10 +457,11 @@ func (v *VM) qemuTail() string {
 	return s
 }
 
-// waitReady waits for the agent's SSH server, connects (the handshake
-// overlaps the guest's last setup steps), then waits for the guest to be
-// ready.
-func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) error {
+// waitReady connects to the agent's port as soon as QEMU serves it and
+// starts the SSH handshake, which completes when the agent opens its end;
+// then it waits for the guest to be ready. The handshake overlaps the
+// guest's boot and its last setup steps.
+func (v *VM) waitReady(ctx context.Context, sock string, cfg *ssh.ClientConfig) error {
 	timer := time.NewTimer(v.opts.BootTimeout)
 	defer timer.Stop()
 	wait := func(ch <-chan struct{}, what string) error {
@@ -505,31 +485,51 @@ func (v *VM) waitReady(ctx context.Context, addr string, cfg *ssh.ClientConfig) 
 		}
 	}
 	t0 := time.Now()
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		v.failed = true
+		return fmt.Errorf("connect to the agent's port at %s: %w", sock, err)
+	}
+	var (
+		client    *ssh.Client
+		handErr   error
+		handshake = make(chan struct{})
+	)
+	go func() {
+		defer close(handshake)
+		sc, chans, reqs, err := ssh.NewClientConn(conn, agentAddr, cfg)
+		if err != nil {
+			handErr = err
+			return
+		}
+		client = ssh.NewClient(sc, chans, reqs)
+	}()
 	if err := wait(v.consoleW.listening, "agent"); err != nil {
+		conn.Close()
+		<-handshake
 		return err
 	}
 	v.timings.Listening = time.Since(t0)
 	t0 = time.Now()
-	var err error
-	for i := 0; ; i++ {
-		if v.client, err = dialSSH(addr, cfg); err == nil {
-			break
-		}
-		if strings.Contains(err.Error(), "host key mismatch") || strings.Contains(err.Error(), "unable to authenticate") || i == 50 {
-			return v.bootFailure(fmt.Sprintf("agent listening but SSH failed: %v", err))
-		}
-		retry := make(chan struct{})
-		go func() { time.Sleep(20 * time.Millisecond); close(retry) }()
-		if err := wait(retry, "SSH"); err != nil {
-			return err
-		}
+	if err := wait(handshake, "SSH"); err != nil {
+		conn.Close()
+		<-handshake
+		return err
 	}
+	if handErr != nil {
+		conn.Close()
+		return v.bootFailure(fmt.Sprintf("agent listening but SSH failed: %v", handErr))
+	}
+	v.client = client
 	v.timings.Connected = time.Since(t0)
 	t0 = time.Now()
 	err = wait(v.consoleW.ready, "ready guest")
 	v.timings.Ready = time.Since(t0)
 	return err
 }
+
+// agentAddr is the address the SSH client names the agent's port by.
+const agentAddr = "faultline-agent"
 
 func (v *VM) bootFailure(what string) error {
 	v.failed = true

@@ -76,6 +76,8 @@ type Builder struct {
 	Jobs int
 	// Progress receives one-line status updates (may be nil).
 	Progress func(string)
+	// NoCCache compiles without ccache even when it is installed.
+	NoCCache bool
 }
 
 // NewBuilder returns a builder on the default cache.
@@ -243,6 +245,10 @@ type BuildResult struct {
 	Compiled int `json:"compiled"`
 	// Tree is the persistent build tree used.
 	Tree string `json:"tree,omitempty"`
+	// CCache is true when the build compiled through ccache; Cache holds
+	// its hits and misses in this build.
+	CCache bool       `json:"ccache"`
+	Cache  CacheStats `json:"ccache_stats"`
 }
 
 // Build builds spec, or returns the cached kernel if this exact build
@@ -312,6 +318,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	}
 	defer logf.Close()
 	var logw io.Writer = logf
+	cc := b.findCCache()
 	mk := func(args ...string) *exec.Cmd {
 		all := []string{"-C", srcDir}
 		if objDir != srcDir {
@@ -319,6 +326,12 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		}
 		cmd := exec.CommandContext(ctx, "make", append(all, args...)...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		if cc != nil {
+			// CC on make's command line (not in the environment): the
+			// kernel's Makefile sets CC itself otherwise.
+			cmd.Args = append(cmd.Args, "CC="+cc.bin+" gcc")
+			cmd.Env = append(cmd.Env, cc.env(srcDir)...)
+		}
 		return cmd
 	}
 	b.progress("%s: configuring (%s)", spec.Name, spec.recipeName())
@@ -333,7 +346,15 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if fresh {
 		expect = expectedObjects(treeDir)
 	}
-	compiled, err := b.runMake(ctx, spec.Name, mk(fmt.Sprintf("-j%d", jobs), "bzImage", "modules"), logw, start, expect)
+	var before CacheStats
+	if cc != nil {
+		before = cc.counters()
+	}
+	targets := []string{fmt.Sprintf("-j%d", jobs), "bzImage"}
+	if cfg, _ := os.ReadFile(filepath.Join(objDir, ".config")); bytes.Contains(cfg, []byte("\nCONFIG_MODULES=y\n")) {
+		targets = append(targets, "modules")
+	}
+	compiled, err := b.runMake(ctx, spec.Name, mk(targets...), logw, start, expect)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w; full log: %s", ErrBuildFailed, spec.Name, err, logPath)
 	}
@@ -344,7 +365,11 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if err != nil {
 		return nil, err
 	}
-	return &BuildResult{Kernel: k, Duration: time.Since(start), Compiled: compiled, Tree: treeDir}, nil
+	res := &BuildResult{Kernel: k, Duration: time.Since(start), Compiled: compiled, Tree: treeDir, CCache: cc != nil}
+	if cc != nil {
+		res.Cache = cc.counters().since(before)
+	}
+	return res, nil
 }
 
 // lockDir takes an exclusive lock on dir/lock, so two faultline processes

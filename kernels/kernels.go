@@ -82,13 +82,21 @@ type Store struct {
 }
 
 // NewStore returns the store in the default cache directory, using the
-// system's apt.
+// system's apt through a cache of its answers (CachedApt).
 func NewStore() (*Store, error) {
 	c, err := CacheDir()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Root: filepath.Join(c, "kernels"), Apt: SystemApt{}}, nil
+	return &Store{Root: filepath.Join(c, "kernels"), Apt: &CachedApt{Apt: SystemApt{}, Path: filepath.Join(c, "apt.json")}}, nil
+}
+
+// RefreshApt makes the store ask apt again instead of using cached answers
+// (kernels fetch does, so that a fetch always sees the current lists).
+func (s *Store) RefreshApt() {
+	if c, ok := s.Apt.(*CachedApt); ok {
+		c.Refresh = true
+	}
 }
 
 const manifestName = "kernel.json"

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 type fakeApt struct{ names []string }
@@ -206,5 +207,69 @@ func TestDebianRange(t *testing.T) {
 		if err != nil || len(got) != c.want {
 			t.Errorf("%s..%s = %v, %v; want %d packages", c.from, c.to, got, err, c.want)
 		}
+	}
+}
+
+// countingApt counts the questions that reach apt.
+type countingApt struct {
+	fakeApt
+	asked *int
+}
+
+func (c countingApt) PackageNames(prefix string) ([]string, error) {
+	*c.asked++
+	return c.fakeApt.PackageNames(prefix)
+}
+
+func TestCachedApt(t *testing.T) {
+	dir := t.TempDir()
+	lists := filepath.Join(dir, "lists")
+	if err := os.Mkdir(lists, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := aptListsDir
+	aptListsDir = lists
+	defer func() { aptListsDir = old }()
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(lists, past, past); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	c := &CachedApt{Apt: countingApt{fakeApt{aptNames}, &asked}, Path: filepath.Join(dir, "apt.json")}
+	for i := 0; i < 3; i++ {
+		names, err := c.PackageNames("linux-image-")
+		if err != nil || len(names) != len(aptNames) {
+			t.Fatalf("PackageNames = %v, %v", names, err)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("apt asked %d times for one question; want 1 (then cached)", asked)
+	}
+	// A new process reads the same file.
+	c2 := &CachedApt{Apt: countingApt{fakeApt{aptNames}, &asked}, Path: c.Path}
+	if _, err := c2.PackageNames("linux-image-"); err != nil || asked != 1 {
+		t.Errorf("second process: asked %d, %v; want the cached answer", asked, err)
+	}
+	// apt-get update touches the lists: ask again.
+	if err := os.Chtimes(lists, time.Now().Add(time.Second), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.PackageNames("linux-image-"); err != nil || asked != 2 {
+		t.Errorf("after the lists changed: asked %d, %v; want a new question", asked, err)
+	}
+	// kernels fetch refreshes.
+	c2.Refresh = true
+	if _, err := c2.PackageNames("linux-image-"); err != nil || asked != 3 {
+		t.Errorf("with Refresh: asked %d, %v; want a new question", asked, err)
+	}
+	// A day-old answer is not used.
+	a := c2.load()
+	ans := a.Names["linux-image-"]
+	ans.At = time.Now().Add(-25 * time.Hour)
+	a.Names["linux-image-"] = ans
+	c2.save(a)
+	c3 := &CachedApt{Apt: countingApt{fakeApt{aptNames}, &asked}, Path: c.Path}
+	if _, err := c3.PackageNames("linux-image-"); err != nil || asked != 4 {
+		t.Errorf("day-old answer: asked %d, %v; want a new question", asked, err)
 	}
 }

@@ -72,6 +72,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	}
 	switch args[0] {
 	case "fetch":
+		store.RefreshApt()
 		for _, spec := range fs.Args() {
 			k, err := store.Resolve(spec, true, progress)
 			if err != nil {

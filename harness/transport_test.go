@@ -1,0 +1,96 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSerialTransport boots the stock kernel without a network and checks
+// the agent's transport: QEMU has no TCP listener (nothing another local
+// user could connect to), the port's socket lives in a directory only the
+// user can enter, several commands share the one SSH connection, and 8 MiB
+// cross the port intact in both directions.
+func TestSerialTransport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a VM")
+	}
+	k, agent := testKernelAndAgent(t)
+	vm, err := New(Options{Kernel: k, Agent: agent, CPUs: 1, MemoryMB: 512, Accel: "tcg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	ctx := context.Background()
+	if err := vm.Boot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l := tcpListeners(t, vm.cmd.Process.Pid); len(l) > 0 {
+		t.Errorf("QEMU listens on TCP: %v", l)
+	}
+	st, err := os.Stat(filepath.Dir(filepath.Join(vm.dir, "agent.sock")))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("VM directory %s: %v, mode %v; want 0700", vm.dir, err, st.Mode().Perm())
+	}
+	var out bytes.Buffer
+	if code, err := vm.Run(ctx, &Command{Shell: "ls /sys/class/net; test ! -e /sys/class/net/eth0", Stdout: &out, Stderr: &out}); err != nil || code != 0 {
+		t.Errorf("guest without --net: %d, %v: %s", code, err, out.String())
+	}
+	data := make([]byte, 8<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	sum := sha256.Sum256(data)
+	out.Reset()
+	code, err := vm.Run(ctx, &Command{Shell: "sha256sum | cut -d' ' -f1", Stdin: bytes.NewReader(data), Stdout: &out, Stderr: os.Stderr})
+	if err != nil || code != 0 || strings.TrimSpace(out.String()) != hex.EncodeToString(sum[:]) {
+		t.Errorf("8 MiB to the guest: %d, %v, sum %q, want %x", code, err, out.String(), sum)
+	}
+	out.Reset()
+	code, err = vm.Run(ctx, &Command{Shell: "head -c 8388608 /dev/zero", Stdout: &out, Stderr: os.Stderr, Timeout: time.Minute})
+	if err != nil || code != 0 || out.Len() != 8<<20 || bytes.Count(out.Bytes(), []byte{0}) != 8<<20 {
+		t.Errorf("8 MiB from the guest: %d, %v, %d bytes", code, err, out.Len())
+	}
+}
+
+// tcpListeners returns the listening TCP sockets pid holds, as lines of
+// /proc/net/tcp{,6}.
+func tcpListeners(t *testing.T, pid int) []string {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "fd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	var found []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+			fields := strings.Fields(sc.Text())
+			if len(fields) > 9 && fields[3] == "0A" && inodes[fields[9]] {
+				found = append(found, sc.Text())
+			}
+		}
+		f.Close()
+	}
+	return found
+}
