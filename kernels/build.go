@@ -78,6 +78,12 @@ type Builder struct {
 	Progress func(string)
 	// NoCCache compiles without ccache even when it is installed.
 	NoCCache bool
+	// TreeRoot holds the persistent build trees (default Cache/build) and
+	// CCacheDir the compiler cache (default Cache/ccache); the build
+	// benchmark points them at fresh directories.
+	TreeRoot, CCacheDir string
+	// Rebuild runs make even when the cache holds this exact kernel.
+	Rebuild bool
 }
 
 // NewBuilder returns a builder on the default cache.
@@ -258,7 +264,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if err != nil {
 		return nil, err
 	}
-	if p.src.kind != "tree" { // a tree's content is not in its identity: always run make
+	if p.src.kind != "tree" && !b.Rebuild { // a tree's content is not in its identity: always run make
 		if k, err := b.Store.Lookup(p.kernelDirName()); err == nil {
 			return &BuildResult{Kernel: k, Cached: true}, nil
 		}
@@ -267,7 +273,11 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		return nil, err
 	}
 	start := time.Now()
-	treeDir := filepath.Join(b.Cache, "build", p.sourceID, p.spec.recipeName()+"-"+p.cc)
+	root := b.TreeRoot
+	if root == "" {
+		root = filepath.Join(b.Cache, "build")
+	}
+	treeDir := filepath.Join(root, p.sourceID, p.spec.recipeName()+"-"+p.cc)
 	_, statErr := os.Stat(filepath.Join(treeDir, "linux", "vmlinux"))
 	if p.src.kind == "tree" {
 		_, statErr = os.Stat(filepath.Join(treeDir, "obj", "vmlinux"))
@@ -356,7 +366,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	}
 	compiled, err := b.runMake(ctx, spec.Name, mk(targets...), logw, start, expect)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w; full log: %s", ErrBuildFailed, spec.Name, err, logPath)
+		return nil, &BuildError{Spec: spec.Name, Log: logPath, Err: err}
 	}
 	if fresh {
 		_ = os.WriteFile(filepath.Join(treeDir, objectsFile), []byte(strconv.Itoa(compiled)+"\n"), 0o644)
@@ -555,7 +565,7 @@ func (b *Builder) applySeries(ctx context.Context, p *plan, treeDir string) erro
 		name := filepath.Base(p.spec.Patches[i])
 		b.progress("%s: applying %s", p.spec.Name, name)
 		if out, err := runPatch(work, p.patches[i], "--dry-run"); err != nil {
-			return fmt.Errorf("%w: %s (patch %d of %s) on %s: %s", ErrPatch, name, i+1, p.spec.file, p.sourceID, failedHunks(out))
+			return &PatchError{Patch: name, N: i + 1, Spec: p.spec.file, Source: p.sourceID, Failed: parseFailures(out), Output: out}
 		}
 		if _, err := runPatch(work, p.patches[i]); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrPatch, name, err)
@@ -586,6 +596,85 @@ func runPatch(dir string, patch []byte, extra ...string) (string, error) {
 		return string(out), fmt.Errorf("%w: %s", err, failedHunks(string(out)))
 	}
 	return string(out), nil
+}
+
+// BuildError is a failed make: the spec, the kept log and make's error.
+type BuildError struct {
+	Spec, Log string
+	Err       error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("%v: %s: %v; full log: %s", ErrBuildFailed, e.Spec, e.Err, e.Log)
+}
+
+// Unwrap returns ErrBuildFailed and make's error.
+func (e *BuildError) Unwrap() []error { return []error{ErrBuildFailed, e.Err} }
+
+// Tail returns the last n lines of the build log.
+func (e *BuildError) Tail(n int) string {
+	b, err := os.ReadFile(e.Log)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// PatchError is a patch of the series that does not apply: which patch, and
+// each file and hunk that failed.
+type PatchError struct {
+	// Patch is its file name, N its place in the series (1-based).
+	Patch string
+	N     int
+	// Spec and Source: the build spec and the source it was applied to.
+	Spec, Source string
+	// Failed lists what failed; Output is patch's whole output.
+	Failed []HunkFailure
+	Output string
+}
+
+// HunkFailure is one failed hunk ("Hunk #2 FAILED at 1041.") or file
+// ("can't find file to patch").
+type HunkFailure struct {
+	File    string `json:"file"`
+	Hunk    int    `json:"hunk,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *PatchError) Error() string {
+	return fmt.Sprintf("%v: %s (patch %d of %s) on %s: %s", ErrPatch, e.Patch, e.N, e.Spec, e.Source, failedHunks(e.Output))
+}
+
+// Unwrap returns ErrPatch.
+func (e *PatchError) Unwrap() error { return ErrPatch }
+
+var hunkRE = regexp.MustCompile(`Hunk #(\d+) FAILED at (\d+)`)
+
+// parseFailures reads patch's output into failures.
+func parseFailures(out string) []HunkFailure {
+	var fs []HunkFailure
+	file := ""
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(l, "checking file "), strings.HasPrefix(l, "patching file "):
+			file = l[strings.LastIndex(l, " ")+1:]
+		case strings.Contains(l, "FAILED"):
+			f := HunkFailure{File: file, Message: strings.TrimSpace(l)}
+			if m := hunkRE.FindStringSubmatch(l); m != nil {
+				f.Hunk, _ = strconv.Atoi(m[1])
+				f.Line, _ = strconv.Atoi(m[2])
+			}
+			fs = append(fs, f)
+		case strings.Contains(l, "can't find file"), strings.Contains(l, "Reversed"), strings.Contains(l, "malformed"), strings.Contains(l, "Only garbage"):
+			fs = append(fs, HunkFailure{File: file, Message: strings.TrimSpace(l)})
+		}
+	}
+	return fs
 }
 
 // failedHunks keeps the lines of patch's output that say what failed.

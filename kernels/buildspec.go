@@ -332,3 +332,40 @@ func cacheKey(sourceID string, s *BuildSpec, frags []fragment, patches [][]byte,
 	fmt.Fprintf(h, "cc %s\n", cc)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// Derive returns the text of a build spec file: s under a new name with
+// the patches extra (absolute paths) applied after its own. The base's own
+// fragments and patches that live beside its spec file are named by
+// absolute path, so the new file can live anywhere.
+func (s *BuildSpec) Derive(name, description string, extra []string) ([]byte, error) {
+	d := BuildSpec{Name: name, Description: description, Source: s.Source, Config: s.Config}
+	abs := func(n string) string {
+		if s.dir == "" || filepath.IsAbs(n) {
+			return n
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, n)); err == nil {
+			return filepath.Join(s.dir, n)
+		}
+		return n
+	}
+	d.Config.Fragments = nil
+	for _, f := range s.Config.Fragments {
+		d.Config.Fragments = append(d.Config.Fragments, abs(f))
+	}
+	for _, p := range s.Patches {
+		d.Patches = append(d.Patches, abs(p))
+	}
+	for _, p := range extra {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("derive %s: patch path %q is not absolute", name, p)
+		}
+		d.Patches = append(d.Patches, p)
+	}
+	if strings.HasPrefix(d.Source, "tree:") || strings.HasPrefix(d.Source, "git:") {
+		kind, rest, _ := strings.Cut(d.Source, ":")
+		if s.dir != "" && !filepath.IsAbs(rest) {
+			d.Source = kind + ":" + filepath.Join(s.dir, rest)
+		}
+	}
+	return yaml.Marshal(&d)
+}

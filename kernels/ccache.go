@@ -32,7 +32,11 @@ func (b *Builder) findCCache() *compilerCache {
 	if err != nil {
 		return nil
 	}
-	return &compilerCache{bin: bin, dir: filepath.Join(b.Cache, "ccache")}
+	dir := b.CCacheDir
+	if dir == "" {
+		dir = filepath.Join(b.Cache, "ccache")
+	}
+	return &compilerCache{bin: bin, dir: dir}
 }
 
 // env is the environment make runs with: the cache's directory and the

@@ -11,6 +11,7 @@ import (
 	"faultline/bisect"
 	"faultline/campaign"
 	"faultline/harness"
+	"faultline/kernels"
 	"faultline/remote"
 	"faultline/results"
 	"faultline/verdict"
@@ -36,7 +37,7 @@ func hostExitCode(err error) (int, bool) {
 	switch {
 	case errors.As(err, &he):
 		return verdict.ExitCode(he.Fault), true
-	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput):
+	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput), errors.Is(err, kernels.ErrBadSpec):
 		return verdict.ExitUsage, true
 	case errors.Is(err, context.Canceled):
 		return verdict.ExitInterrupted, true

@@ -218,7 +218,11 @@ func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, 
 		if !asJSON {
 			how := "cached"
 			if !r.Cached {
-				how = fmt.Sprintf("built in %s (%d objects)", r.Duration.Round(time.Second), r.Compiled)
+				how = fmt.Sprintf("built in %s (%d objects", r.Duration.Round(time.Second), r.Compiled)
+				if r.CCache {
+					how += fmt.Sprintf(", ccache %.0f%% hits", 100*r.Cache.HitRate())
+				}
+				how += ")"
 			}
 			fmt.Printf("%s\t%s\t%s\t%s\n", spec.Name, r.Kernel.Release, how, r.Kernel.Dir)
 		}

@@ -71,6 +71,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	only := fs.String("only", "", "run only the cases whose name matches this regexp (e.g. 'seed-a$|/harness')")
 	skip := fs.String("skip", "", "leave out the cases whose name matches this regexp (e.g. '/no-inject')")
+	kernel := fs.String("kernel", "", "run every case on this kernel instead of the one its scenario names (a spec, a build spec file)")
 	var nats remote.Options
 	nats.RegisterFlags(fs)
 	labels := fs.String("labels", "", "with --nats: labels every job asks of its worker, comma-separated (e.g. kvm)")
@@ -111,7 +112,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	if *resume != "" {
 		c, err = campaign.Resume(cfg, *resume)
 	} else {
-		plan := campaign.Plan{Scenarios: fs.Args(), Out: *out, Seed: *seed, Runs: *runs, Argv: append([]string{"faultline", "run"}, args...)}
+		plan := campaign.Plan{Scenarios: fs.Args(), Out: *out, Seed: *seed, Runs: *runs, Kernel: *kernel, Argv: append([]string{"faultline", "run"}, args...)}
 		if plan.Only, err = compileOptional(*only); err != nil {
 			return fail(fmt.Errorf("%w: --only: %w", errUsage, err))
 		}

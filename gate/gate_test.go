@@ -1,0 +1,192 @@
+package gate
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"faultline/campaign"
+	"faultline/results"
+	"faultline/stats"
+)
+
+func patchText(n, total int, subject, file string) string {
+	return "From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001\n" +
+		"From: A Developer <dev@example.com>\n" +
+		"Date: Mon, 7 Dec 2026 10:00:00 +0000\n" +
+		"Subject: [PATCH v2 " + itoa(n) + "/" + itoa(total) + "] " + subject + "\n\n" +
+		"Body of the change.\n\n---\n " + file + " | 1 +\n\n" +
+		"diff --git a/" + file + " b/" + file + "\n" +
+		"--- a/" + file + "\n+++ b/" + file + "\n" +
+		"@@ -1,2 +1,3 @@\n line one\n+added\n line two\n-- \n2.39.5\n\n"
+}
+
+func itoa(n int) string { return string(rune('0' + n)) }
+
+func TestLoadSeriesMbox(t *testing.T) {
+	cover := "From 2222222222222222222222222222222222222222 Mon Sep 17 00:00:00 2001\n" +
+		"From: A Developer <dev@example.com>\nSubject: [PATCH v2 0/3] btrfs: three changes\n\nThe cover letter.\n\n"
+	// Arrival order differs from series order; the cover letter comes first.
+	mbox := cover + patchText(2, 3, "btrfs: second", "fs/btrfs/extent_io.c") + patchText(3, 3, "mm: third", "mm/filemap.c") +
+		patchText(1, 3, "btrfs: first", "fs/btrfs/inode.c")
+	path := filepath.Join(t.TempDir(), "series.mbox")
+	if err := os.WriteFile(path, []byte(mbox), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSeries(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range s.Patches {
+		got = append(got, p.Subject)
+	}
+	if strings.Join(got, "|") != "btrfs: first|btrfs: second|mm: third" {
+		t.Errorf("order %q", got)
+	}
+	if s.Cover != "btrfs: three changes" {
+		t.Errorf("cover %q", s.Cover)
+	}
+	if files := strings.Join(s.Files(), " "); files != "fs/btrfs/extent_io.c fs/btrfs/inode.c mm/filemap.c" {
+		t.Errorf("files %q", files)
+	}
+	if s.Patches[0].Name != "0001-btrfs-first.patch" || s.Patches[0].N != 1 {
+		t.Errorf("first patch %q %d", s.Patches[0].Name, s.Patches[0].N)
+	}
+}
+
+func TestLoadSeriesDirAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	for i, f := range []string{"fs/ext4/inode.c", "fs/ext4/super.c"} {
+		name := filepath.Join(dir, "000"+itoa(i+1)+"-x.patch")
+		if err := os.WriteFile(name, []byte(patchText(i+1, 2, "ext4: change "+itoa(i+1), f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "README"), []byte("not a patch"), 0o644)
+	s, err := LoadSeries(dir)
+	if err != nil || len(s.Patches) != 2 || s.Patches[1].Subject != "ext4: change 2" {
+		t.Fatalf("dir series: %+v, %v", s, err)
+	}
+	empty := t.TempDir()
+	if _, err := LoadSeries(empty); err == nil || !strings.Contains(err.Error(), "holds no patch") {
+		t.Errorf("empty dir: %v", err)
+	}
+	notPatch := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notPatch, []byte("just some text\n"), 0o644)
+	if _, err := LoadSeries(notPatch); err == nil {
+		t.Error("a text file read as a series")
+	}
+	if _, err := LoadSeries("git:/nonexistent@a..b"); err == nil || !strings.Contains(err.Error(), "git format-patch") {
+		t.Errorf("bad git range: %v", err)
+	}
+	if _, err := LoadSeries("git:/x"); err == nil || !strings.Contains(err.Error(), "BASE..TIP") {
+		t.Errorf("git without range: %v", err)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, fs string) *campaign.Scenario {
+		p := filepath.Join(dir, name+".yaml")
+		text := "name: " + name + "\nkernel: debian:6.1-cloud\nfs: {type: " + fs + "}\nworkload: {command: 'true'}\nduration: 5s\n"
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := campaign.LoadScenario(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	scens := []*campaign.Scenario{write("on-btrfs", "btrfs"), write("on-ext4", "ext4")}
+	cases := func(files ...string) string {
+		var names []string
+		for _, c := range Select(scens, files) {
+			names = append(names, c.Case)
+		}
+		return strings.Join(names, ",")
+	}
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{"fs/btrfs/inode.c"}, "on-btrfs"},
+		{[]string{"fs/ext4/inode.c"}, "on-ext4"},
+		{[]string{"fs/jbd2/journal.c"}, "on-ext4"},
+		{[]string{"mm/filemap.c"}, "on-btrfs,on-ext4"},
+		{[]string{"fs/iomap/direct-io.c"}, "on-btrfs,on-ext4"},
+		{[]string{"drivers/net/virtio_net.c", "Documentation/x.rst"}, ""},
+		{[]string{"fs/btrfs/a.c", "fs/ext4/b.c"}, "on-btrfs,on-ext4"},
+	} {
+		if got := cases(tc.files...); got != tc.want {
+			t.Errorf("Select(%v) = %q, want %q", tc.files, got, tc.want)
+		}
+	}
+	if c := Select(scens, []string{"fs/btrfs/inode.c"}); len(c) != 1 || !strings.Contains(c[0].Reason, "fs/btrfs/inode.c touches btrfs") {
+		t.Errorf("reason: %+v", c)
+	}
+}
+
+// runs makes n runs: hits with the given key, the rest clean, infra extra.
+func runs(n, hits int, sig string, infra int) []*results.Run {
+	var rs []*results.Run
+	for i := 0; i < n; i++ {
+		r := &results.Run{Index: i, Verdict: "clean", Final: true}
+		if i < hits {
+			r.Verdict, r.Signature, r.Title = "crash", sig, "BUG: "+sig
+		}
+		rs = append(rs, r)
+	}
+	for i := 0; i < infra; i++ {
+		rs = append(rs, &results.Run{Verdict: "infra-error", Final: true})
+	}
+	return rs
+}
+
+func TestCompare(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		base, patched []*results.Run
+		status        string
+		finding       string
+	}{
+		{"both clean", runs(9, 0, "", 0), runs(9, 0, "", 0), Pass, ""},
+		{"new crash", runs(9, 0, "", 0), runs(9, 3, "sig-x", 0), Regression, New},
+		{"one crash never on base", runs(9, 0, "", 0), runs(9, 1, "sig-x", 0), Regression, New},
+		{"fixed", runs(9, 4, "sig-x", 0), runs(9, 0, "", 0), BaseFails, Fixed},
+		{"same rate", runs(9, 4, "sig-x", 0), runs(9, 4, "sig-x", 0), BaseFails, Unchanged},
+		{"rate up, too few runs", runs(9, 1, "sig-x", 0), runs(9, 3, "sig-x", 0), BaseFails, Inconclusive},
+		{"rate up, significant", runs(20, 1, "sig-x", 0), runs(20, 12, "sig-x", 0), Regression, New},
+		{"infra is not blamed", runs(9, 0, "", 0), runs(0, 0, "", 9), Infra, ""},
+		{"some infra, rest clean", runs(9, 0, "", 0), runs(6, 0, "", 3), Pass, ""},
+	} {
+		cr := Compare("c", "why", tc.base, tc.patched)
+		if cr.Status != tc.status {
+			t.Errorf("%s: status %s, want %s (%+v)", tc.name, cr.Status, tc.status, cr.Findings)
+		}
+		got := ""
+		if len(cr.Findings) > 0 {
+			got = cr.Findings[0].Status
+		}
+		if got != tc.finding {
+			t.Errorf("%s: finding %q, want %q (%+v)", tc.name, got, tc.finding, cr.Findings)
+		}
+	}
+	cr := Compare("c", "", runs(9, 1, "sig-x", 0), runs(9, 3, "sig-x", 0))
+	if f := cr.Findings[0]; f.MoreRuns <= 9 || f.P < alpha {
+		t.Errorf("inconclusive finding: more runs %d, p %.3f", f.MoreRuns, f.P)
+	}
+	if f := Compare("c", "", runs(9, 0, "", 0), runs(9, 3, "sig-x", 0)).Findings[0]; f.Patched != (stats.Counts{Runs: 9, Hits: 3}) || f.Base != (stats.Counts{Runs: 9}) {
+		t.Errorf("counts: %+v", f)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for status, want := range map[string]int{StatusPass: 0, StatusNotCovered: 0, StatusRegression: 1, StatusApplyFailed: 1, StatusBuildFailed: 1, StatusCannotJudge: 125} {
+		if got := (&Result{Status: status}).ExitCode(); got != want {
+			t.Errorf("%s: exit %d, want %d", status, got, want)
+		}
+	}
+}
