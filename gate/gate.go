@@ -55,6 +55,8 @@ type Config struct {
 	// (every case is then chosen).
 	Scenarios []string
 	Explicit  bool
+	// Only, if set, keeps only the chosen cases whose name matches.
+	Only *regexp.Regexp
 	// Runs per case and kernel (default DefaultRuns); Seed of both
 	// campaigns (default 1: the same seeds for a base result to be reused).
 	Runs int
@@ -229,6 +231,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	} else {
 		res.Choices = Select(scens, series.Files())
+	}
+	if cfg.Only != nil {
+		var kept []Choice
+		for _, c := range res.Choices {
+			if cfg.Only.MatchString(c.Case) {
+				kept = append(kept, c)
+			}
+		}
+		res.Choices = kept
 	}
 	if len(res.Choices) == 0 {
 		res.Status = StatusNotCovered

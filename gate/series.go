@@ -121,7 +121,7 @@ func LoadSeries(arg string) (*Series, error) {
 		hdr, _ := gitdiff.ParsePatchHeader(preamble, gitdiff.WithSubjectCleanMode(gitdiff.SubjectCleanPatchOnly))
 		p := &Patch{Content: msg}
 		if hdr != nil {
-			p.Subject, p.Prefix = hdr.Title, hdr.SubjectPrefix
+			p.Subject, p.Prefix = hdr.Title, strings.TrimSpace(hdr.SubjectPrefix)
 			if hdr.Author != nil {
 				p.Author = hdr.Author.String()
 			}

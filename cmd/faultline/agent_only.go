@@ -18,7 +18,7 @@ import (
 func hostExitCode(error) (int, bool) { return 0, false }
 
 func unknownCommand(cmd string) int {
-	if slices.Contains([]string{"kernels", "vm", "run", "report", "bench", "classify", "worker", "bisect"}, cmd) {
+	if slices.Contains([]string{"kernels", "vm", "run", "report", "bench", "classify", "worker", "bisect", "gate"}, cmd) {
 		fmt.Fprintf(os.Stderr, "faultline %s: not in the guest agent build (bin/faultline-agent); use bin/faultline\n", cmd)
 	} else {
 		fmt.Fprintf(os.Stderr, "faultline: unknown command %q\n\n%s", cmd, usage)

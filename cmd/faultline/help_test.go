@@ -69,7 +69,7 @@ func markdownCode(md string) string {
 func TestHelpExamples(t *testing.T) {
 	root := filepath.Join("..", "..")
 	texts := map[string]string{"faultline --help": helpText(t, "--help")}
-	for _, c := range [][]string{{"vm"}, {"run"}, {"report"}, {"classify"}, {"bench", "boot"}, {"kernels"}, {"inject"}, {"workload"}, {"worker"}, {"bisect"}} {
+	for _, c := range [][]string{{"vm"}, {"run"}, {"report"}, {"classify"}, {"bench", "boot"}, {"kernels"}, {"inject"}, {"workload"}, {"worker"}, {"bisect"}, {"gate"}, {"bench", "build"}} {
 		texts["faultline "+strings.Join(c, " ")+" --help"] = helpText(t, append(c, "--help")...)
 	}
 	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
@@ -108,6 +108,9 @@ func TestHelpExamples(t *testing.T) {
 			key := cmd
 			if cmd == "bench" {
 				key = "bench boot"
+				if strings.HasPrefix(strings.TrimSpace(m[3]), "build") {
+					key = "bench build"
+				}
 			}
 			help := flags[key]
 			args := m[3]

@@ -10,6 +10,7 @@ import (
 
 	"faultline/bisect"
 	"faultline/campaign"
+	"faultline/gate"
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/remote"
@@ -19,7 +20,7 @@ import (
 
 func init() {
 	for name, cmd := range map[string]func(context.Context, []string) int{
-		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker, "bisect": cmdBisect,
+		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker, "bisect": cmdBisect, "gate": cmdGate,
 	} {
 		commands[name] = cmd
 	}
@@ -37,7 +38,7 @@ func hostExitCode(err error) (int, bool) {
 	switch {
 	case errors.As(err, &he):
 		return verdict.ExitCode(he.Fault), true
-	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput), errors.Is(err, kernels.ErrBadSpec):
+	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput), errors.Is(err, kernels.ErrBadSpec), errors.Is(err, gate.ErrInput):
 		return verdict.ExitUsage, true
 	case errors.Is(err, context.Canceled):
 		return verdict.ExitInterrupted, true

@@ -38,7 +38,9 @@ Usage:
   faultline worker --nats URL            run campaign jobs for coordinators elsewhere
   faultline report DIR                   write DIR/report.html for a campaign
   faultline bisect --kernels A..B SCEN   find the kernel that brought (or fixed) a crash
+  faultline gate --base SPEC --series S  does a patch series bring a crash its base lacks?
   faultline bench boot [flags]           measure boot overhead against bare QEMU
+  faultline bench build SPEC             time full, switch and warm-ccache kernel builds
   faultline classify [--json] FILE...    find and title the crashes in console logs
   faultline inject --inject SPEC -- CMD  (in a guest) attach injections around CMD
 
