@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"faultline/campaign"
 	"faultline/results"
@@ -188,5 +189,50 @@ func TestExitCodes(t *testing.T) {
 		if got := (&Result{Status: status}).ExitCode(); got != want {
 			t.Errorf("%s: exit %d, want %d", status, got, want)
 		}
+	}
+}
+
+func TestKCIDB(t *testing.T) {
+	s, err := LoadSeries("../scenarios/gate/extent-buffer-v2.mbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &results.Run{Excerpt: "kernel BUG at fs/btrfs/extent_io.c:4342!"}
+	r := &Result{Status: StatusRegression, Series: s, Out: "/tmp/gate",
+		Base:    KernelInfo{Name: "6.1-harness", Key: "aaa"},
+		Patched: KernelInfo{Name: "6.1-harness+series-x", Key: "bbb", BuildTime: 61},
+		Cases:   []CaseResult{Compare("seed-b", "named", runs(3, 0, "", 0), runs(3, 2, "seed-b-sig", 0))}}
+	r.Cases[0].Findings[0].Example = ex
+	d := r.KCIDB(time.Unix(0, 0))
+	if v := d["version"].(map[string]int); v["major"] != 5 {
+		t.Errorf("version %v", v)
+	}
+	co := d["checkouts"].([]any)[0].(map[string]any)
+	if co["valid"] != true || len(co["patchset_files"].([]map[string]string)) != 3 || len(co["patchset_hash"].(string)) != 64 {
+		t.Errorf("checkout %v", co)
+	}
+	tests := d["tests"].([]any)
+	if len(tests) != 2 {
+		t.Fatalf("tests %v", tests)
+	}
+	st := map[string]string{}
+	for _, x := range tests {
+		m := x.(map[string]any)
+		if !strings.HasPrefix(m["id"].(string), "faultline:") || !strings.HasPrefix(m["build_id"].(string), "faultline:") {
+			t.Errorf("ids without origin: %v", m)
+		}
+		st[m["build_id"].(string)] = m["status"].(string)
+	}
+	if st["faultline:build-6_1-harness-aaa"] != "PASS" || st["faultline:build-6_1-harness_series-x-bbb"] != "FAIL" {
+		t.Errorf("test statuses %v", st)
+	}
+	if inc := d["incidents"].([]any); len(inc) != 1 || inc[0].(map[string]any)["issue_id"] != "faultline:issue-seed-b-sig" {
+		t.Errorf("incidents %v", inc)
+	}
+	// A series that does not apply: an invalid checkout and nothing else.
+	r2 := &Result{Status: StatusApplyFailed, Series: s, Apply: &ApplyFailure{Patch: "0001-x.patch", N: 1}}
+	d2 := r2.KCIDB(time.Unix(0, 0))
+	if d2["checkouts"].([]any)[0].(map[string]any)["valid"] != false || d2["builds"] != nil {
+		t.Errorf("apply failure: %v", d2)
 	}
 }

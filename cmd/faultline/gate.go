@@ -41,7 +41,7 @@ same command): finished runs are kept.
 Examples:
   faultline gate --base 6.1-harness --series ~/patches/v2/
   faultline gate --base 6.1-harness --series thread.mbox --scenarios scenarios/seeds/seed-b.yaml --only '^seed-b$' --runs 3
-  faultline gate --base 6.1-harness --series git:$HOME/linux@v6.1..my-branch --junit gate.xml --mail reply.txt
+  faultline gate --base 6.1-harness --series git:$HOME/linux@v6.1..my-branch --junit gate.xml --kcidb kcidb.json --mail reply.txt
 
 Exit status: 0 pass (or nothing faultline tests is touched), 1 regression,
 a patch that does not apply or a kernel that does not build, 2 bad usage,
@@ -76,6 +76,7 @@ func cmdGate(ctx context.Context, args []string) int {
 	resume := fs.String("resume", "", "go on with the gate in this directory")
 	noReuse := fs.Bool("no-reuse", false, "run the base even when an earlier gate's results for it could be reused")
 	junit := fs.String("junit", "", "write JUnit XML (a testcase per case and kernel) to this file")
+	kcidb := fs.String("kcidb", "", "write KernelCI KCIDB data (I/O schema v5) to this file")
 	mail := fs.String("mail", "", "write a plain-text report to reply to the series with to this file")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -166,6 +167,11 @@ func cmdGate(ctx context.Context, args []string) int {
 	}
 	if *junit != "" {
 		if err := res.WriteJUnit(*junit); err != nil {
+			return fail(err)
+		}
+	}
+	if *kcidb != "" {
+		if err := res.WriteKCIDB(*kcidb, time.Now()); err != nil {
 			return fail(err)
 		}
 	}
