@@ -6,7 +6,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
+.PHONY: gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
 
 all: build
 
@@ -87,6 +87,26 @@ SEEDS_SKIP ?=
 seeds: kernels
 	$(BIN) kernels fetch debian:6.1-cloud debian:6.12-cloud
 	$(BIN) run --out $(SEEDS_DIR) --junit $(SEEDS_DIR).junit.xml --skip '$(SEEDS_SKIP)' scenarios/seeds/*.yaml
+
+# The gate on three series against 6.1-harness: (a) two comment-only btrfs
+# patches pass; (b) an mbox of three btrfs patches, one of them seed B's
+# mutant change, fails with seed B's signature NEW (its base runs are reused
+# by later runs of this target); (c) a series that does not apply fails with
+# the hunk named and nothing built.
+GATE_DIR ?= faultline-out/gate-demo-$(shell date +%Y%m%d-%H%M%S)
+gate-demo: kernels
+	@mkdir -p $(GATE_DIR)
+	$(BIN) gate --base 6.1-harness --series scenarios/gate/harmless --runs 2 \
+	  --out $(GATE_DIR)/harmless --junit $(GATE_DIR)/harmless.junit.xml --mail $(GATE_DIR)/harmless.txt
+	$(BIN) gate --base 6.1-harness --series scenarios/gate/extent-buffer-v2.mbox \
+	  --scenarios scenarios/seeds/seed-b.yaml --only '^seed-b$$' --runs 3 \
+	  --out $(GATE_DIR)/seed-b --junit $(GATE_DIR)/seed-b.junit.xml --kcidb $(GATE_DIR)/seed-b.kcidb.json \
+	  --mail $(GATE_DIR)/seed-b.txt; test $$? -eq 1
+	grep -q '"status": "regression"' $(GATE_DIR)/seed-b/gate.json
+	$(BIN) gate --base 6.1-harness --series scenarios/gate/does-not-apply \
+	  --out $(GATE_DIR)/does-not-apply --mail $(GATE_DIR)/does-not-apply.txt; test $$? -eq 1
+	grep -q '"status": "apply failed"' $(GATE_DIR)/does-not-apply/gate.json
+	@echo "gate demo: harmless passed, seed B's change refused, the broken series named; reports in $(GATE_DIR)"
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
