@@ -663,7 +663,7 @@ func parseFailures(out string) []HunkFailure {
 		switch {
 		case strings.HasPrefix(l, "checking file "), strings.HasPrefix(l, "patching file "):
 			file = l[strings.LastIndex(l, " ")+1:]
-		case strings.Contains(l, "FAILED"):
+		case strings.Contains(l, "FAILED") && !strings.Contains(l, " out of "):
 			f := HunkFailure{File: file, Message: strings.TrimSpace(l)}
 			if m := hunkRE.FindStringSubmatch(l); m != nil {
 				f.Hunk, _ = strconv.Atoi(m[1])

@@ -142,7 +142,7 @@ func cmdGate(ctx context.Context, args []string) int {
 		if strings.Contains(msg, " objects, ") || strings.Contains(msg, " objects (") {
 			tl.Status(msg)
 		} else {
-			tl.Line("faultline: " + msg)
+			tl.Line(msg)
 		}
 	}
 	var only *regexp.Regexp

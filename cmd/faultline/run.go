@@ -33,7 +33,7 @@ at the end (faultline report DIR rewrites it). An interrupted campaign
 --resume DIR runs the rest.
 
 SCENARIO is a scenario file or a directory of them (*.yaml). Scenario fields:
-  name, description, kernel, vm {cpus, memory, numa, disk, append},
+  name, description, kernel, vm {cpus, memory, numa, disk, append, cpu, net},
   fs {type, mkfs, mount}, cgroup {FILE: VALUE}, workload {name, params} or
   workload {command}, inject [SPEC...], duration, runs, timeout,
   hang_timeout, expect (clean or a signature id), variants [{name, kernel,
