@@ -92,7 +92,8 @@ seeds: kernels
 # patches pass; (b) an mbox of three btrfs patches, one of them seed B's
 # mutant change, fails with seed B's signature NEW (its base runs are reused
 # by later runs of this target); (c) a series that does not apply fails with
-# the hunk named and nothing built.
+# the hunk named and nothing built; (d) one that does not compile fails as a
+# build failure with the compiler's error.
 GATE_DIR ?= faultline-out/gate-demo-$(shell date +%Y%m%d-%H%M%S)
 gate-demo: kernels
 	@mkdir -p $(GATE_DIR)
@@ -106,7 +107,10 @@ gate-demo: kernels
 	$(BIN) gate --base 6.1-harness --series scenarios/gate/does-not-apply \
 	  --out $(GATE_DIR)/does-not-apply --mail $(GATE_DIR)/does-not-apply.txt; test $$? -eq 1
 	grep -q '"status": "apply failed"' $(GATE_DIR)/does-not-apply/gate.json
-	@echo "gate demo: harmless passed, seed B's change refused, the broken series named; reports in $(GATE_DIR)"
+	$(BIN) gate --base 6.1-harness --series scenarios/gate/does-not-build \
+	  --out $(GATE_DIR)/does-not-build --mail $(GATE_DIR)/does-not-build.txt; test $$? -eq 1
+	grep -q '"status": "build failed"' $(GATE_DIR)/does-not-build/gate.json
+	@echo "gate demo: harmless passed, seed B's change refused, the series that does not apply and the one that does not build named; reports in $(GATE_DIR)"
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
