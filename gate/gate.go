@@ -46,8 +46,8 @@ var DefaultRuns = stats.RunsToSee(0.3, 0.95)
 type Config struct {
 	// Engine runs the campaigns (its Progress is replaced).
 	Engine campaign.Config
-	// Builder builds the kernels.
-	Builder *kernels.Builder
+	// Builder builds the kernels (a *kernels.Builder).
+	Builder KernelBuilder
 	// Base is the base build spec (shipped name or file); Series the
 	// series argument (LoadSeries).
 	Base, Series string
@@ -68,6 +68,12 @@ type Config struct {
 	Argv []string
 	// Progress receives progress lines.
 	Progress func(string)
+}
+
+// KernelBuilder builds a kernel from a build spec, or finds it in the
+// cache; *kernels.Builder is one, tests hand in a fake.
+type KernelBuilder interface {
+	Build(ctx context.Context, spec *kernels.BuildSpec) (*kernels.BuildResult, error)
 }
 
 // KernelInfo describes one side of the comparison.
@@ -316,7 +322,7 @@ func finish(r *Result, start time.Time) *Result {
 }
 
 // build builds (or finds in the cache) one side's kernel.
-func build(ctx context.Context, b *kernels.Builder, spec *kernels.BuildSpec, info *KernelInfo, res *Result, say func(string, ...any)) error {
+func build(ctx context.Context, b KernelBuilder, spec *kernels.BuildSpec, info *KernelInfo, res *Result, say func(string, ...any)) error {
 	say("kernel %s: building (or found in the cache)", spec.Name)
 	r, err := b.Build(ctx, spec)
 	if err != nil {
