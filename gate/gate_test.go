@@ -2,6 +2,7 @@ package gate
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,5 +235,40 @@ func TestKCIDB(t *testing.T) {
 	d2 := r2.KCIDB(time.Unix(0, 0))
 	if d2["checkouts"].([]any)[0].(map[string]any)["valid"] != false || d2["builds"] != nil {
 		t.Errorf("apply failure: %v", d2)
+	}
+}
+
+// TestLoadSeriesGitRange makes a small repository and reads a range of it.
+func TestLoadSeriesGitRange(t *testing.T) {
+	repo := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=A Developer", "-c", "user.email=dev@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	os.MkdirAll(filepath.Join(repo, "fs/btrfs"), 0o755)
+	write := func(text string) {
+		if err := os.WriteFile(filepath.Join(repo, "fs/btrfs/inode.c"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one\ntwo\n")
+	git("add", ".")
+	git("commit", "-qm", "base")
+	git("tag", "base")
+	write("one\ntwo\nthree\n")
+	git("commit", "-qam", "btrfs: add three")
+	write("one\ntwo\nthree\nfour\n")
+	git("commit", "-qam", "btrfs: add four")
+	s, err := LoadSeries("git:" + repo + "@base..HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Patches) != 2 || s.Patches[0].Subject != "btrfs: add three" || s.Patches[1].Subject != "btrfs: add four" ||
+		strings.Join(s.Files(), " ") != "fs/btrfs/inode.c" {
+		t.Errorf("git range: %+v", s.Patches)
 	}
 }
