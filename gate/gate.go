@@ -22,6 +22,7 @@ import (
 	"faultline/campaign"
 	"faultline/kernels"
 	"faultline/results"
+	"faultline/series"
 	"faultline/stats"
 )
 
@@ -94,10 +95,10 @@ type KernelInfo struct {
 
 // Result is a gate's answer.
 type Result struct {
-	Status  string     `json:"status"`
-	Series  *Series    `json:"series"`
-	Base    KernelInfo `json:"base"`
-	Patched KernelInfo `json:"patched"`
+	Status  string         `json:"status"`
+	Series  *series.Series `json:"series"`
+	Base    KernelInfo     `json:"base"`
+	Patched KernelInfo     `json:"patched"`
 	// Apply is the patch that did not apply; BuildLog the failed build's
 	// log tail.
 	Apply    *ApplyFailure `json:"apply_failure,omitempty"`
@@ -158,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	series, err := LoadSeries(cfg.Series)
+	ser, err := series.Load(cfg.Series)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +170,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
-	res := &Result{Series: series, Out: out, Seed: cfg.Seed, Base: KernelInfo{Spec: cfg.Base, Name: base.Name}}
-	say("series %s: %d patches (%s), base %s", series.Hash, len(series.Patches), strings.Join(series.Files(), " "), base.Name)
+	res := &Result{Series: ser, Out: out, Seed: cfg.Seed, Base: KernelInfo{Spec: cfg.Base, Name: base.Name}}
+	say("series %s: %d patches (%s), base %s", ser.Hash, len(ser.Patches), strings.Join(ser.Files(), " "), base.Name)
 
 	// The patched kernel's spec: the base plus the series, kept in OUT.
 	sdir := filepath.Join(out, "series")
@@ -178,15 +179,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	var paths []string
-	for _, p := range series.Patches {
+	for _, p := range ser.Patches {
 		path := filepath.Join(sdir, p.Name)
 		if err := os.WriteFile(path, p.Content, 0o644); err != nil {
 			return nil, err
 		}
 		paths = append(paths, path)
 	}
-	pname := base.Name + "+series-" + series.Hash[:8]
-	text, err := base.Derive(pname, fmt.Sprintf("%s with the series from %s (%d patches)", base.Name, series.Source, len(series.Patches)), paths)
+	pname := base.Name + "+series-" + ser.Hash[:8]
+	text, err := base.Derive(pname, fmt.Sprintf("%s with the series from %s (%d patches)", base.Name, ser.Source, len(ser.Patches)), paths)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +210,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case errors.As(err, &pe):
 			res.Status = StatusApplyFailed
 			res.Apply = &ApplyFailure{Patch: pe.Patch, N: pe.N - len(base.Patches), Failed: pe.Failed}
-			if i := res.Apply.N - 1; i >= 0 && i < len(series.Patches) {
-				res.Apply.Subject = series.Patches[i].Subject
+			if i := res.Apply.N - 1; i >= 0 && i < len(ser.Patches) {
+				res.Apply.Subject = ser.Patches[i].Subject
 			}
 			return finish(res, start), nil
 		case errors.As(err, &be):
@@ -236,7 +237,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	} else {
-		res.Choices = Select(scens, series.Files())
+		res.Choices = Select(scens, ser.Files())
 	}
 	if cfg.Only != nil {
 		var kept []Choice
@@ -249,7 +250,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if len(res.Choices) == 0 {
 		res.Status = StatusNotCovered
-		say("no scenario case exercises %s: nothing to run", strings.Join(series.Files(), " "))
+		say("no scenario case exercises %s: nothing to run", strings.Join(ser.Files(), " "))
 		return finish(res, start), nil
 	}
 	var names []string

@@ -15,6 +15,7 @@ import (
 	"faultline/kernels"
 	"faultline/remote"
 	"faultline/results"
+	"faultline/series"
 	"faultline/verdict"
 )
 
@@ -38,7 +39,7 @@ func hostExitCode(err error) (int, bool) {
 	switch {
 	case errors.As(err, &he):
 		return verdict.ExitCode(he.Fault), true
-	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput), errors.Is(err, kernels.ErrBadSpec), errors.Is(err, gate.ErrInput):
+	case errors.Is(err, campaign.ErrInput), errors.Is(err, campaign.ErrBadScenario), errors.Is(err, results.ErrNoCampaign), errors.Is(err, harness.ErrBadFlag), errors.Is(err, remote.ErrBadLabels), errors.Is(err, bisect.ErrInput), errors.Is(err, kernels.ErrBadSpec), errors.Is(err, gate.ErrInput), errors.Is(err, series.ErrInput):
 		return verdict.ExitUsage, true
 	case errors.Is(err, context.Canceled):
 		return verdict.ExitInterrupted, true

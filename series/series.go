@@ -1,9 +1,14 @@
-package gate
+// Package series reads a patch series: git format-patch files, a directory
+// of them, an mbox saved from a mailing list (cover letter skipped, the
+// [PATCH vN M/T] order followed) or a git range, parsed with go-gitdiff into
+// patches with their subjects and the files they touch.
+package series
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,11 +63,14 @@ func (s *Series) Files() []string {
 	return out
 }
 
-// LoadSeries reads a series: a directory of git format-patch files (*.patch,
+// ErrInput is wrapped by errors in the series argument or its files.
+var ErrInput = errors.New("bad patch series")
+
+// Load reads a series: a directory of git format-patch files (*.patch,
 // *.diff; in name order), one patch or mbox file (a thread saved from a
 // mailing list: the cover letter is skipped, "[PATCH vN M/T]" order is
 // followed), or git:REPO@BASE..TIP (git format-patch of the range).
-func LoadSeries(arg string) (*Series, error) {
+func Load(arg string) (*Series, error) {
 	var msgs [][]byte
 	switch {
 	case strings.HasPrefix(arg, "git:"):
