@@ -5,9 +5,10 @@
 // failures, harness trouble, another crash) are recorded and shown, never
 // counted as good.
 //
-// What is here bisects a list of kernels that need no build (Debian
-// releases, cached builds). Git histories and patch series, which build
-// each step, are not done yet.
+// What is here bisects an ordered list of kernel specs: kernels that need
+// no build (Debian releases, cached builds), or build specs that are built
+// when their step runs, such as a patch series on a base (SeriesKernels).
+// Git histories are not done yet.
 package bisect
 
 import (

@@ -2,6 +2,7 @@ package bisect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -154,5 +155,30 @@ func TestBisectFailureKeepsSteps(t *testing.T) {
 	bs, err := st.Bisections()
 	if err != nil || len(bs) != 1 || !strings.HasPrefix(bs[0].Status, "failed: ") || len(bs[0].Steps) != 2 {
 		t.Errorf("stored: %+v %v; want failed with the 2 end steps", bs, err)
+	}
+}
+
+func TestSeriesKernels(t *testing.T) {
+	dir := t.TempDir()
+	specs, ser, err := SeriesKernels("6.1-harness", "../scenarios/gate/extent-buffer-v2.mbox", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 4 || len(ser.Patches) != 3 || filepath.Base(specs[0]) != "0000-base.yaml" ||
+		filepath.Base(specs[2]) != "0002-btrfs-drop-the-tree-reference-check-after-setting-io.yaml" {
+		t.Fatalf("specs %v", specs)
+	}
+	base, _ := kernels.LoadBuildSpec("6.1-harness")
+	for k, p := range specs {
+		s, err := kernels.LoadBuildSpec(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Patches) != len(base.Patches)+k {
+			t.Errorf("point %d: %d patches, want %d", k, len(s.Patches), len(base.Patches)+k)
+		}
+	}
+	if _, _, err := SeriesKernels("debian:6.1-cloud", "../scenarios/gate/harmless", dir); !errors.Is(err, ErrInput) {
+		t.Errorf("a Debian kernel as the base: %v", err)
 	}
 }
