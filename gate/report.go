@@ -14,7 +14,7 @@ import (
 // WriteText writes the gate's answer as a terminal table.
 func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "gate: %s\n", strings.ToUpper(r.Status))
-	fmt.Fprintf(w, "base %s (%s), series %s: %d patches, patched kernel %s\n", r.Base.Name, r.Base.Release, r.Series.Hash, len(r.Series.Patches), r.Patched.Name)
+	fmt.Fprintf(w, "base %s, series %s: %d patches, patched kernel %s\n", r.Base.label(), r.Series.Hash, len(r.Series.Patches), r.Patched.Name)
 	for _, p := range r.Series.Patches {
 		fmt.Fprintf(w, "  %d/%d %s\n", p.N, len(r.Series.Patches), p.Subject)
 	}
@@ -81,7 +81,7 @@ func (r *Result) WriteMail(w io.Writer) {
 		subj = r.Series.Cover
 	}
 	fmt.Fprintf(w, "Subject: Re: %s\n\n", subj)
-	fmt.Fprintf(w, "faultline gated this series (%d patches, %s) on %s (%s): %s.\n\n", len(r.Series.Patches), r.Series.Hash, r.Base.Name, r.Base.Release, strings.ToUpper(r.Status))
+	fmt.Fprintf(w, "faultline gated this series (%d patches, %s) on %s: %s.\n\n", len(r.Series.Patches), r.Series.Hash, r.Base.label(), strings.ToUpper(r.Status))
 	switch r.Status {
 	case StatusApplyFailed:
 		a := r.Apply
@@ -215,4 +215,12 @@ func (r *Result) WriteJUnit(path string) error {
 func jsonIndent(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
+}
+
+// label is the kernel's name with its release when known.
+func (k KernelInfo) label() string {
+	if k.Release == "" {
+		return k.Name
+	}
+	return k.Name + " (" + k.Release + ")"
 }
