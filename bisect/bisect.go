@@ -56,6 +56,9 @@ type Config struct {
 	Seed int64
 	// Progress receives a line per step.
 	Progress func(string)
+	// Build, if set, builds a point's kernel before its step runs (build
+	// specs are not built by the campaign engine).
+	Build func(ctx context.Context, spec string) error
 }
 
 // Step is one visit: runs of the case on one kernel.
@@ -171,6 +174,11 @@ type bisector struct {
 func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, error) {
 	b.step++
 	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(b.pts[i])))
+	if b.cfg.Build != nil {
+		if err := b.cfg.Build(ctx, b.pts[i]); err != nil {
+			return nil, dir, fmt.Errorf("build %s: %w", b.pts[i], err)
+		}
+	}
 	eng := b.cfg.Engine
 	eng.Progress = nil
 	only := regexp.MustCompile("^" + regexp.QuoteMeta(b.cfg.Case) + "$")

@@ -76,6 +76,23 @@ func cmdBisect(ctx context.Context, args []string) int {
 		if cfg.Kernels, _, err = bisect.SeriesKernels(*base, *ser, cfg.Out); err != nil {
 			return fail(err)
 		}
+		b, err := kernels.NewBuilder(store)
+		if err != nil {
+			return fail(err)
+		}
+		b.Progress = func(s string) {
+			if !strings.Contains(s, " objects") {
+				progress(s)
+			}
+		}
+		cfg.Build = func(ctx context.Context, spec string) error {
+			s, err := kernels.LoadBuildSpec(spec)
+			if err != nil {
+				return err
+			}
+			_, err = b.Build(ctx, s)
+			return err
+		}
 	} else if from, to, ok := strings.Cut(*list, ".."); ok {
 		if cfg.Kernels, err = store.DebianRange(from, to); err != nil {
 			return fail(fmt.Errorf("%w: %w", errUsage, err))
