@@ -72,16 +72,11 @@ func BenchBoot(ctx context.Context, opts Options, n int, dir string, progress fu
 			return nil, err
 		}
 	}
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "faultline-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, cleanup, err := benchDir(dir)
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	base := opts
 	base.Baseline = true
 	if _, _, _, err := bootOnceTimed(ctx, base, filepath.Join(dir, "warm-bare.log")); err != nil {
@@ -229,25 +224,16 @@ func BenchUserView(ctx context.Context, opts Options, argv []string, n int, dir 
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "faultline-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, cleanup, err := benchDir(dir)
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	opts.defaults()
-	qc := &QEMUConfig{Kernel: opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: opts.CPUModel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB}
+	qc := &QEMUConfig{Kernel: opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: opts.CPUModel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
+		Cmdline: []string{"console=ttyS0", "panic=-1", "printk.time=1"}}
 	barest := func(log string) (time.Duration, error) {
 		args := append(append(append(qc.baseArgs(), qc.machineArgs()...), qc.bootArgs()...), "-serial", "file:"+log)
-		for i, a := range args {
-			if a == "-append" {
-				args[i+1] = "console=ttyS0 panic=-1 printk.time=1"
-			}
-		}
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, qemu, args...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -299,4 +285,17 @@ func (u *UserView) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "barest QEMU boot (no devices):    median %v\n", Median(u.Barest).Round(time.Millisecond))
 	fmt.Fprintf(w, "whole command (%s): median %v\n", strings.Join(append([]string{"faultline"}, u.Command[1:]...), " "), Median(u.Whole).Round(time.Millisecond))
 	fmt.Fprintf(w, "ratio whole/barest: %.2f\n", u.Ratio())
+}
+
+// benchDir returns dir, created, or a temporary directory removed by
+// cleanup when dir is "".
+func benchDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	tmp, err := os.MkdirTemp("", "faultline-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }

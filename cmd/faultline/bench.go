@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
-	"time"
 
 	"faultline/harness"
 	"faultline/kernels"
-	"faultline/termline"
 )
 
 const benchUsage = `Usage: faultline bench boot [flags]
@@ -143,19 +140,9 @@ func cmdBenchBuild(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	b, err := kernels.NewBuilder(store)
+	b, clearStatus, err := newBuilder(store, *jobs)
 	if err != nil {
 		return fail(err)
-	}
-	b.Jobs = *jobs
-	tl := termline.New(os.Stderr, false)
-	tl.Every = 15 * time.Second
-	b.Progress = func(msg string) {
-		if strings.Contains(msg, " objects, ") || strings.Contains(msg, " objects (") {
-			tl.Status(msg)
-		} else {
-			tl.Line(msg)
-		}
 	}
 	d := *dir
 	if d == "" {
@@ -165,7 +152,7 @@ func cmdBenchBuild(ctx context.Context, args []string) int {
 		defer os.RemoveAll(d)
 	}
 	r, err := b.BenchBuild(ctx, spec, sw, *vsBase, d)
-	tl.Status("")
+	clearStatus()
 	if err != nil {
 		return fail(err)
 	}

@@ -76,14 +76,9 @@ func cmdBisect(ctx context.Context, args []string) int {
 		if cfg.Kernels, _, err = bisect.SeriesKernels(*base, *ser, cfg.Out); err != nil {
 			return fail(err)
 		}
-		b, err := kernels.NewBuilder(store)
+		b, _, err := newBuilder(store, 0)
 		if err != nil {
 			return fail(err)
-		}
-		b.Progress = func(s string) {
-			if !strings.Contains(s, " objects") {
-				progress(s)
-			}
 		}
 		cfg.Build = func(ctx context.Context, spec string) error {
 			s, err := kernels.LoadBuildSpec(spec)

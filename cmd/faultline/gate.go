@@ -18,7 +18,6 @@ import (
 	"faultline/harness"
 	"faultline/kernels"
 	"faultline/oops"
-	"faultline/termline"
 )
 
 const gateUsage = `Usage: faultline gate --base SPEC --series DIR|FILE.mbox|git:REPO@BASE..TIP [flags]
@@ -132,18 +131,9 @@ func cmdGate(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	b, err := kernels.NewBuilder(store)
+	b, clearStatus, err := newBuilder(store, 0)
 	if err != nil {
 		return fail(err)
-	}
-	tl := termline.New(os.Stderr, false)
-	tl.Every = 15 * time.Second
-	b.Progress = func(msg string) {
-		if strings.Contains(msg, " objects, ") || strings.Contains(msg, " objects (") {
-			tl.Status(msg)
-		} else {
-			tl.Line(msg)
-		}
 	}
 	var only *regexp.Regexp
 	if req.Only != "" {
@@ -155,10 +145,10 @@ func cmdGate(ctx context.Context, args []string) int {
 		Engine:  campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Retries: 1},
 		Builder: b, Base: req.Base, Series: req.Series, Scenarios: req.Scenarios, Explicit: req.Explicit,
 		Runs: req.Runs, Seed: req.Seed, Out: dir, BaseCache: req.BaseCache,
-		Argv: append([]string{"faultline", "gate"}, args...), Progress: func(s string) { tl.Status(""); progress(s) },
+		Argv: append([]string{"faultline", "gate"}, args...), Progress: func(s string) { clearStatus(); progress(s) },
 	}
 	res, err := gate.Run(ctx, cfg)
-	tl.Status("")
+	clearStatus()
 	if err != nil {
 		return fail(err)
 	}

@@ -189,19 +189,9 @@ func cmdKernels(ctx context.Context, args []string) int {
 
 // cmdKernelsBuild builds each spec in turn, printing one line per kernel.
 func cmdKernelsBuild(ctx context.Context, store *kernels.Store, specs []string, jobs int, asJSON bool) int {
-	b, err := kernels.NewBuilder(store)
+	b, _, err := newBuilder(store, jobs)
 	if err != nil {
 		return fail(err)
-	}
-	b.Jobs = jobs
-	tl := termline.New(os.Stderr, false)
-	tl.Every = 15 * time.Second
-	b.Progress = func(msg string) {
-		if msg == "" || strings.Contains(msg, " objects, ") {
-			tl.Status(msg)
-		} else {
-			tl.Line(msg)
-		}
 	}
 	var results []*kernels.BuildResult
 	for _, arg := range specs {
@@ -255,4 +245,27 @@ func reorder(args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(flags, pos...)
+}
+
+// newBuilder returns a kernel builder on store whose progress goes to a
+// status line on stderr: the object counts as a status updated at most every
+// 15 s, everything else as lines. The returned function clears the status.
+func newBuilder(store *kernels.Store, jobs int) (*kernels.Builder, func(), error) {
+	b, err := kernels.NewBuilder(store)
+	if err != nil {
+		return nil, nil, err
+	}
+	if jobs > 0 {
+		b.Jobs = jobs
+	}
+	tl := termline.New(os.Stderr, false)
+	tl.Every = 15 * time.Second
+	b.Progress = func(msg string) {
+		if msg == "" || strings.Contains(msg, " objects, ") || strings.Contains(msg, " objects (") {
+			tl.Status(msg)
+		} else {
+			tl.Line(msg)
+		}
+	}
+	return b, func() { tl.Status("") }, nil
 }
