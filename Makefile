@@ -6,7 +6,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
+.PHONY: bisect-demo bisect-demo-classical gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
 
 all: build
 
@@ -111,6 +111,27 @@ gate-demo: kernels
 	  --out $(GATE_DIR)/does-not-build --mail $(GATE_DIR)/does-not-build.txt; test $$? -eq 1
 	grep -q '"status": "build failed"' $(GATE_DIR)/does-not-build/gate.json
 	@echo "gate demo: harmless passed, seed B's change refused, the series that does not apply and the one that does not build named; reports in $(GATE_DIR)"
+
+# A git history to bisect (no kernel history is reachable here): Debian's
+# linux-source-6.1, the harness series, then 29 independent commits, seed A's
+# and seed B's mutants among them (scripts/demohistory). Bisected with seed
+# B's plan at 45 s a run; the answer must be the commit tagged seed-b.
+# bisect-demo-classical bisects the same history by the classical rule.
+CACHE      ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/faultline
+DEMO_REPO  ?= $(CACHE)/demo/linux-6.1-history
+BISECT_STAMP := $(shell date +%Y%m%d-%H%M%S)
+BISECT_DIR ?= faultline-out/bisect-demo-$(BISECT_STAMP)
+BISECT_ARGS = --tree $(DEMO_REPO) --good harness --bad HEAD --duration 45s \
+  --bad-if signature:seed-b-btrfs-eb-tree-ref-releasepage scenarios/seeds/seed-b.yaml
+$(DEMO_REPO): | kernels
+	$(GO) run ./scripts/demohistory -out $(DEMO_REPO) \
+	  -source "$$(ls -d $(CACHE)/sources/linux-source-6.1_*/linux-source-6.1 | tail -1)"
+bisect-demo: kernels $(DEMO_REPO)
+	time $(BIN) bisect --out $(BISECT_DIR) $(BISECT_ARGS)
+	grep -q "\"answer\": \".*-$$(git -C $(DEMO_REPO) rev-parse --short=12 seed-b).yaml\"" $(BISECT_DIR)/bisect.json
+	@echo "bisect demo: seed B's commit found; steps and report in $(BISECT_DIR)"
+bisect-demo-classical: kernels $(DEMO_REPO)
+	time $(BIN) bisect --classical --out $(BISECT_DIR)-classical $(BISECT_ARGS)
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)

@@ -5,10 +5,10 @@
 // failures, harness trouble, another crash) are recorded and shown, never
 // counted as good.
 //
-// What is here bisects an ordered list of kernel specs: kernels that need
-// no build (Debian releases, cached builds), or build specs that are built
-// when their step runs, such as a patch series on a base (SeriesKernels).
-// Git histories are not done yet.
+// What it bisects is an ordered list of kernel specs: kernels that need no
+// build (Debian releases, cached builds), or build specs that are built
+// when their step runs: a patch series on a base (SeriesKernels) or the
+// commits of a git history (GitKernels).
 package bisect
 
 import (
@@ -20,8 +20,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"faultline/campaign"
+	"faultline/kernels"
 	"faultline/oops"
 	"faultline/results"
 	"faultline/stats"
@@ -57,8 +59,22 @@ type Config struct {
 	// Progress receives a line per step.
 	Progress func(string)
 	// Build, if set, builds a point's kernel before its step runs (build
-	// specs are not built by the campaign engine).
+	// specs are not built by the campaign engine). A kernel that does not
+	// build (an error wrapping kernels.ErrBuildFailed or kernels.ErrPatch)
+	// makes its point untestable: recorded, said, never counted as good.
 	Build func(ctx context.Context, spec string) error
+	// TextHash, if set, returns the hash of a built kernel's code: a
+	// culprit that runs the same code as the kernel before it is flagged.
+	TextHash func(ctx context.Context, spec string) (string, error)
+	// Duration, if > 0, replaces the case's run duration.
+	Duration time.Duration
+	// Labels names kernels in the table and the answer (a commit's id and
+	// subject for its spec file); kernels without one go by their spec.
+	Labels map[string]string
+	// Classical bisects by the classical rule instead of the model: binary
+	// search, up to 10 runs a step, one run with the target means bad (the
+	// step stops there), no end checks; for comparisons.
+	Classical bool
 }
 
 // Step is one visit: runs of the case on one kernel.
@@ -73,6 +89,8 @@ type Step struct {
 	Leader    string  `json:"leader"`
 	Posterior float64 `json:"posterior"`
 	Dir       string  `json:"dir"`
+	// Note says why a step has no runs (its kernel did not build).
+	Note string `json:"note,omitempty"`
 }
 
 // Result is a bisection's answer.
@@ -91,7 +109,30 @@ type Result struct {
 	Kernels []string `json:"kernels"`
 	// Posterior is P(culprit = kernel i) for the model's points.
 	Posterior []float64 `json:"posterior"`
+	// Untestable lists the kernels that did not build.
+	Untestable []string `json:"untestable,omitempty"`
+	// Warnings say what weakens the answer (a culprit whose code is the
+	// same as its parent's).
+	Warnings []string `json:"warnings,omitempty"`
+	// Rule is "model" or "classical".
+	Rule string `json:"rule"`
+	// Labels name the kernels (Config.Labels).
+	Labels map[string]string `json:"labels,omitempty"`
 }
+
+// label is how the table names kernel k.
+func (r *Result) label(k string) string {
+	if l, ok := r.Labels[k]; ok {
+		return l
+	}
+	return k
+}
+
+// buildFailure is a point whose kernel does not build.
+type buildFailure struct{ err error }
+
+func (e *buildFailure) Error() string { return e.err.Error() }
+func (e *buildFailure) Unwrap() error { return e.err }
 
 // target decides whether a run showed what is bisected for, and whether
 // it said anything at all.
@@ -176,6 +217,9 @@ func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, e
 	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(b.pts[i])))
 	if b.cfg.Build != nil {
 		if err := b.cfg.Build(ctx, b.pts[i]); err != nil {
+			if errors.Is(err, kernels.ErrBuildFailed) || errors.Is(err, kernels.ErrPatch) {
+				return nil, dir, &buildFailure{err}
+			}
 			return nil, dir, fmt.Errorf("build %s: %w", b.pts[i], err)
 		}
 	}
@@ -183,7 +227,7 @@ func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, e
 	eng.Progress = nil
 	only := regexp.MustCompile("^" + regexp.QuoteMeta(b.cfg.Case) + "$")
 	c, err := campaign.Create(eng, campaign.Plan{Scenarios: []string{b.cfg.Scenario}, Out: dir, Seed: b.seed, Runs: m,
-		Only: only, Kernel: b.pts[i], Argv: []string{"faultline", "bisect", "step", b.pts[i]}})
+		Only: only, Kernel: b.pts[i], Duration: b.cfg.Duration, Argv: []string{"faultline", "bisect", "step", b.pts[i]}})
 	if err != nil {
 		return nil, dir, err
 	}
@@ -266,7 +310,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	defer store.Close()
 	b.store = store
 	if b.id, err = store.CreateBisection(map[string]any{"scenario": cfg.Scenario, "case": cfg.Case, "kernels": cfg.Kernels, "fix": cfg.Fix,
-		"bad_if": cfg.BadIf, "confidence": cfg.Confidence, "budget": cfg.Budget, "seed": cfg.Seed}); err != nil {
+		"bad_if": cfg.BadIf, "duration": cfg.Duration.String(), "rule": map[bool]string{false: "model", true: "classical"}[cfg.Classical], "confidence": cfg.Confidence, "budget": cfg.Budget, "seed": cfg.Seed}); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -274,7 +318,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			_ = store.FinishBisection(b.id, "failed: "+err.Error(), "", 0, b.steps)
 		}
 	}()
-	res := &Result{Kernels: cfg.Kernels}
+	res := &Result{Kernels: cfg.Kernels, Labels: cfg.Labels}
 	say := func(format string, a ...any) {
 		if cfg.Progress != nil {
 			cfg.Progress(fmt.Sprintf(format, a...))
@@ -283,8 +327,29 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	n := len(pts) - 1
 	counts := make([]stats.Counts, n+1)
 	// observe runs m at point i and adds what they say.
+	untestable := map[int]bool{}
 	observe := func(i, m int, bs *stats.Bisection) (stats.Counts, error) {
 		runs, dir, err := b.run(ctx, i, m)
+		var bf *buildFailure
+		if errors.As(err, &bf) {
+			untestable[i] = true
+			res.Untestable = append(res.Untestable, pts[i])
+			if bs != nil {
+				bs.Skip(i)
+			}
+			st := Step{N: b.step, Point: i, Kernel: pts[i], Dir: dir, Note: "does not build: " + firstLine(bf.Error())}
+			if bs != nil {
+				l, p := bs.Leader()
+				st.Leader, st.Posterior = b.answerFor(l), p
+			}
+			b.steps = append(b.steps, st)
+			rec := results.BisectionStep{Step: st.N, Kernel: st.Kernel, Leader: st.Leader, Confidence: st.Posterior, Dir: relDir(cfg.Out, dir), Note: st.Note}
+			if err := b.store.AddBisectionStep(b.id, rec); err != nil {
+				return stats.Counts{}, err
+			}
+			say("step %d: %s %s: skipped, no observation", st.N, pts[i], st.Note)
+			return stats.Counts{}, errUntestable
+		}
 		if err != nil {
 			return stats.Counts{}, err
 		}
@@ -347,11 +412,19 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 		return res
 	}
+	res.Rule = "model"
+	if cfg.Classical {
+		res.Rule = "classical"
+		return b.classical(observe, finish, res)
+	}
 	// The end with the target first: until 5 hits or 10 runs.
 	var bad stats.Counts
 	for tried := 0; bad.Hits < 5 && bad.Runs < 10 && tried < 20 && b.runs < cfg.Budget; {
 		m := min(10-bad.Runs, 5)
 		c, err := observe(n, m, nil)
+		if errors.Is(err, errUntestable) {
+			return finish(nil, fmt.Sprintf("%s, the end that should show the target, does not build: nothing to bisect", pts[n])), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -364,6 +437,9 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	}
 	// The other end must not show it (a few runs).
 	good, err := observe(0, 3, nil)
+	if errors.Is(err, errUntestable) {
+		return finish(nil, fmt.Sprintf("%s, the end that should not show the target, does not build", pts[0])), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -374,25 +450,116 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	bs.Add(0, good)
 	for b.runs < cfg.Budget {
 		lead, p := bs.Leader()
-		if p >= cfg.Confidence {
+		if p >= cfg.Confidence && !untestable[lead] {
 			// Verify: the culprit shows the target at least 3 times.
 			if counts[lead].Hits >= 3 {
 				res.Answer, res.Confidence = b.answerFor(lead), p
+				b.checkCode(ctx, lead, res)
 				return finish(bs, ""), nil
 			}
-			if _, err := observe(lead, 3-counts[lead].Hits, bs); err != nil {
+			if _, err := observe(lead, 3-counts[lead].Hits, bs); err != nil && !errors.Is(err, errUntestable) {
 				return nil, err
 			}
 			continue
 		}
 		point, m := bs.Next(1, 8)
-		if _, err := observe(point, min(m, cfg.Budget-b.runs), bs); err != nil {
+		if point < 0 {
+			break
+		}
+		if _, err := observe(point, min(m, cfg.Budget-b.runs), bs); err != nil && !errors.Is(err, errUntestable) {
 			return nil, err
 		}
 	}
 	_, p := bs.Leader()
 	res.Confidence = p
-	return finish(bs, fmt.Sprintf("inconclusive after %d runs (budget): the %.0f%% credible set holds %d kernels", b.runs, 100*cfg.Confidence, len(bs.CredibleSet(cfg.Confidence)))), nil
+	why := fmt.Sprintf("after %d runs (budget)", b.runs)
+	if b.runs < cfg.Budget {
+		why = fmt.Sprintf("after %d runs: the kernels that would decide do not build (%s)", b.runs, strings.Join(res.Untestable, ", "))
+	}
+	return finish(bs, fmt.Sprintf("inconclusive %s: the %.0f%% credible set holds %d kernels", why, 100*cfg.Confidence, len(bs.CredibleSet(cfg.Confidence)))), nil
+}
+
+// errUntestable is what observe returns for a point whose kernel does not
+// build (the step is recorded).
+var errUntestable = errors.New("kernel does not build")
+
+// classical bisects by the classical rule: binary search between the ends
+// as given (not checked), up to 10 runs a step, the first run that shows
+// the target makes the step bad. A step whose kernel does not build moves
+// to the next buildable point towards the good end (git bisect skip), or
+// gives up. The confidence reported is what the model makes of the same
+// runs (with the runs at the bad end it did not make, it has no rate: the
+// model is given the culprit's hits as the bad end's).
+func (b *bisector) classical(observe func(int, int, *stats.Bisection) (stats.Counts, error),
+	finish func(*stats.Bisection, string) *Result, res *Result) (*Result, error) {
+	n := len(b.pts) - 1
+	lo, hi := 0, n
+	seen := make([]stats.Counts, n+1)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		var c stats.Counts
+		var err error
+		for mid > lo {
+			c = stats.Counts{}
+			for tries := 0; c.Runs < 10 && c.Hits == 0 && tries < 20; tries++ {
+				var got stats.Counts
+				if got, err = observe(mid, 1, nil); err != nil {
+					break
+				}
+				c.Runs += got.Runs
+				c.Hits += got.Hits
+			}
+			if !errors.Is(err, errUntestable) {
+				break
+			}
+			mid--
+		}
+		if err != nil && !errors.Is(err, errUntestable) {
+			return nil, err
+		}
+		if mid == lo {
+			return finish(nil, fmt.Sprintf("the kernels between %s and %s do not build", b.pts[lo], b.pts[hi])), nil
+		}
+		seen[mid] = c
+		if c.Hits > 0 {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	res.Answer = b.answerFor(hi)
+	// What the model makes of the classical rule's runs.
+	bs := stats.NewBisection(n, seen[hi], b.cfg.FalseRate)
+	for i, c := range seen {
+		if i != hi {
+			bs.Add(i, c)
+		}
+	}
+	res.Confidence = bs.Posterior()[hi]
+	return finish(bs, ""), nil
+}
+
+// checkCode flags a culprit whose kernel runs the same code as the kernel
+// just before it: the change cannot be what the runs saw.
+func (b *bisector) checkCode(ctx context.Context, c int, res *Result) {
+	if b.cfg.TextHash == nil {
+		return
+	}
+	h1, err1 := b.cfg.TextHash(ctx, b.pts[c])
+	h0, err0 := b.cfg.TextHash(ctx, b.pts[c-1])
+	if err := errors.Join(err0, err1); err != nil {
+		res.Warnings = append(res.Warnings, "could not compare the culprit's code with the kernel before it: "+firstLine(err.Error()))
+		return
+	}
+	if h0 == h1 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s and %s run the same code (identical .text): the change between them is not in the built kernel, so the answer is likely wrong (a flaky reproduction or an unlucky run of the kernel before)",
+			b.pts[c], b.pts[c-1]))
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
 
 // answerFor names the kernel a culprit point stands for: itself for a
@@ -410,18 +577,40 @@ func (b *bisector) answerFor(c int) string {
 func (r *Result) WriteTable(w io.Writer, fix bool) {
 	fmt.Fprintf(w, "%-5s %-52s %5s %5s %7s  %s\n", "step", "kernel", "runs", "shown", "silent", "leader after it (confidence)")
 	for _, s := range r.Steps {
-		fmt.Fprintf(w, "%-5d %-52s %5d %5d %7d  %s (%.2f)\n", s.N, s.Kernel, s.Runs, s.Hits, s.Silent, s.Leader, s.Posterior)
+		k := r.label(s.Kernel)
+		if len(k) > 52 {
+			k = k[:49] + "..."
+		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "%-5d %-52s %s\n", s.N, k, s.Note)
+			continue
+		}
+		fmt.Fprintf(w, "%-5d %-52s %5d %5d %7d  %s (%.2f)\n", s.N, k, s.Runs, s.Hits, s.Silent, r.label(s.Leader), s.Posterior)
 	}
-	fmt.Fprintf(w, "target %s, rate %.2f, %d runs\n", r.Target, r.Rate, r.Runs)
+	fmt.Fprintf(w, "target %s, rate %.2f, %d runs (%s rule)\n", r.Target, r.Rate, r.Runs, r.Rule)
+	if len(r.Untestable) > 0 {
+		var ls []string
+		for _, k := range r.Untestable {
+			ls = append(ls, r.label(k))
+		}
+		fmt.Fprintf(w, "did not build (no observation): %s\n", strings.Join(ls, ", "))
+	}
 	if r.Answer == "" {
-		fmt.Fprintf(w, "no answer: %s; credible set: %s\n", r.Stopped, strings.Join(r.Credible, ", "))
+		var ls []string
+		for _, k := range r.Credible {
+			ls = append(ls, r.label(k))
+		}
+		fmt.Fprintf(w, "no answer: %s; credible set: %s\n", r.Stopped, strings.Join(ls, ", "))
 		return
 	}
 	what := "first kernel with it"
 	if fix {
 		what = "first kernel without it"
 	}
-	fmt.Fprintf(w, "%s: %s (confidence %.3f)\n", what, r.Answer, r.Confidence)
+	fmt.Fprintf(w, "%s: %s (confidence %.3f)\n", what, r.label(r.Answer), r.Confidence)
+	for _, x := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", x)
+	}
 }
 
 func relDir(base, dir string) string {
@@ -451,13 +640,13 @@ func (b *bisector) record(res *Result) {
 	}
 	var names []string
 	for c := 1; c < len(b.pts); c++ {
-		names = append(names, b.answerFor(c))
+		names = append(names, res.label(b.answerFor(c)))
 	}
 	what := "first kernel with"
 	if b.cfg.Fix {
 		what = "first kernel without"
 	}
-	title := fmt.Sprintf("faultline bisect: %s %s (%s)", what, res.Target, b.cfg.Case)
+	title := fmt.Sprintf("faultline bisect: %s %s (%s, %s rule)", what, res.Target, b.cfg.Case, res.Rule)
 	f, err := os.Create(filepath.Join(b.cfg.Out, "report.html"))
 	if err != nil {
 		b.say("%v", err)

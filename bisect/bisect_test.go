@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -180,5 +181,155 @@ func TestSeriesKernels(t *testing.T) {
 	}
 	if _, _, err := SeriesKernels("debian:6.1-cloud", "../scenarios/gate/harmless", dir); !errors.Is(err, ErrInput) {
 		t.Errorf("a Debian kernel as the base: %v", err)
+	}
+}
+
+// TestBisectUntestable: kernels that do not build are steps with a note,
+// never good or bad; a culprit next to them cannot be told apart from them
+// (the credible set holds them), one away from them still can.
+func TestBisectUntestable(t *testing.T) {
+	for _, c := range []struct {
+		culprit int
+		want    string // answer, or "" for inconclusive
+	}{
+		{9, "k09"},
+		{7, ""},
+	} {
+		cfg, _ := setup(t, c.culprit, 1, false)
+		var built []string
+		cfg.Build = func(_ context.Context, spec string) error {
+			built = append(built, spec)
+			if spec == "k06" || spec == "k07" {
+				return &kernels.BuildError{Spec: spec, Log: "/nonexistent", Err: errors.New("make: error 2")}
+			}
+			return nil
+		}
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tb strings.Builder
+		res.WriteTable(&tb, false)
+		if res.Answer != c.want {
+			t.Errorf("culprit %d: answer %q, want %q\n%s", c.culprit, res.Answer, c.want, tb.String())
+		}
+		if c.want == "" && (!strings.Contains(res.Stopped, "do not build") || !strings.Contains(strings.Join(res.Credible, ","), "k07")) {
+			t.Errorf("culprit %d: stopped %q credible %v", c.culprit, res.Stopped, res.Credible)
+		}
+		notes := 0
+		for _, s := range res.Steps {
+			if s.Note != "" {
+				notes++
+				if s.Runs != 0 || !strings.Contains(s.Note, "does not build") {
+					t.Errorf("step %+v", s)
+				}
+			}
+		}
+		if c.want == "" && notes == 0 {
+			t.Errorf("culprit %d: no step says a kernel did not build\n%s", c.culprit, tb.String())
+		}
+		if !strings.Contains(tb.String(), "does not build") && notes > 0 {
+			t.Errorf("the table does not show the untestable step:\n%s", tb.String())
+		}
+	}
+	// An end that does not build stops the bisection, said.
+	cfg, _ := setup(t, 5, 1, false)
+	cfg.Build = func(_ context.Context, spec string) error {
+		if spec == "k11" {
+			return &kernels.PatchError{Patch: "x.patch", N: 1}
+		}
+		return nil
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Answer != "" || !strings.Contains(res.Stopped, "does not build") {
+		t.Errorf("bad end unbuildable: %+v %v", res, err)
+	}
+}
+
+func TestBisectClassical(t *testing.T) {
+	cfg, _ := setup(t, 7, 1, false)
+	cfg.Classical = true
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Answer != "k07" || res.Rule != "classical" {
+		t.Fatalf("classical: %+v %v", res, err)
+	}
+	// Binary search over 11 candidates: 3 or 4 steps; a bad step stops at
+	// its first run (p = 1), a good one makes 10 (boot failures aside).
+	if res.Runs < 10 || res.Runs > 50 {
+		t.Errorf("classical made %d runs", res.Runs)
+	}
+}
+
+// TestCheckCode: a culprit whose code is its parent's is flagged.
+func TestCheckCode(t *testing.T) {
+	cfg, _ := setup(t, 7, 1, false)
+	cfg.TextHash = func(_ context.Context, spec string) (string, error) {
+		if spec == "k06" || spec == "k07" {
+			return "same", nil
+		}
+		return spec, nil
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Answer != "k07" || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "same code") {
+		t.Fatalf("%+v %v", res, err)
+	}
+	cfg, _ = setup(t, 7, 1, false)
+	cfg.TextHash = func(_ context.Context, spec string) (string, error) { return spec, nil }
+	if res, err := Run(context.Background(), cfg); err != nil || len(res.Warnings) != 0 {
+		t.Errorf("different code flagged: %+v %v", res, err)
+	}
+}
+
+// TestGitKernels on a real repository: every commit from good to bad, a
+// spec each on git:REPO@SHA with the recipe's config; bad ranges refused.
+func TestGitKernels(t *testing.T) {
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	for i := range 6 {
+		os.WriteFile(filepath.Join(repo, "f"), []byte(strconv.Itoa(i)), 0o644)
+		git("add", "f")
+		git("commit", "-qm", fmt.Sprintf("change %d", i))
+	}
+	git("tag", "good", "HEAD~4")
+	out := t.TempDir()
+	cs, err := GitKernels(repo, "good", "main", "6.1-harness", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 5 || cs[0].Subject != "change 1" || cs[4].Subject != "change 5" {
+		t.Fatalf("commits %+v", cs)
+	}
+	s, err := kernels.LoadBuildSpec(cs[2].Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Source != "git:"+repo+"@"+cs[2].SHA || s.Config.Base != "tinyconfig" || len(s.Patches) != 0 {
+		t.Errorf("spec %+v", s)
+	}
+	for _, c := range []struct{ good, bad, want string }{
+		{"main", "good", "not an ancestor"},
+		{"good", "good", "same commit"},
+		{"nosuch", "main", `--good "nosuch" is not a commit`},
+	} {
+		if _, err := GitKernels(repo, c.good, c.bad, "6.1-harness", out); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s..%s: %v, want %q", c.good, c.bad, err, c.want)
+		}
+	}
+	os.WriteFile(filepath.Join(repo, "f"), []byte("dirty"), 0o644)
+	if _, err := GitKernels(repo, "good", "main", "6.1-harness", out); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "uncommitted") {
+		t.Errorf("dirty tree: %v", err)
+	}
+	if _, err := GitKernels(t.TempDir(), "a", "b", "6.1-harness", out); !errors.Is(err, ErrInput) {
+		t.Errorf("not a repository: %v", err)
 	}
 }

@@ -66,6 +66,9 @@ type Plan struct {
 	Only, Skip *regexp.Regexp
 	// Kernel, if set, replaces every case's kernel (a bisection step).
 	Kernel string
+	// Duration, if > 0, replaces every timed case's duration (its timeout
+	// follows: twice the duration plus 3 minutes).
+	Duration time.Duration
 	// Argv is the command line, recorded with the campaign.
 	Argv []string
 }
@@ -233,6 +236,9 @@ func Create(cfg Config, p Plan) (*Campaign, error) {
 			}
 			if p.Kernel != "" {
 				k.Kernel = p.Kernel
+			}
+			if p.Duration > 0 && k.Duration > 0 {
+				k.Duration, k.Timeout = p.Duration, 2*p.Duration+3*time.Minute
 			}
 			cases = append(cases, k)
 			c.cases[k.Name] = k

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -277,7 +280,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if root == "" {
 		root = filepath.Join(b.Cache, "build")
 	}
-	treeDir := filepath.Join(root, p.sourceID, p.spec.recipeName()+"-"+p.cc)
+	treeDir := filepath.Join(root, p.treeID(), p.spec.recipeName()+"-"+p.cc)
 	_, statErr := os.Stat(filepath.Join(treeDir, "linux", "vmlinux"))
 	if p.src.kind == "tree" {
 		_, statErr = os.Stat(filepath.Join(treeDir, "obj", "vmlinux"))
@@ -306,13 +309,19 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 			return nil, err
 		}
 	} else {
-		pristine, err := b.pristine(ctx, p)
-		if err != nil {
-			return nil, err
-		}
 		srcDir, objDir = filepath.Join(treeDir, "linux"), filepath.Join(treeDir, "linux")
-		if err := b.workTree(pristine, treeDir); err != nil {
-			return nil, err
+		if p.src.kind == "git" {
+			if err := b.gitCheckout(ctx, p, treeDir); err != nil {
+				return nil, err
+			}
+		} else {
+			pristine, err := b.pristine(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if err := b.workTree(pristine, treeDir); err != nil {
+				return nil, err
+			}
 		}
 		if err := b.applySeries(ctx, p, treeDir); err != nil {
 			return nil, err
@@ -336,6 +345,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		}
 		cmd := exec.CommandContext(ctx, "make", append(all, args...)...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		cmd.Env = append(cmd.Env, reproducibleEnv...)
 		if cc != nil {
 			// CC on make's command line (not in the environment): the
 			// kernel's Makefile sets CC itself otherwise.
@@ -382,6 +392,56 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	return res, nil
 }
 
+// reproducibleEnv makes two builds of the same code the same image: the
+// kernel otherwise embeds the build's time, user, host and a build counter
+// (uname -v), so every image would differ.
+var reproducibleEnv = []string{
+	"KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
+	"KBUILD_BUILD_USER=faultline", "KBUILD_BUILD_HOST=faultline", "KBUILD_BUILD_VERSION=1",
+}
+
+// treeID names the persistent build trees of p's source: one per source
+// release for Debian sources, one per repository for git sources (a step
+// to another commit is a checkout in the same tree), one per path for
+// local trees.
+func (p *plan) treeID() string {
+	if p.src.kind == "git" {
+		return "git-" + strings.ReplaceAll(strings.Trim(p.src.arg, "/"), "/", "_")
+	}
+	return p.sourceID
+}
+
+// gitCheckout brings treeDir/linux, a clone of the repository that shares
+// its objects, to p's commit. git rewrites only the files that differ from
+// the commit checked out last, so make then rebuilds only what they touch;
+// what the last build's patches changed is discarded first.
+func (b *Builder) gitCheckout(ctx context.Context, p *plan, treeDir string) error {
+	work := filepath.Join(treeDir, "linux")
+	git := func(args ...string) error {
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", work}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git %s in %s: %w: %s", strings.Join(args, " "), work, err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(work, ".git")); err != nil {
+		b.progress("%s: cloning %s into the build tree", p.spec.Name, p.src.arg)
+		os.RemoveAll(work)
+		if out, err := exec.CommandContext(ctx, "git", "clone", "--quiet", "--shared", "--no-checkout", p.src.arg, work).CombinedOutput(); err != nil {
+			return fmt.Errorf("clone %s: %w: %s", p.src.arg, err, bytes.TrimSpace(out))
+		}
+	}
+	sha := strings.TrimPrefix(p.sourceID, "git-")
+	b.progress("%s: checking out %.12s", p.spec.Name, sha)
+	if err := git("checkout", "--quiet", "--force", "--detach", sha); err != nil {
+		return err
+	}
+	if err := git("clean", "-fdq"); err != nil { // files the last patches created; ignored build outputs stay
+		return err
+	}
+	return os.RemoveAll(filepath.Join(treeDir, "applied"))
+}
+
 // lockDir takes an exclusive lock on dir/lock, so two faultline processes
 // never build in one tree at once.
 func lockDir(dir string) (func(), error) {
@@ -425,16 +485,6 @@ func (b *Builder) pristine(ctx context.Context, p *plan) (string, error) {
 			return "", fmt.Errorf("unpack %s: %w: %s", tarball, err, out)
 		}
 		os.Remove(filepath.Join(tmp, filepath.Base(tarball)))
-	case "git":
-		b.progress("exporting %s@%s", p.src.arg, p.src.ref)
-		if err := os.MkdirAll(filepath.Join(tmp, "linux"), 0o755); err != nil {
-			return "", err
-		}
-		cmd := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`,
-			"sh", p.src.arg, strings.TrimPrefix(p.sourceID, "git-"), filepath.Join(tmp, "linux"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("export %s@%s: %w: %s", p.src.arg, p.src.ref, err, out)
-		}
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
 		return "", err
@@ -831,6 +881,9 @@ func (b *Builder) install(ctx context.Context, p *plan, mk func(...string) *exec
 	if err := copyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
 		return nil, err
 	}
+	if k.TextSHA256, err = textHash(filepath.Join(objDir, "vmlinux")); err != nil {
+		return nil, err
+	}
 	if order, _ := os.ReadFile(filepath.Join(objDir, "modules.order")); len(bytes.TrimSpace(order)) > 0 {
 		cmd := mk("-s", "modules_install", "INSTALL_MOD_PATH="+filepath.Join(tmp, "mod"), "INSTALL_MOD_STRIP=1", "DEPMOD=true")
 		cmd.Stdout, cmd.Stderr = logw, logw
@@ -856,6 +909,24 @@ func (b *Builder) install(ctx context.Context, p *plan, mk func(...string) *exec
 		return nil, fmt.Errorf("move kernel into cache: %w", err)
 	}
 	return k, nil
+}
+
+// textHash returns the SHA-256 of an ELF file's .text section.
+func textHash(vmlinux string) (string, error) {
+	f, err := elf.Open(vmlinux)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", vmlinux, err)
+	}
+	defer f.Close()
+	sec := f.Section(".text")
+	if sec == nil {
+		return "", fmt.Errorf("%s has no .text section", vmlinux)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, sec.Open()); err != nil {
+		return "", fmt.Errorf("read %s .text: %w", vmlinux, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func copyFile(src, dst string) error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedBuildSpecs(t *testing.T) {
@@ -306,5 +307,71 @@ func TestStateAndPrune(t *testing.T) {
 		if exists := err == nil; exists != (dir != "6.1-harness-000000000000") {
 			t.Errorf("%s: exists %v after prune", dir, exists)
 		}
+	}
+}
+
+// TestGitCheckout: a git source's build tree is one clone per repository;
+// a step to another commit rewrites only the files that differ (make's
+// timestamps then rebuild only what they touch) and drops what the last
+// build's patches created.
+func TestGitCheckout(t *testing.T) {
+	repo := t.TempDir()
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git(repo, "init", "-q", "-b", "main")
+	os.WriteFile(filepath.Join(repo, "a.c"), []byte("a1"), 0o644)
+	os.WriteFile(filepath.Join(repo, "b.c"), []byte("b1"), 0o644)
+	git(repo, "add", ".")
+	git(repo, "commit", "-qm", "one")
+	one := git(repo, "rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(repo, "b.c"), []byte("b2"), 0o644)
+	git(repo, "commit", "-qam", "two")
+	two := git(repo, "rev-parse", "HEAD")
+
+	b := &Builder{Store: &Store{Root: t.TempDir()}, Cache: t.TempDir()}
+	plan := func(sha string) *plan {
+		src, _ := parseSource("git:"+repo+"@"+sha, "")
+		id, err := b.sourceID(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &plan{spec: &BuildSpec{Name: "x"}, src: src, sourceID: id}
+	}
+	p1, p2 := plan(one), plan(two)
+	if p1.treeID() != p2.treeID() || !strings.HasPrefix(p1.treeID(), "git-") {
+		t.Fatalf("tree ids %q %q: want one per repository", p1.treeID(), p2.treeID())
+	}
+	tree := t.TempDir()
+	work := filepath.Join(tree, "linux")
+	if err := b.gitCheckout(context.Background(), p1, tree); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(work, "a.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := st.ModTime()
+	time.Sleep(20 * time.Millisecond)
+	os.WriteFile(filepath.Join(work, "new-from-patch.c"), nil, 0o644)
+	os.WriteFile(filepath.Join(work, "b.c"), []byte("patched"), 0o644)
+	if err := b.gitCheckout(context.Background(), p2, tree); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(work, "a.c")); !st.ModTime().Equal(old) {
+		t.Errorf("a.c, the same in both commits, was rewritten")
+	}
+	if c, _ := os.ReadFile(filepath.Join(work, "b.c")); string(c) != "b2" {
+		t.Errorf("b.c = %q, want b2", c)
+	}
+	if _, err := os.Stat(filepath.Join(work, "new-from-patch.c")); err == nil {
+		t.Errorf("a file the last patches created survived")
 	}
 }

@@ -38,7 +38,9 @@ type BuildSpec struct {
 	Description string `yaml:"description"`
 	// Source is debian-source:SERIES (the linux-source-SERIES package),
 	// tree:PATH (a local kernel tree, built out of tree, no patches) or
-	// git:REPO@REF (a local git repository at a ref, exported once).
+	// git:REPO@REF (a commit of a local git repository, checked out in a
+	// persistent clone per repository and config recipe, so a build of
+	// another commit rebuilds only what differs).
 	Source string `yaml:"source"`
 	// Config is the config recipe.
 	Config ConfigRecipe `yaml:"config"`
@@ -338,7 +340,20 @@ func cacheKey(sourceID string, s *BuildSpec, frags []fragment, patches [][]byte,
 // fragments and patches that live beside its spec file are named by
 // absolute path, so the new file can live anywhere.
 func (s *BuildSpec) Derive(name, description string, extra []string) ([]byte, error) {
-	d := BuildSpec{Name: name, Description: description, Source: s.Source, Config: s.Config}
+	return s.derive(name, description, s.Source, s.Patches, extra)
+}
+
+// DeriveSource returns the YAML of a spec with s's config recipe on another
+// source (a git commit: git:REPO@SHA) and no patches, paths made absolute.
+func (s *BuildSpec) DeriveSource(name, description, source string) ([]byte, error) {
+	if _, err := parseSource(source, ""); err != nil {
+		return nil, fmt.Errorf("derive %s: %w", name, err)
+	}
+	return s.derive(name, description, source, nil, nil)
+}
+
+func (s *BuildSpec) derive(name, description, source string, patches, extra []string) ([]byte, error) {
+	d := BuildSpec{Name: name, Description: description, Source: source, Config: s.Config}
 	abs := func(n string) string {
 		if s.dir == "" || filepath.IsAbs(n) {
 			return n
@@ -352,7 +367,7 @@ func (s *BuildSpec) Derive(name, description string, extra []string) ([]byte, er
 	for _, f := range s.Config.Fragments {
 		d.Config.Fragments = append(d.Config.Fragments, abs(f))
 	}
-	for _, p := range s.Patches {
+	for _, p := range patches {
 		d.Patches = append(d.Patches, abs(p))
 	}
 	for _, p := range extra {

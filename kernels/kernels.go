@@ -58,6 +58,10 @@ type Kernel struct {
 	Patches []string `json:"patches,omitempty"`
 	// BuildLog is a built kernel's full build log.
 	BuildLog string `json:"build_log,omitempty"`
+	// TextSHA256 is the SHA-256 of a built kernel's .text section: two
+	// builds with the same value run the same code (builds are
+	// reproducible: fixed KBUILD_BUILD_* values).
+	TextSHA256 string `json:"text_sha256,omitempty"`
 }
 
 // CacheDir returns faultline's per-user cache directory:

@@ -23,6 +23,8 @@ type BisectionStep struct {
 	// Posterior over the candidates after the step (Candidates' order).
 	Posterior []float64 `json:"posterior"`
 	Dir       string    `json:"dir"`
+	// Note says why a step has no runs (its kernel did not build).
+	Note string `json:"note,omitempty"`
 }
 
 // Bisection is a bisection's record.
@@ -53,8 +55,8 @@ func (s *Store) CreateBisection(request any) (int64, error) {
 // AddBisectionStep records a step as it finishes.
 func (s *Store) AddBisectionStep(id int64, st BisectionStep) error {
 	post, _ := json.Marshal(st.Posterior)
-	_, err := s.db.Exec(`INSERT INTO bisection_steps VALUES (?,?,?,?,?,?,?,?,?,?)`, id, st.Step, st.Kernel, st.Runs, st.Hits,
-		st.Silent, st.Leader, st.Confidence, string(post), st.Dir)
+	_, err := s.db.Exec(`INSERT INTO bisection_steps (bisection, step, kernel, runs, hits, silent, leader, confidence, posterior, dir, note)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)`, id, st.Step, st.Kernel, st.Runs, st.Hits, st.Silent, st.Leader, st.Confidence, string(post), st.Dir, st.Note)
 	if err != nil {
 		return fmt.Errorf("result store: bisection step %d: %w", st.Step, err)
 	}
@@ -96,7 +98,7 @@ func (s *Store) Bisections() ([]*Bisection, error) {
 		byID[b.ID] = b
 	}
 	rows.Close()
-	srows, err := s.db.Query(`SELECT bisection, step, kernel, runs, hits, silent, leader, confidence, posterior, dir FROM bisection_steps ORDER BY bisection, step`)
+	srows, err := s.db.Query(`SELECT bisection, step, kernel, runs, hits, silent, leader, confidence, posterior, dir, note FROM bisection_steps ORDER BY bisection, step`)
 	if err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
 	}
@@ -105,7 +107,7 @@ func (s *Store) Bisections() ([]*Bisection, error) {
 		var id int64
 		var st BisectionStep
 		var post string
-		if err := srows.Scan(&id, &st.Step, &st.Kernel, &st.Runs, &st.Hits, &st.Silent, &st.Leader, &st.Confidence, &post, &st.Dir); err != nil {
+		if err := srows.Scan(&id, &st.Step, &st.Kernel, &st.Runs, &st.Hits, &st.Silent, &st.Leader, &st.Confidence, &post, &st.Dir, &st.Note); err != nil {
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(post), &st.Posterior)
@@ -166,6 +168,6 @@ var bisectTmpl = template.Must(template.New("bisect").Funcs(template.FuncMap{
 <p>Status <b>{{.B.Status}}</b>{{if .B.Answer}}: <b>{{.B.Answer}}</b> at {{pct .B.Confidence}} confidence{{end}}.</p>
 <p>Candidates, in the model's order (hover a bar for its name and posterior):</p><ol>{{range .Candidates}}<li>{{.}}</li>{{end}}</ol>
 <table><tr><th>step</th><th>kernel</th><th>runs</th><th>showed it</th><th>silent</th><th>leader after it</th><th>confidence</th><th>posterior over the candidates</th><th>runs</th></tr>
-{{range .Rows}}<tr><td>{{.Step}}</td><td>{{.Kernel}}</td><td>{{.Runs}}</td><td>{{.Hits}}</td><td>{{.Silent}}</td><td>{{.Leader}}</td><td>{{pct .Confidence}}</td><td>{{.Bars}}</td><td><a href="{{.Dir}}/report.html">campaign</a></td></tr>
+{{range .Rows}}<tr><td>{{.Step}}</td><td>{{.Kernel}}</td><td>{{.Runs}}</td><td>{{.Hits}}</td><td>{{.Silent}}</td><td>{{.Leader}}</td><td>{{pct .Confidence}}</td><td>{{.Bars}}</td><td>{{if .Note}}{{.Note}}{{else}}<a href="{{.Dir}}/report.html">campaign</a>{{end}}</td></tr>
 {{end}}</table></body></html>
 `))

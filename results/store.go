@@ -88,6 +88,10 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
 	}
+	if err := addColumns(db, "bisection_steps", [][2]string{{"note", "TEXT NOT NULL DEFAULT ''"}}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("result store %s: %w", path, err)
+	}
 	if err := addColumns(db, "counters", counterColumns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)

@@ -19,6 +19,10 @@ type Bisection struct {
 	FalseRate float64
 	// Counts are the observations at each point 0..N.
 	Counts []Counts
+	// Skipped points cannot be tested (their kernel does not build): Next
+	// never proposes them, and the culprit's posterior spreads over them
+	// and the next testable point, as git bisect skip does.
+	Skipped map[int]bool
 	// grid, logP, log1P and logPrior: the rate p's grid, log p and
 	// log(1-p) there, and p's prior.
 	grid, logP, log1P, logPrior []float64
@@ -42,6 +46,14 @@ func NewBisection(n int, badEnd Counts, falseRate float64) *Bisection {
 	}
 	b.Counts[n] = badEnd
 	return b
+}
+
+// Skip marks point i as untestable.
+func (b *Bisection) Skip(i int) {
+	if b.Skipped == nil {
+		b.Skipped = map[int]bool{}
+	}
+	b.Skipped[i] = true
 }
 
 // Add records runs at point i.
@@ -221,21 +233,27 @@ func entropy(p []float64) float64 {
 // <= i) nearest one half), and the number of runs m that maximises the
 // expected information per unit of cost, where a visit costs m runs plus
 // visitCost (building or booting a new point, in runs).
+//
+// It returns point -1 when every point that would tell anything is
+// skipped.
 func (b *Bisection) Next(visitCost float64, maxRuns int) (point, runs int) {
 	post := b.Posterior()
-	best, bestGap := 0, 2.0
+	best, bestGap := -1, 2.0
 	cum := 0.0
 	for i := 0; i < b.N; i++ {
 		// Testing point i asks: is the culprit <= i?
 		if i > 0 {
 			cum += post[i]
 		}
-		if gap := math.Abs(cum - 0.5); i > 0 && gap < bestGap {
+		if gap := math.Abs(cum - 0.5); i > 0 && !b.Skipped[i] && gap < bestGap && cum > 1e-9 && cum < 1-1e-9 {
 			best, bestGap = i, gap
 		}
 	}
 	if b.N == 1 {
 		return 1, 1 // one candidate: only the verification is left
+	}
+	if best < 0 {
+		return -1, 0
 	}
 	p := b.rate(post)
 	h0 := entropy(post)
