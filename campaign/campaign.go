@@ -252,10 +252,14 @@ func Create(cfg Config, p Plan) (*Campaign, error) {
 		seed = rand.Int64N(1<<31) + 1
 	}
 	for _, k := range cases {
+		var dur time.Duration // recorded only where the plan replaced it
+		if p.Duration > 0 {
+			dur = k.Duration
+		}
 		for r := 0; r < k.Runs; r++ {
 			i := len(c.plan)
 			c.plan = append(c.plan, results.PlannedRun{Index: i, Case: k.Name, Scenario: k.Scenario.Name, Kernel: k.Kernel,
-				RunNo: r, Seed: seed + int64(i), Expect: k.Expect})
+				RunNo: r, Seed: seed + int64(i), Expect: k.Expect, Duration: dur})
 		}
 	}
 	if err := c.resolveKernels(c.plan); err != nil {
@@ -309,8 +313,10 @@ func Resume(cfg Config, dir string) (*Campaign, error) {
 		return fail(err)
 	}
 	runsOf := map[string]int{}
+	durationOf := map[string]time.Duration{}
 	for _, p := range c.plan {
 		runsOf[p.Case]++
+		durationOf[p.Case] = p.Duration
 	}
 	for _, t := range texts {
 		s, err := ParseScenario(t.Path, t.Source, cfg.Signatures.IDs())
@@ -319,6 +325,9 @@ func Resume(cfg Config, dir string) (*Campaign, error) {
 		}
 		for _, k := range s.Cases(0) {
 			k.Runs = runsOf[k.Name]
+			if d := durationOf[k.Name]; d > 0 && k.Duration > 0 {
+				k.Duration, k.Timeout = d, 2*d+3*time.Minute
+			}
 			c.cases[k.Name] = k
 		}
 	}

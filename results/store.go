@@ -88,6 +88,10 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
 	}
+	if err := addColumns(db, "planned", [][2]string{{"duration_ns", "INTEGER NOT NULL DEFAULT 0"}}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("result store %s: %w", path, err)
+	}
 	if err := addColumns(db, "bisection_steps", [][2]string{{"note", "TEXT NOT NULL DEFAULT ''"}}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
@@ -178,6 +182,9 @@ type PlannedRun struct {
 	RunNo    int    `json:"run_no"`
 	Seed     int64  `json:"seed"`
 	Expect   string `json:"expect"`
+	// Duration is the run's duration when the campaign replaced the
+	// scenario's (0: the scenario's).
+	Duration time.Duration `json:"duration_ns,omitempty"`
 }
 
 // ScenarioText is a scenario as the campaign recorded it.
@@ -216,7 +223,8 @@ func (s *Store) Create(c *Campaign, scenarios []ScenarioText, plan []PlannedRun)
 		}
 	}
 	for _, p := range plan {
-		if _, err := tx.Exec(`INSERT INTO planned VALUES (?,?,?,?,?,?,?,?)`, c.ID, p.Index, p.Case, p.Scenario, p.Kernel, p.RunNo, p.Seed, p.Expect); err != nil {
+		if _, err := tx.Exec(`INSERT INTO planned (campaign, idx, case_name, scenario, kernel_spec, run_no, seed, expect, duration_ns)
+			VALUES (?,?,?,?,?,?,?,?,?)`, c.ID, p.Index, p.Case, p.Scenario, p.Kernel, p.RunNo, p.Seed, p.Expect, int64(p.Duration)); err != nil {
 			return fmt.Errorf("result store: plan: %w", err)
 		}
 	}
@@ -257,7 +265,7 @@ func (s *Store) Load() (*Campaign, []ScenarioText, []PlannedRun, error) {
 		scs = append(scs, t)
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT idx, case_name, scenario, kernel_spec, run_no, seed, expect FROM planned WHERE campaign = ? ORDER BY idx`, c.ID)
+	rows, err = s.db.Query(`SELECT idx, case_name, scenario, kernel_spec, run_no, seed, expect, duration_ns FROM planned WHERE campaign = ? ORDER BY idx`, c.ID)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("result store: %w", err)
 	}
@@ -265,9 +273,11 @@ func (s *Store) Load() (*Campaign, []ScenarioText, []PlannedRun, error) {
 	var plan []PlannedRun
 	for rows.Next() {
 		var p PlannedRun
-		if err := rows.Scan(&p.Index, &p.Case, &p.Scenario, &p.Kernel, &p.RunNo, &p.Seed, &p.Expect); err != nil {
+		var d int64
+		if err := rows.Scan(&p.Index, &p.Case, &p.Scenario, &p.Kernel, &p.RunNo, &p.Seed, &p.Expect, &d); err != nil {
 			return nil, nil, nil, err
 		}
+		p.Duration = time.Duration(d)
 		plan = append(plan, p)
 	}
 	return c, scs, plan, rows.Err()

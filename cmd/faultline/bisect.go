@@ -108,35 +108,8 @@ func cmdBisect(ctx context.Context, args []string) int {
 				cfg.Labels[c.Spec] = c.SHA[:12] + " " + c.Subject
 			}
 		}
-		b, _, err := newBuilder(store, 0)
-		if err != nil {
+		if cfg.Build, cfg.TextHash, err = builderFuncs(store); err != nil {
 			return fail(err)
-		}
-		build := func(ctx context.Context, spec string) (*kernels.Kernel, error) {
-			s, err := kernels.LoadBuildSpec(spec)
-			if err != nil {
-				return nil, err
-			}
-			r, err := b.Build(ctx, s)
-			if err != nil {
-				return nil, err
-			}
-			if !r.Cached {
-				progress(fmt.Sprintf("built %s: %d objects in %s (ccache hits %d of %d)", s.Name, r.Compiled, r.Duration.Round(time.Second),
-					r.Cache.Hits, r.Cache.Hits+r.Cache.Misses))
-			}
-			return r.Kernel, nil
-		}
-		cfg.Build = func(ctx context.Context, spec string) error { _, err := build(ctx, spec); return err }
-		cfg.TextHash = func(ctx context.Context, spec string) (string, error) {
-			k, err := build(ctx, spec)
-			if err != nil {
-				return "", err
-			}
-			if k.TextSHA256 == "" {
-				return "", fmt.Errorf("%s was built before faultline recorded code hashes", k.Name)
-			}
-			return k.TextSHA256, nil
 		}
 	} else if from, to, ok := strings.Cut(*list, ".."); ok {
 		if cfg.Kernels, err = store.DebianRange(from, to); err != nil {
@@ -172,4 +145,40 @@ func cmdBisect(ctx context.Context, args []string) int {
 		return 1
 	}
 	return exitOK
+}
+
+// builderFuncs returns what bisect and nightly build kernels with: a build
+// of a build spec (progress on stderr; cached builds are instant) and its
+// code's hash.
+func builderFuncs(store *kernels.Store) (func(context.Context, string) error, func(context.Context, string) (string, error), error) {
+	b, _, err := newBuilder(store, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	build := func(ctx context.Context, spec string) (*kernels.Kernel, error) {
+		s, err := kernels.LoadBuildSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.Build(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if !r.Cached {
+			progress(fmt.Sprintf("built %s: %d objects in %s (ccache hits %d of %d)", s.Name, r.Compiled, r.Duration.Round(time.Second),
+				r.Cache.Hits, r.Cache.Hits+r.Cache.Misses))
+		}
+		return r.Kernel, nil
+	}
+	textHash := func(ctx context.Context, spec string) (string, error) {
+		k, err := build(ctx, spec)
+		if err != nil {
+			return "", err
+		}
+		if k.TextSHA256 == "" {
+			return "", fmt.Errorf("%s was built before faultline recorded code hashes", k.Name)
+		}
+		return k.TextSHA256, nil
+	}
+	return func(ctx context.Context, spec string) error { _, err := build(ctx, spec); return err }, textHash, nil
 }

@@ -38,6 +38,8 @@ Usage:
   faultline worker --nats URL            run campaign jobs for coordinators elsewhere
   faultline report DIR                   write DIR/report.html for a campaign
   faultline bisect --kernels A..B SCEN   find the kernel that brought (or fixed) a crash
+  faultline bisect --tree R --good G --bad B SCEN   the same in a git history
+  faultline nightly --store D --kernels S SCEN...   test a series' newest kernel, bisect new crashes
   faultline gate --base SPEC --series S  does a patch series bring a crash its base lacks?
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline bench build SPEC             time full, switch and warm-ccache kernel builds
