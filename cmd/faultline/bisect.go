@@ -44,7 +44,7 @@ Examples:
   faultline bisect --kernels debian:6.1-cloud..debian:6.12-cloud --fix scenarios/seeds/seed-d-stock.yaml
   faultline bisect --kernels 6.1-harness,6.1-mutant-seed-d --bad-if signature:seed-d-ext4-gup-dio-no-buffers scenarios/seeds/seed-d.yaml
   faultline bisect --base 6.1-harness --series scenarios/gate/extent-buffer-v2.mbox scenarios/seeds/seed-b.yaml
-  faultline bisect --tree ~/src/linux --good v6.1 --bad HEAD --bad-if signature:seed-b-btrfs-eb-tree-ref-releasepage scenarios/bisect/seed-b-short.yaml
+  faultline bisect --tree ~/src/linux --good v6.1 --bad HEAD --duration 45s --bad-if signature:seed-b-btrfs-eb-tree-ref-releasepage scenarios/seeds/seed-b.yaml
 
 Exit status: 0 an answer, 1 inconclusive or stopped (the reason printed),
 2 bad usage, 125 harness trouble.
