@@ -214,7 +214,11 @@ type bisector struct {
 // runs.
 func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, error) {
 	b.step++
-	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(b.pts[i])))
+	name := b.pts[i]
+	if strings.HasSuffix(name, ".yaml") { // a build spec file: its name says enough
+		name = strings.TrimSuffix(filepath.Base(name), ".yaml")
+	}
+	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(name)))
 	if b.cfg.Build != nil {
 		if err := b.cfg.Build(ctx, b.pts[i]); err != nil {
 			if errors.Is(err, kernels.ErrBuildFailed) || errors.Is(err, kernels.ErrPatch) {

@@ -31,6 +31,9 @@ type oopsKind struct {
 	// crashing in its own report).
 	// It is a regexp on the header line (nil: never).
 	stackFollows *lazyRE
+	// noStack kinds print no stack trace of their own (KCSAN, KMSAN, a
+	// free-text message): a report without one is not corrupted.
+	noStack bool
 	// describe sets title, type, frame and alternative titles.
 	describe func(r *Report, m []string)
 }
@@ -83,16 +86,101 @@ func pick(cands ...string) string {
 	return ""
 }
 
+// pick returns the first candidate that is neither a generic frame nor one
+// of the report kind's own (r.skip).
+func (r *Report) pick(cands ...string) string {
+	for _, c := range cands {
+		if c != "" && !skipFrame(c) && (r.skip == nil || !r.skip.MatchString(c)) {
+			return c
+		}
+	}
+	return ""
+}
+
+// skipping sets the report kind's own generic frames (substrings, or
+// anchored patterns) and returns r.
+func (r *Report) skipping(patterns ...string) *Report {
+	r.skip = re(strings.Join(patterns, "|"))
+	return r
+}
+
+// faultInjectionRE is a fault-injection stack: printed by should_fail and
+// should_failslab, it is frequently interleaved with a crash report, whose
+// stack then cannot be told from it.
+var faultInjectionRE = re(`^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)?should_fail(?:slab)?(?:\.[a-z0-9.]+)?\+0x`)
+
 // guilty returns the first non-generic function among: the given
-// candidates, then the RIP line (if rip), then the stack.
+// candidates, then the RIP line (if rip), then the report's first stack.
+// The stacks a sanitizer prints after it (where the object was allocated
+// and freed, where uninit memory came from) say how the object came to
+// be, not where the bug is: the frame never comes from them.
 func (r *Report) guilty(rip bool, cands ...string) string {
 	if rip {
 		cands = append(cands, r.ripFunc())
 	}
-	return pick(append(cands, r.reliableFrames(1)...)...)
+	stack := r.firstStack()
+	for _, l := range r.lines[min(1, len(r.lines)):r.firstStackEnd()] {
+		if faultInjectionRE.MatchString(l.text) {
+			r.CorruptedReason = "a fault-injection stack is interleaved with the report"
+			return ""
+		}
+	}
+	return r.pick(append(cands, stack...)...)
 }
 
-var irqEndRE = re(`</IRQ>|<EOI>|\bapic_timer_interrupt\b|sysvec_apic_timer_interrupt|asm_sysvec_apic_timer_interrupt`)
+// otherStackRE starts a stack that is not the report's own: the
+// allocation and free stacks of KASAN, KFENCE and SLUB, KMSAN's origin,
+// the work item's creation.
+var otherStackRE = re(`^\s*(?:Allocated by task|Freed by task|Allocated:|Freed:|allocated by task|freed by task|Uninit was (?:created|stored)|Local variable .* created at|Last potentially related work creation|Second to last potentially related work creation|The buggy address belongs|Memory state around the buggy address|Last (?:call_rcu|timer|workqueue)|INFO: (?:Allocated|Freed|Slab) in)`)
+
+// firstStackEnd is the index of the line that ends the report's own
+// stack: another kind of stack, or a second "Call Trace:" (another
+// report's, printed into this one).
+func (r *Report) firstStackEnd() int {
+	end := r.firstLineIndex(otherStackRE, 1)
+	if end < 0 {
+		end = len(r.lines)
+	}
+	if i := r.firstLineIndex(callTraceRE, 1); i >= 0 {
+		if j := r.firstLineIndex(callTraceRE, i+1); j >= 0 && j < end {
+			end = j
+		}
+	}
+	return end
+}
+
+// callTrace returns the reliable frames under the report's "Call Trace:"
+// (its first stack when it has none).
+func (r *Report) callTrace() []string {
+	i := r.firstLineIndex(callTraceRE, 1)
+	if i < 0 {
+		return r.firstStack()
+	}
+	var out []string
+	for _, l := range r.lines[i:] {
+		if otherStackRE.MatchString(l.text) {
+			break
+		}
+		if f, ok := parseFrame(l.text); ok && f.reliable {
+			out = append(out, f.fn)
+		}
+	}
+	return out
+}
+
+// firstStack returns the reliable frames of the report's own stack: up
+// to the first stack of another kind.
+func (r *Report) firstStack() []string {
+	var out []string
+	for _, l := range r.lines[min(1, len(r.lines)):r.firstStackEnd()] {
+		if f, ok := parseFrame(l.text); ok && f.reliable {
+			out = append(out, f.fn)
+		}
+	}
+	return out
+}
+
+var irqEndRE = re(`</IRQ>|<EOI>|\bapic_timer_interrupt\b|sysvec_apic_timer_interrupt|asm_sysvec_apic_timer_interrupt|Exception stack|el1h_64_irq`)
 
 // stallFrame returns the guilty frame of a stall or lockup. The stuck CPU
 // loops somewhere in a larger piece of code, so the top frame is random;
@@ -122,11 +210,11 @@ func (r *Report) stallFrame() string {
 			}
 			break
 		}
-		if !skipFrame(fn) {
+		if !skipFrame(fn) && (r.skip == nil || !r.skip.MatchString(fn)) {
 			last = fn
 		}
 	}
-	return pick(fns...)
+	return r.pick(fns...)
 }
 
 func (r *Report) ripFuncFrom(from int) string {
@@ -152,7 +240,55 @@ func (r *Report) hasStack() bool {
 
 // setNoFrame fills in a title that names no function.
 func (r *Report) setNoFrame(typ, title string) {
-	r.Type, r.Title, r.Frame = typ, title, ""
+	r.Type, r.Title, r.Frame = typ, sanitizeTitle(title), ""
+}
+
+// Title parts that differ between two reports of one bug: a function's
+// offset and size, an address, a source line number, a CPU number, any
+// other number.
+var (
+	titleFuncRE = re(`([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
+	titleHexRE  = re(`\b0x[0-9a-f]+\b`)
+	titleAddrRE = re(`\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b|\b[0-9]{10,}\b`)
+	titleLineRE = re(`(?:\.[ch]|\.S|\.rs):[0-9]+(?::[0-9]+)?\b`)
+	titleCPURE  = re(`CPU#[0-9]+`)
+	titleNumRE  = re(`\b[0-9]+\b`)
+)
+
+// sanitizeTitle replaces in a title what varies between reports of one
+// bug: offsets (FUNC+0x1/0x2: FUNC), addresses (ADDR), line numbers
+// (:LINE), CPU numbers (CPU), other numbers (NUM).
+func sanitizeTitle(t string) string {
+	if !strings.ContainsAny(t, "0123456789") {
+		return t
+	}
+	t = titleFuncRE.ReplaceAllString(t, "$1")
+	t = titleLineRE.ReplaceAllStringFunc(t, func(s string) string { return s[:strings.IndexByte(s, ':')] + ":LINE" })
+	t = titleCPURE.ReplaceAllLiteralString(t, "CPU")
+	t = replaceOutsideWords(t, titleHexRE, "ADDR", 0)
+	t = replaceOutsideWords(t, titleAddrRE, "ADDR", 8)
+	return replaceOutsideWords(t, titleNumRE, "NUM", 0)
+}
+
+// replaceOutsideWords replaces matches of re that stand alone (not part of
+// an identifier such as sha256 or ext4_x, and at least min long).
+func replaceOutsideWords(t string, re *lazyRE, with string, min int) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range re.FindAllStringIndex(t, -1) {
+		if m[1]-m[0] < min || (m[0] > 0 && isIdent(t[m[0]-1])) || (m[1] < len(t) && isIdent(t[m[1]])) {
+			continue
+		}
+		b.WriteString(t[last:m[0]])
+		b.WriteString(with)
+		last = m[1]
+	}
+	b.WriteString(t[last:])
+	return b.String()
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // set fills in the title from format, where %s stands for the frame.
@@ -167,7 +303,7 @@ func (r *Report) set(typ, format, fn string, alts ...string) {
 	}
 	fn = titleFunc(fn)
 	r.Frame = fn
-	r.Title = strings.Replace(format, "%s", fn, 1)
+	r.Title = sanitizeTitle(strings.Replace(format, "%s", fn, 1))
 	for _, a := range alts {
 		r.AltTitles = append(r.AltTitles, strings.Replace(a, "%s", fn, 1))
 	}
@@ -184,6 +320,7 @@ var kinds = []*oopsKind{
 		describe: func(r *Report, m []string) {
 			kind := m[1]
 			if kind == "double-free" || strings.Contains(kind, "invalid-free") {
+				r.skipping("slab_", "kfree", "vunmap", "vfree")
 				r.set("KASAN-INVALID-FREE", "KASAN: invalid-free in %s", r.guilty(false, cleanFunc(m[2])), "invalid-free in %s")
 				return
 			}
@@ -207,23 +344,38 @@ var kinds = []*oopsKind{
 				r.setNoFrame(strings.TrimSuffix(typ, "-"), title)
 				return
 			}
+			if access == "" {
+				// No "Read of size" line: cut short; titled by the header
+				// as it stands (old kernels: "... in FUNC at addr ADDR").
+				r.CorruptedReason = "no Read/Write line after the KASAN header"
+				r.Corrupted = true
+				r.setNoFrame(strings.TrimSuffix(typ, "-"), "KASAN: "+strings.TrimSpace(strings.TrimPrefix(r.lines[0].text[strings.Index(r.lines[0].text, "BUG: KASAN: "):], "BUG: KASAN: ")))
+				return
+			}
 			var alts []string
 			if kind != "null-ptr-deref" {
 				alts = []string{"bad-access in %s"}
 			}
+			r.skipping("kernel_fault", "tag_check", "mem_abort", "^el1_", "^el1h_")
 			r.set(strings.TrimSuffix(typ, "-"), title+" in %s", r.guilty(false, cleanFunc(m[2])), alts...)
 		},
 	},
 	{
-		needle: "KMSAN:",
-		header: re(`BUG: KMSAN: ([a-z\-]+) in ([A-Za-z0-9_.]+)`),
+		needle:  "KMSAN:",
+		noStack: true,
+		header:  re(`BUG: KMSAN: ([a-z\-]+) in ([A-Za-z0-9_.]+)`),
 		describe: func(r *Report, m []string) {
+			r.skipping("alloc_skb", "netlink_ack", "netlink_rcv_skb", "_encrypt$", "^(?:crypto|cipher|drbg|rng)_")
+			if m[1] == "kernel-usb-infoleak" {
+				r.skipping("alloc_skb", "usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg")
+			}
 			r.set("KMSAN-"+strings.ToUpper(m[1]), "KMSAN: "+m[1]+" in %s", r.guilty(false, cleanFunc(m[2])), "bad-access in %s")
 		},
 	},
 	{
-		needle: "KFENCE:",
-		header: re(`BUG: KFENCE: ([a-z\- ]+?) in ([A-Za-z0-9_.]+)`),
+		needle:  "KFENCE:",
+		noStack: true,
+		header:  re(`BUG: KFENCE: ([a-z\- ]+?) in ([A-Za-z0-9_.]+)`),
 		describe: func(r *Report, m []string) {
 			typ := "KFENCE-" + strings.ToUpper(strings.ReplaceAll(m[1], " ", "-"))
 			var alts []string
@@ -238,8 +390,9 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle: "KCSAN:",
-		header: re(`BUG: KCSAN: ([a-z\-:]+(?: [a-z\-]+)?) in ([A-Za-z0-9_.]+)`),
+		needle:  "KCSAN:",
+		noStack: true,
+		header:  re(`BUG: KCSAN: ([a-z\-:]+(?: [a-z\-]+)?) in ([A-Za-z0-9_.]+)`),
 		describe: func(r *Report, m []string) {
 			kind := m[1]
 			if kind == "assert: race" {
@@ -253,6 +406,7 @@ var kinds = []*oopsKind{
 		needle: "UBSAN:",
 		header: re(`UBSAN: ([A-Za-z\- ]+?)(?: in | on )`),
 		describe: func(r *Report, m []string) {
+			r.skipping("ubsan", "overflow")
 			r.set("UBSAN", "UBSAN: "+ubsanKind(strings.ToLower(m[1]))+" in %s", r.guilty(false))
 		},
 	},
@@ -340,6 +494,15 @@ var kinds = []*oopsKind{
 				r.set("MEMORY_SAFETY_BUG", "BUG: corrupted list in %s", r.guilty(true), "bad-access in %s")
 				return
 			}
+			if strings.HasPrefix(m[1], "net/core/skbuff.c") {
+				// skb_put, skb_push, skb_pull: the caller misused them.
+				r.skipping("^skb_", "^__skb_")
+			}
+			if strings.HasPrefix(m[1], "mm/usercopy.c") {
+				r.skipping("usercopy", "__check")
+				r.set("MEMORY_SAFETY_BUG", "BUG: bad usercopy in %s", r.guilty(false), "bad-access in %s")
+				return
+			}
 			r.set("BUG", "kernel BUG in %s", r.guilty(true))
 		},
 	},
@@ -378,29 +541,36 @@ var kinds = []*oopsKind{
 		describe:     func(r *Report, m []string) { r.set("LOCKDEP", "inconsistent lock state in %s", r.lockFrame()) },
 	},
 	{
-		needle:       "WARNING: ",
-		header:       re(`(?:WARNING|\[ INFO|\[ BUG): (?:\S+ )?(held lock freed|bad unlock balance|(?i:nested lock was not taken)|suspicious RCU usage|lock held when returning to user space|still has locks held)`),
+		needle:       "WARNING: |INFO: suspicious RCU",
+		header:       re(`(WARNING|\[ INFO|\[ BUG|INFO): (?:\S+ )?(held lock freed|bad unlock balance|(?i:nested lock was not taken)|suspicious RCU usage|lock held when returning to user space|still has locks held)`),
 		stackFollows: re(`held lock freed|bad unlock balance|(?i:nested lock was not taken)|lock held when returning|still has locks held`),
 		describe: func(r *Report, m []string) {
-			typ := "LOCKDEP"
-			fn := r.guilty(false)
-			switch {
-			case m[1] == "suspicious RCU usage":
+			typ, what, prefix := "LOCKDEP", m[2], "WARNING"
+			if what == "suspicious RCU usage" {
 				typ = "WARNING"
-				if fn == "" {
-					r.setNoFrame(typ, "WARNING: suspicious RCU usage")
-					return
+				if strings.HasSuffix(m[1], "INFO") {
+					prefix = "INFO" // older kernels
 				}
-			case strings.Contains(m[1], "held"):
+				r.skipping("rcu", "kmem", "slab")
+			}
+			fn := r.guilty(false)
+			if strings.Contains(what, "held") {
 				fn = r.lockFrame()
 			}
-			r.set(typ, "WARNING: "+strings.ToLower(m[1][:1])+m[1][1:]+" in %s", fn)
+			if fn == "" && what == "suspicious RCU usage" {
+				r.setNoFrame(typ, prefix+": suspicious RCU usage")
+				return
+			}
+			r.set(typ, prefix+": "+strings.ToLower(what[:1])+what[1:]+" in %s", fn)
 		},
 	},
 	{
 		needle: "BUG: ",
 		header: re(`BUG: (?:\S+ )?(held lock freed|bad unlock balance|lock held when returning to user space|still has locks held|spinlock bad magic|rwlock bad magic|spinlock lockup suspected|spinlock already unlocked|spinlock recursion|spinlock wrong owner|workqueue lockup)`),
 		describe: func(r *Report, m []string) {
+			if strings.HasPrefix(m[1], "spinlock") || strings.HasPrefix(m[1], "rwlock") {
+				r.skipping("spin_", "_lock", "_unlock")
+			}
 			fn := r.guilty(false)
 			if strings.Contains(m[1], "held") {
 				fn = r.lockFrame()
@@ -414,17 +584,24 @@ var kinds = []*oopsKind{
 		describe: func(r *Report, m []string) {
 			typ := "ATOMIC_SLEEP"
 			title := m[1]
-			if strings.HasPrefix(title, "using ") {
+			switch {
+			case strings.HasPrefix(title, "using "):
 				typ = "LOCKDEP"
 				title = strings.TrimSuffix(title, " in preemptible") + " in preemptible code"
+				r.skipping("dump_stack", "preempt", "debug_", "processor_id", "this_cpu")
+			case strings.HasPrefix(title, "scheduling while atomic"):
+				r.skipping("schedule")
 			}
-			r.set(typ, "BUG: "+title+" in %s", r.guilty(false))
+			// The stack under "Call Trace:", not where preemption was
+			// disabled.
+			r.set(typ, "BUG: "+title+" in %s", r.pick(r.callTrace()...))
 		},
 	},
 	{
 		needle: "Invalid wait context",
 		header: re(`BUG: Invalid wait context`),
 		describe: func(r *Report, m []string) {
+			r.skipping("lock_sock", "release_sock")
 			r.set("LOCKDEP", "WARNING: locking bug in %s", r.guilty(false))
 		},
 	},
@@ -433,14 +610,22 @@ var kinds = []*oopsKind{
 		header:  re(`INFO: trying to register non-static key`),
 		absorbs: re(`WARNING`),
 		describe: func(r *Report, m []string) {
+			r.skipping("stack", "lock", "IRQ")
 			r.set("LOCKDEP", "INFO: trying to register non-static key in %s", r.guilty(false))
 		},
 	},
 	// --- hangs and stalls ---
 	{
-		needle:   "INFO: task ",
-		header:   re(`INFO: task .{1,64}:\d+ (?:blocked for more than \d+ seconds|can't die for more than)`),
-		describe: func(r *Report, m []string) { r.set("HANG", "INFO: task hung in %s", r.guilty(false), "hang in %s") },
+		needle: "INFO: task ",
+		header: re(`INFO: task .{1,64}:\d+ (blocked for more than \d+ seconds|can't die for more than)`),
+		describe: func(r *Report, m []string) {
+			if strings.HasPrefix(m[1], "can't die") {
+				r.skipping("schedule")
+				r.set("HANG", "INFO: task can't die in %s", r.guilty(false), "hang in %s")
+				return
+			}
+			r.set("HANG", "INFO: task hung in %s", r.hungFrame(), "hang in %s")
+		},
 	},
 	{
 		needle: "detected ",
@@ -449,6 +634,7 @@ var kinds = []*oopsKind{
 			re(`rcu_tasks detected stalls on tasks`), // tasks-RCU stall lists tasks, checked below
 		},
 		describe: func(r *Report, m []string) {
+			r.skipping("apic_timer_interrupt", "rcu")
 			r.set("HANG", "INFO: rcu detected stall in %s", r.stallFrame(), "stall in %s")
 		},
 	},
@@ -482,20 +668,19 @@ var kinds = []*oopsKind{
 			start := max(r.firstLineIndex(backtraceRE, 0), 0)
 			// Everything that allocates is the leak's mechanism, not its
 			// owner.
-			var fns []string
-			for _, fn := range r.reliableFrames(start) {
-				if !strings.Contains(fn, "alloc") {
-					fns = append(fns, fn)
-				}
-			}
-			r.set("LEAK", "memory leak in %s", pick(fns...))
+			r.skipping("kmemleak", "mmap", "kmem", "slab", "alloc", "create_object", "idr_get", "list_lru_init",
+				"kasprintf", "kvasprintf", "pcpu_create", "strdup", "strndup", "memdup")
+			r.set("LEAK", "memory leak in %s", r.pick(r.reliableFrames(start)...))
 		},
 	},
 	{
-		needle:   "ODEBUG:",
-		header:   re(`ODEBUG: [a-z_ ]+ (?:\(active state \d+\) )?object(?: type)?:`),
-		absorbs:  re(`WARNING|kernel BUG`),
-		describe: func(r *Report, m []string) { r.set("WARNING", "WARNING: ODEBUG bug in %s", r.guilty(false)) },
+		needle:  "ODEBUG:",
+		header:  re(`ODEBUG: [a-z_ ]+ (?:\(active state \d+\) )?object(?: type)?:`),
+		absorbs: re(`WARNING|kernel BUG`),
+		describe: func(r *Report, m []string) {
+			r.skipping(odebugSkip...)
+			r.set("WARNING", "WARNING: ODEBUG bug in %s", r.guilty(false))
+		},
 	},
 	{
 		needle:  "corruption",
@@ -506,12 +691,40 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle:   "BUG: Bad page state",
-		header:   re(`BUG: Bad page (?:state|map)`),
-		describe: func(r *Report, m []string) { r.set("BUG", "BUG: Bad page state in %s", r.guilty(false)) },
+		needle: "BUG: Bad page ",
+		header: re(`BUG: Bad page (state|cache|map)`),
+		describe: func(r *Report, m []string) {
+			if m[1] == "map" {
+				r.setNoFrame("BUG", "BUG: Bad page map")
+				return
+			}
+			// The page's story is in where it was last allocated.
+			r.skipping("(?:free|put|get|update|release)_page", "free_unref", "^_*folio", "truncate_inode_pages",
+				"page_frag_free", "alloc", "vmap", "page_owner")
+			fn := ""
+			if i := r.firstLineIndex(pageAllocatedRE, 0); i >= 0 {
+				fn = r.pick(r.reliableFrames(i)...)
+			}
+			r.set("BUG", "BUG: Bad page "+m[1]+" in %s", fn)
+		},
+	},
+	{
+		// SLUB's debug checks (slab_err, object_err): "BUG kmalloc-64
+		// (Not tainted): Object already free".
+		needle:  "BUG ",
+		header:  re(`^BUG [A-Za-z0-9_.:()-]+ \((?:Not tainted|Tainted: [^)]*)\): (.+)`),
+		noStack: true,
+		describe: func(r *Report, m []string) {
+			msg := strings.TrimSpace(m[1])
+			if i := strings.IndexAny(msg, "0123456789"); i > 0 {
+				msg = strings.TrimRight(msg[:i], " :@=(x")
+			}
+			r.setNoFrame("MEMORY_SAFETY_BUG", "BUG: "+msg)
+		},
 	},
 	{
 		needle:   "BUG: Bad rss-counter state",
+		noStack:  true,
 		header:   re(`BUG: Bad rss-counter state`),
 		describe: func(r *Report, m []string) { r.setNoFrame("BUG", "BUG: Bad rss-counter state") },
 	},
@@ -527,8 +740,9 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle: "VFS: Busy inodes after unmount",
-		header: re(`VFS: Busy inodes after unmount`),
+		needle:  "VFS: Busy inodes after unmount",
+		noStack: true,
+		header:  re(`VFS: Busy inodes after unmount`),
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("DoS", "VFS: Busy inodes after unmount (use-after-free)")
 		},
@@ -543,15 +757,17 @@ var kinds = []*oopsKind{
 		describe: func(r *Report, m []string) { describeWarning(r, m[1], cleanFunc(m[2])) },
 	},
 	{
-		needle: "ASSERT FAILED",
-		header: re(`trusty: panic .*ASSERT FAILED at \([^)]*\): (.*)`),
+		needle:  "ASSERT FAILED",
+		noStack: true,
+		header:  re(`trusty: panic .*ASSERT FAILED at \([^)]*\): (.*)`),
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("DoS", "trusty: ASSERT FAILED: "+strings.TrimSpace(m[1]))
 		},
 	},
 	{
-		needle: "SYZ",
-		header: re(`^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )?(SYZFATAL|SYZFAIL): (.*)`),
+		needle:  "SYZ",
+		noStack: true,
+		header:  re(`^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )?(SYZFATAL|SYZFAIL): (.*)`),
 		// The fuzzer's executor: its lines interleave with the kernel's
 		// and must not cut a kernel report.
 		continuation: true,
@@ -560,24 +776,38 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle: "WARNING: kernel stack ",
-		header: re(`WARNING: kernel stack (?:regs|frame pointer) at .* has bad`),
+		needle:  "WARNING: kernel stack ",
+		noStack: true,
+		header:  re(`WARNING: kernel stack (regs|frame pointer) at (?:([0-9a-f]+) in \S+ has bad (?:'([^']+)' )?value)?`),
 		describe: func(r *Report, m []string) {
-			r.setNoFrame("WARNING", "WARNING: kernel stack regs has bad value")
+			// Only the kernel's full form (a hex address, not "(ptrval)")
+			// tells the two messages apart.
+			switch {
+			case m[2] == "":
+				r.setNoFrame("WARNING", "WARNING: kernel stack regs has bad value")
+			case m[1] == "frame pointer":
+				r.setNoFrame("WARNING", "WARNING: kernel stack frame pointer has bad value")
+			case m[3] != "":
+				r.setNoFrame("WARNING", "WARNING: kernel stack regs has bad '"+m[3]+"' value")
+			default:
+				r.setNoFrame("WARNING", "WARNING: kernel stack regs has bad value")
+			}
 		},
 	},
 	{
-		needle: "INFO: Freed in ",
-		header: re(`INFO: Freed in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+ age=\d+ cpu=\d+ pid=\d+`),
+		needle:  "INFO: Freed in ",
+		noStack: true,
+		header:  re(`INFO: Freed in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+ age=\d+ cpu=\d+ pid=\d+`),
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("MEMORY_SAFETY_BUG", "INFO: Freed in "+titleFunc(cleanFunc(m[1]))+" age=NUM cpu=NUM pid=NUM")
 		},
 	},
 	{
 		// A Go program's crash (the faultline agent, a Go workload).
-		needle: "runtime: |fatal error: |panic: ",
-		header: re(`^(?:runtime: |fatal error: |panic: )`),
-		needs:  re(`^goroutine \d+ \[`),
+		needle:  "runtime: |fatal error: |panic: ",
+		noStack: true,
+		header:  re(`^(?:runtime: |fatal error: |panic: )`),
+		needs:   re(`^goroutine \d+ \[`),
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("DoS", "go runtime error")
 		},
@@ -592,14 +822,54 @@ var kinds = []*oopsKind{
 	// --- a driver's or subsystem's free-text WARNING line (no stack):
 	// titled by its text; known benign notices are not reports ---
 	{
-		needle: "WARNING: ",
-		header: re(`(?:^|\S: )WARNING: ([^\s\[].*?)\s*$`),
+		needle:  "WARNING: ",
+		noStack: true,
+		header:  re(`(?:^|\S: )WARNING: ([^\s\[].*?)\s*$`),
 		suppress: []*lazyRE{
 			re(`WARNING: CPU|WARNING: \S+\.[ch]:\d+|WARNING: at `),
 			re(`(?i)deprecated|fbcon: |wireless extensions|/etc/ssh/|workqueue cpumask|WARNING: Unsupported|WARNING: unable to open an initial console`),
 		},
 		describe: func(r *Report, m []string) { r.setNoFrame("WARNING", "WARNING: "+m[1]) },
 	},
+}
+
+// odebugSkip are the users of debug objects (timers, work, RCU heads,
+// percpu, freeing): the report names who misused them.
+var odebugSkip = []string{"debug_", "rcu", "hrtimer_", "timer_", "work_", "percpu_", "vunmap", "vfree", "__free_",
+	"debug_check", "kobject_"}
+
+// pageAllocatedRE starts the page owner's record of a bad page's last
+// allocation.
+var pageAllocatedRE = re(`page last allocated`)
+
+// hungAnchors are the waits a hung task report is grouped by: everything
+// stuck on the RTNL lock is one bug, everything stuck waiting for a grace
+// period another.
+var hungAnchors = []struct{ prefix, title string }{
+	{"rtnl_lock", "rtnl_lock"}, {"synchronize_rcu", "synchronize_rcu"}, {"synchronize_srcu", "synchronize_rcu"},
+	{"synchronize_net", "synchronize_rcu"}, {"synchronize_sched", "synchronize_rcu"},
+}
+
+// hungSkipRE are the frames of waiting itself.
+var hungSkipRE = re(`sched|_lock|_slowlock|down|completion|kthread|wait|synchronize|context_switch|__switch_to|cancel_delayed_work|rcu_barrier`)
+
+// hungFrame returns the guilty frame of a hung task: a known wait it is
+// stuck in, else the first frame that is not waiting machinery.
+func (r *Report) hungFrame() string {
+	frames := r.firstStack()
+	for _, fn := range frames {
+		for _, a := range hungAnchors {
+			if strings.HasPrefix(strings.TrimLeft(fn, "_"), a.prefix) {
+				return a.title
+			}
+		}
+	}
+	for _, fn := range frames {
+		if !hungSkipRE.MatchString(fn) && !skipFrame(fn) {
+			return fn
+		}
+	}
+	return ""
 }
 
 // numRE matches the numbers a title must not carry.
@@ -625,6 +895,9 @@ var (
 	callTraceRE      = re(`^\s*Call Trace:`)
 )
 
+// tryingRE starts the part of a lockdep report about the lock taken.
+var tryingRE = re(`is trying to acquire`)
+
 // lockFrameRE finds the "at: FUNC+0x..." of the lock a lockdep report is
 // about.
 var lockFrameRE = re(`at: (?:\[<[0-9a-f]+>\] )?([A-Za-z0-9_.]+)\+0x`)
@@ -632,11 +905,16 @@ var lockFrameRE = re(`at: (?:\[<[0-9a-f]+>\] )?([A-Za-z0-9_.]+)\+0x`)
 // lockFrame returns the guilty frame of a lockdep report: where the lock
 // was being acquired, else the stack.
 func (r *Report) lockFrame() string {
+	// The lock being acquired and the lock held: the first two "at:"
+	// lines after "is trying to acquire" (or after the header).
 	var cands []string
-	for _, l := range r.lines {
+	from := max(r.firstLineIndex(tryingRE, 0), 0)
+	for _, l := range r.lines[from:] {
 		if m := lockFrameRE.FindStringSubmatch(l.text); m != nil {
 			cands = append(cands, cleanFunc(m[1]))
-			break
+			if len(cands) == 2 {
+				break
+			}
 		}
 	}
 	if i := r.firstLineIndex(stackBacktraceRE, 0); i >= 0 {
@@ -645,7 +923,7 @@ func (r *Report) lockFrame() string {
 		// Older lockdep reports print the stack under "Call Trace:".
 		cands = append(cands, r.reliableFrames(i)...)
 	}
-	return pick(cands...)
+	return r.pick(cands...)
 }
 
 // warningKinds maps the file or function of a WARNING to its specialised
@@ -654,13 +932,16 @@ var warningKinds = []struct {
 	match *lazyRE // on "FILE FUNC"
 	title string
 	typ   string
+	skip  []string // the kind's own generic frames
 }{
-	{re(`lib/refcount\.c|\brefcount_`), "WARNING: refcount bug in %s", "REFCOUNT_WARNING"},
-	{re(`kernel/locking/lockdep\.c`), "WARNING: locking bug in %s", "LOCKDEP"},
-	{re(`lib/debugobjects\.c`), "WARNING: ODEBUG bug in %s", "WARNING"},
-	{re(`mm/slab_common\.c:\d+ kmalloc_slab`), "WARNING: kmalloc bug in %s", "WARNING"},
-	{re(`mm/vmalloc\.c:\d+ __vmalloc`), "WARNING: zero-size vmalloc in %s", "WARNING"},
-	{re(`mm/util\.c:\d+ kvmalloc`), "WARNING: kmalloc bug in %s", "WARNING"},
+	{re(`lib/refcount\.c|\brefcount_`), "WARNING: refcount bug in %s", "REFCOUNT_WARNING", []string{"refcount", "kobject_"}},
+	{re(`kernel/locking/lockdep\.c`), "WARNING: locking bug in %s", "LOCKDEP", []string{"lock_sock", "release_sock"}},
+	{re(`lib/debugobjects\.c`), "WARNING: ODEBUG bug in %s", "WARNING", odebugSkip},
+	{re(`mm/usercopy\.c`), "WARNING: bad usercopy in %s", "WARNING", []string{"usercopy", "__check"}},
+	{re(`lib/kobject\.c`), "WARNING: kobject bug in %s", "WARNING", []string{"kobject_"}},
+	{re(`fs/proc/generic\.c:\d+ proc_register`), "WARNING: proc registration bug in %s", "WARNING", []string{"proc_"}},
+	{re(`mm/vmalloc\.c:\d+ __vmalloc`), "WARNING: zero-size vmalloc in %s", "WARNING", nil},
+	{re(`^mm/\S*\.c:\d+ k?.?malloc`), "WARNING: kmalloc bug in %s", "WARNING", []string{"kmalloc", "krealloc", "slab", "kmem"}},
 }
 
 func describeWarning(r *Report, file, fn string) {
@@ -677,12 +958,16 @@ func describeWarning(r *Report, file, fn string) {
 				r.set(w.typ, w.title, "")
 				return
 			}
+			if len(w.skip) > 0 {
+				r.skipping(w.skip...)
+			}
 			r.set(w.typ, w.title, r.guilty(false))
 			return
 		}
 	}
 	if fn == "usb_submit_urb" {
 		// Drivers misuse usb_submit_urb in many ways: the caller says which.
+		r.skipping("usb_submit_urb", "usb_start_wait_urb", "usb_bulk_msg", "usb_interrupt_msg", "usb_control_msg")
 		r.set("WARNING", "WARNING in %s/usb_submit_urb", r.guilty(false))
 		return
 	}
@@ -709,6 +994,10 @@ func describePanic(r *Report, m []string) {
 			fn = fn[:i]
 		}
 		r.set("DoS", "kernel panic: stack is corrupted in %s", pick(fn, r.guilty(false)))
+	case strings.HasPrefix(msg, "Attempted to kill init!"):
+		r.setNoFrame("DoS", "kernel panic: Attempted to kill init!") // the exit code varies
+	case strings.HasPrefix(msg, "Couldn't open N_TTY ldisc"):
+		r.setNoFrame("DoS", "kernel panic: Couldn't open N_TTY ldisc")
 	default:
 		// The reason, without the details that vary between runs.
 		msg, _, _ = strings.Cut(msg, " for ")

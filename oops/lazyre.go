@@ -28,3 +28,11 @@ func (l *lazyRE) FindStringSubmatchIndex(s string) []int { return l.get().FindSt
 func (l *lazyRE) ReplaceAllString(src, repl string) string {
 	return l.get().ReplaceAllString(src, repl)
 }
+
+func (l *lazyRE) ReplaceAllLiteralString(src, repl string) string {
+	return l.get().ReplaceAllLiteralString(src, repl)
+}
+func (l *lazyRE) ReplaceAllStringFunc(src string, f func(string) string) string {
+	return l.get().ReplaceAllStringFunc(src, f)
+}
+func (l *lazyRE) FindAllStringIndex(s string, n int) [][]int { return l.get().FindAllStringIndex(s, n) }

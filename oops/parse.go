@@ -31,6 +31,7 @@ type Report struct {
 	Report string `json:"report"`
 
 	lines  []line   // the report's lines, while it is being described
+	skip   *lazyRE  // the kind's own generic frames, besides skipFrameRE
 	frames []string // every stack function in the report, for signatures
 }
 
@@ -98,6 +99,11 @@ func Parse(log []byte) []*Report {
 		}
 		r := &Report{StartLine: lines[0].num, EndLine: lines[end].num, lines: lines[:end+1]}
 		k.describe(r, m)
+		if !r.Corrupted && !k.noStack && !noStackTitleRE.MatchString(r.Title) {
+			if why := stackProblem(r.lines); why != "" {
+				r.Corrupted, r.CorruptedReason = true, why
+			}
+		}
 		for _, l := range r.lines {
 			if f, ok := parseFrame(l.text); ok {
 				r.frames = append(r.frames, f.fn)
@@ -228,4 +234,58 @@ func (k *oopsKind) confirmed(lines []line, i int) bool {
 		}
 	}
 	return false
+}
+
+// stackKeywordRE starts a stack trace in a report (riscv's show_regs ends
+// with its status line and the frames follow with no header).
+var stackKeywordRE = lazy(`Call (?:T|t)race|Allocated:|Allocated by task \d+:|Freed:|Freed by task \d+:|[^k] backtrace(?: \(crc [0-9a-f]*\))?:|Backtrace:|Uninit was stored to memory at|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}`)
+
+// mayStartStack is a cheap test that t could match stackKeywordRE.
+func mayStartStack(t string) bool {
+	return strings.Contains(t, "race") || strings.Contains(t, "Allocated") || strings.Contains(t, "Freed") ||
+		strings.Contains(t, "acktrace") || strings.Contains(t, "Uninit") || strings.Contains(t, "badaddr")
+}
+
+// noStackTitleRE are reports whose message is the whole report: lockdep's
+// check on the way back to user space, the dentry check at unmount (its
+// stack, if any, is the WARNING or BUG after it), workqueue watchdogs.
+var noStackTitleRE = lazy(`lock held when returning to user space|Dentry still in use|workqueue lockup|workqueue leaked lock`)
+
+// stackProblem says why a report's stack cannot be trusted, or "": a
+// report of a kind that prints a stack must have one, and every stack it
+// starts must hold a frame within its first lines (a report cut short, or
+// broken by other output, loses them).
+func stackProblem(lines []line) string {
+	found := false
+	for i, l := range lines {
+		if !mayStartStack(l.text) {
+			continue
+		}
+		if !stackKeywordRE.MatchString(l.text) {
+			found = found || strings.Contains(l.text, "backtrace") // "stack backtrace:": a stack, not one to check
+			continue
+		}
+		found = true
+		if len(lines)-i < 4 {
+			return "call trace is missed"
+		}
+		ok := false
+		for j := i + 1; j < len(lines) && j <= i+15; j++ {
+			t := lines[j].text
+			if mayStartStack(t) && stackKeywordRE.MatchString(t) {
+				break
+			}
+			if _, isFrame := parseFrame(t); isFrame || strings.Contains(t, "(stack is not available)") {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return "no frames in a stack trace"
+		}
+	}
+	if !found {
+		return "no stack trace in report"
+	}
+	return ""
 }

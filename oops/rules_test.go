@@ -1,0 +1,81 @@
+package oops
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRules: one report per rule, written from the kernel's printk formats:
+// the title and the corrupted flag each rule must give.
+func TestRules(t *testing.T) {
+	frames := func(fns ...string) string {
+		var b strings.Builder
+		for _, f := range fns {
+			b.WriteString(" " + f + "+0x10/0x20\n")
+		}
+		return b.String()
+	}
+	for _, c := range []struct {
+		name, log, title string
+		corrupted        bool
+	}{
+		{"old KASAN with its access line", "BUG: KASAN: use-after-free in ext4_foo+0x1/0x2 at addr ffff88003a6bd110\nRead of size 8 by task a/1\nCall Trace:\n" + frames("dump_stack", "kasan_report", "ext4_foo", "vfs_read"),
+			"KASAN: use-after-free Read in ext4_foo", false},
+		{"old KASAN cut before its access line", "BUG: KASAN: use-after-free in ext4_foo+0x1/0x2 at addr ffff88003a6bd110\n",
+			"KASAN: use-after-free in ext4_foo at addr ADDR", true},
+		{"KASAN frame from the access stack, never the allocation stack",
+			"BUG: KASAN: slab-out-of-bounds in memcpy+0x1/0x2\nRead of size 8 at addr ffff8880 by task a/1\nCall Trace:\n" + frames("dump_stack", "kasan_report", "memcpy", "memcpy_orig") +
+				"\nAllocated by task 1:\n" + frames("kmalloc_trace", "btrfs_alloc_thing"),
+			"KASAN: slab-out-of-bounds Read in corrupted", true},
+		{"BUG in mm/usercopy.c is a bad usercopy", "usercopy: Kernel memory exposure attempt detected\nkernel BUG at mm/usercopy.c:99!\ninvalid opcode: 0000 [#1] SMP\nCall Trace:\n" + frames("usercopy_abort", "__check_heap_object", "__check_object_size", "sg_read", "vfs_read"),
+			"BUG: bad usercopy in sg_read", false},
+		{"bad page map names no function", "BUG: Bad page map in process a  pte:8000 pmd:1234\nCall Trace:\n" + frames("dump_stack", "print_bad_pte", "zap_pte_range"),
+			"BUG: Bad page map", false},
+		{"kill init keeps no exit code", "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\nCall Trace:\n" + frames("dump_stack", "panic", "do_exit"),
+			"kernel panic: Attempted to kill init!", false},
+		{"kernel stack regs with the register", "WARNING: kernel stack regs at ffff8801d1f2fd48 in syz:4321 has bad 'bp' value ffff8801d1f2fe20\n",
+			"WARNING: kernel stack regs has bad 'bp' value", false},
+		{"kernel stack frame pointer", "WARNING: kernel stack frame pointer at ffff8801d1f2fd48 in syz:4321 has bad value ffff8801d1f2fe20\n",
+			"WARNING: kernel stack frame pointer has bad value", false},
+		{"old lockdep's RCU report is INFO", "[ INFO: suspicious RCU usage. ]\ninclude/linux/rcupdate.h:1 Illegal context switch!\nCall Trace:\n" + frames("dump_stack", "lockdep_rcu_suspicious", "rcu_preempt_sleep_check", "ext4_bar"),
+			"INFO: suspicious RCU usage in ext4_bar", false},
+		{"SLUB double free", "BUG kmalloc-64 (Not tainted): Object already free\nINFO: Allocated in foo+0x1/0x2 age=1 cpu=0 pid=1\n",
+			"BUG: Object already free", false},
+		{"SLUB redzone", "BUG kmalloc-128 (Tainted: G    B  ): Redzone overwritten\nINFO: 0xffff8880 -0xffff8881 @offset=24. First byte 0x0 instead of 0xcc\n",
+			"BUG: Redzone overwritten", false},
+		{"scheduling while atomic: the Call Trace, not where preemption was disabled", "BUG: scheduling while atomic: a/1/0x00000002\nPreemption disabled at:\n[<ffffffff812b2934>] kernel_fpu_begin_mask+0x64/0x260\nCall Trace:\n" + frames("dump_stack", "__schedule_bug", "__schedule", "schedule", "exit_to_user_mode_prepare"),
+			"BUG: scheduling while atomic in exit_to_user_mode_prepare", false},
+		{"hung task stuck in a grace period", "INFO: task a:1 blocked for more than 143 seconds.\nCall Trace:\n" + frames("__schedule", "schedule", "schedule_timeout", "wait_for_completion", "__synchronize_srcu", "fsnotify_destroy_group"),
+			"INFO: task hung in synchronize_rcu", false},
+		{"a WARNING whose stack is gone is corrupted", "WARNING: CPU: 0 PID: 1 at fs/ext4/inode.c:99 ext4_baz+0x1/0x2\nModules linked in:\n",
+			"WARNING in corrupted", true},
+		{"a fault-injection stack in the report's stack", "WARNING: CPU: 0 PID: 1 at fs/ext4/inode.c:99 ext4_baz+0x1/0x2\nCall Trace:\n" + frames("dump_stack", "should_fail", "ext4_baz"),
+			"WARNING in corrupted", true},
+		{"a stack keyword with no frame after it", "general protection fault: 0000 [#1] SMP KASAN\nRIP: 0010:ext4_q+0x1/0x2\nCall Trace:\nModules linked in:\nx\ny\nz\n",
+			"general protection fault in ext4_q", true},
+	} {
+		reps := Parse([]byte(c.log))
+		if len(reps) == 0 {
+			t.Errorf("%s: no report", c.name)
+			continue
+		}
+		if r := reps[0]; r.Title != c.title || r.Corrupted != c.corrupted {
+			t.Errorf("%s: %q corrupted=%v (%s), want %q corrupted=%v", c.name, r.Title, r.Corrupted, r.CorruptedReason, c.title, c.corrupted)
+		}
+	}
+}
+
+func TestSanitizeTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"KASAN: use-after-free in f+0x1d/0x40 at addr ffff88003a6bd110": "KASAN: use-after-free in f at addr ADDR",
+		"INFO: Freed in f age=12 cpu=1 pid=4242":                         "INFO: Freed in f age=NUM cpu=NUM pid=NUM",
+		"WARNING in sha256_update":                                       "WARNING in sha256_update",
+		"BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0":    "BUG: workqueue lockup - pool cpus=NUM node=NUM flags=ADDR nice=NUM",
+		"kernel panic: hung at fs/ext4/inode.c:123 on CPU#1":             "kernel panic: hung at fs/ext4/inode.c:LINE on CPU",
+		"KASAN: slab-out-of-bounds Read in ext4_x":                       "KASAN: slab-out-of-bounds Read in ext4_x",
+	} {
+		if got := sanitizeTitle(in); got != want {
+			t.Errorf("sanitizeTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
