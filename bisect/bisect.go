@@ -351,7 +351,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			if err := b.store.AddBisectionStep(b.id, rec); err != nil {
 				return stats.Counts{}, err
 			}
-			say("step %d: %s %s: skipped, no observation", st.N, pts[i], st.Note)
+			say("step %d: %s %s: skipped, no observation", st.N, res.label(pts[i]), st.Note)
 			return stats.Counts{}, errUntestable
 		}
 		if err != nil {
@@ -396,9 +396,9 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 		lead := ""
 		if st.Leader != "" {
-			lead = fmt.Sprintf("; leader %s at %.2f", st.Leader, st.Posterior)
+			lead = fmt.Sprintf("; leader %s at %.2f", res.label(st.Leader), st.Posterior)
 		}
-		say("step %d: %s: %d of %d runs show it (%d silent), %d runs so far%s", st.N, pts[i], c.Hits, c.Runs, silent, b.runs, lead)
+		say("step %d: %s: %d of %d runs show it (%d silent), %d runs so far%s", st.N, res.label(pts[i]), c.Hits, c.Runs, silent, b.runs, lead)
 		return c, nil
 	}
 	finish := func(bs *stats.Bisection, stopped string) *Result {

@@ -68,11 +68,11 @@ func TestRules(t *testing.T) {
 func TestSanitizeTitle(t *testing.T) {
 	for in, want := range map[string]string{
 		"KASAN: use-after-free in f+0x1d/0x40 at addr ffff88003a6bd110": "KASAN: use-after-free in f at addr ADDR",
-		"INFO: Freed in f age=12 cpu=1 pid=4242":                         "INFO: Freed in f age=NUM cpu=NUM pid=NUM",
-		"WARNING in sha256_update":                                       "WARNING in sha256_update",
-		"BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0":    "BUG: workqueue lockup - pool cpus=NUM node=NUM flags=ADDR nice=NUM",
-		"kernel panic: hung at fs/ext4/inode.c:123 on CPU#1":             "kernel panic: hung at fs/ext4/inode.c:LINE on CPU",
-		"KASAN: slab-out-of-bounds Read in ext4_x":                       "KASAN: slab-out-of-bounds Read in ext4_x",
+		"INFO: Freed in f age=12 cpu=1 pid=4242":                        "INFO: Freed in f age=NUM cpu=NUM pid=NUM",
+		"WARNING in sha256_update":                                      "WARNING in sha256_update",
+		"BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0":   "BUG: workqueue lockup - pool cpus=NUM node=NUM flags=ADDR nice=NUM",
+		"kernel panic: hung at fs/ext4/inode.c:123 on CPU#1":            "kernel panic: hung at fs/ext4/inode.c:LINE on CPU",
+		"KASAN: slab-out-of-bounds Read in ext4_x":                      "KASAN: slab-out-of-bounds Read in ext4_x",
 	} {
 		if got := sanitizeTitle(in); got != want {
 			t.Errorf("sanitizeTitle(%q) = %q, want %q", in, got, want)
