@@ -6,7 +6,7 @@ BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
 AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
 
-.PHONY: bisect-demo bisect-demo-classical gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
+.PHONY: bisect-demo bisect-demo-classical nightly-demo gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
 
 all: build
 
@@ -132,6 +132,18 @@ bisect-demo: kernels $(DEMO_REPO)
 	@echo "bisect demo: seed B's commit found; steps and report in $(BISECT_DIR)"
 bisect-demo-classical: kernels $(DEMO_REPO)
 	time $(BIN) bisect --classical --out $(BISECT_DIR)-classical $(BISECT_ARGS)
+
+# Two nights on the demo history: the first replays the commit before seed
+# B's (clean), the second tests the branch head, sees seed B's crash as new
+# and bisects it between the two nights' commits.
+NIGHTLY_DIR ?= faultline-out/nightly-demo-$(BISECT_STAMP)
+NIGHTLY_ARGS = --store $(NIGHTLY_DIR) --tree $(DEMO_REPO) --branch master --only '^seed-b$$' --runs 3 --duration 45s \
+  scenarios/seeds/seed-b.yaml
+nightly-demo: kernels $(DEMO_REPO)
+	$(BIN) nightly --as-of seed-b~1 $(NIGHTLY_ARGS)
+	$(BIN) nightly --json $(NIGHTLY_ARGS) > $(NIGHTLY_DIR)/night-2.json; test $$? -eq 1
+	grep -q "$$(git -C $(DEMO_REPO) rev-parse --short=12 seed-b) btrfs: seed B" $(NIGHTLY_DIR)/night-2.json
+	@echo "nightly demo: seed B's crash new on the second night, bisected to its commit; report in $(NIGHTLY_DIR)/report.html"
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)

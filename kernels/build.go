@@ -439,6 +439,13 @@ func (b *Builder) gitCheckout(ctx context.Context, p *plan, treeDir string) erro
 	if err := git("clean", "-fdq"); err != nil { // files the last patches created; ignored build outputs stay
 		return err
 	}
+	// An empty .scmversion keeps the commit id out of the release string
+	// (6.1.192, not 6.1.192-g1234abcd): otherwise every step rebuilds what
+	// includes it (module and tracing core, ethtool, firmware loader) and
+	// no two commits' images could be the same.
+	if err := os.WriteFile(filepath.Join(work, ".scmversion"), nil, 0o644); err != nil {
+		return err
+	}
 	return os.RemoveAll(filepath.Join(treeDir, "applied"))
 }
 
