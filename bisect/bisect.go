@@ -208,6 +208,21 @@ type bisector struct {
 	runs  int
 	seed  int64
 	steps []Step
+	// builds and runs so far and their time, for the cost of a visit.
+	builds, timedRuns  int
+	buildTime, runTime time.Duration
+}
+
+// visitCost is what visiting a new point costs beyond its runs, in runs:
+// a boot is part of a run, so 1 without builds; with builds, also the
+// mean build over the mean run.
+func (b *bisector) visitCost() float64 {
+	if b.builds == 0 || b.timedRuns == 0 || b.runTime == 0 {
+		return 1
+	}
+	perBuild := b.buildTime.Seconds() / float64(b.builds)
+	perRun := b.runTime.Seconds() / float64(b.timedRuns)
+	return 1 + perBuild/perRun
 }
 
 // run makes m runs of the case on point i's kernel and returns its final
@@ -220,7 +235,13 @@ func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, e
 	}
 	dir := filepath.Join(b.cfg.Out, "steps", fmt.Sprintf("%02d-%s", b.step, sanitize(name)))
 	if b.cfg.Build != nil {
-		if err := b.cfg.Build(ctx, b.pts[i]); err != nil {
+		start := time.Now()
+		err := b.cfg.Build(ctx, b.pts[i])
+		if d := time.Since(start); d > 5*time.Second { // a real build, not a cache hit
+			b.buildTime += d
+			b.builds++
+		}
+		if err != nil {
 			if errors.Is(err, kernels.ErrBuildFailed) || errors.Is(err, kernels.ErrPatch) {
 				return nil, dir, &buildFailure{err}
 			}
@@ -239,6 +260,10 @@ func (b *bisector) run(ctx context.Context, i, m int) ([]*results.Run, string, e
 	b.seed += int64(m)
 	res := c.Run(ctx)
 	b.runs += m
+	for _, r := range res.Runs {
+		b.runTime += time.Duration(r.Wall * float64(time.Second))
+		b.timedRuns++
+	}
 	if res.StoreErr != nil {
 		return nil, dir, res.StoreErr
 	}
@@ -466,7 +491,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			}
 			continue
 		}
-		point, m := bs.Next(1, 8)
+		point, m := bs.Next(b.visitCost(), 8)
 		if point < 0 {
 			break
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"faultline/campaign"
 	"faultline/harness"
@@ -331,5 +332,22 @@ func TestGitKernels(t *testing.T) {
 	}
 	if _, err := GitKernels(t.TempDir(), "a", "b", "6.1-harness", out); !errors.Is(err, ErrInput) {
 		t.Errorf("not a repository: %v", err)
+	}
+}
+
+func TestVisitCost(t *testing.T) {
+	for _, c := range []struct {
+		builds, runs int
+		build, run   time.Duration
+		want         float64
+	}{
+		{0, 0, 0, 0, 1},
+		{0, 4, 0, 4 * time.Minute, 1},
+		{2, 4, 4 * time.Minute, 4 * time.Minute, 3}, // a 2-minute build, 1-minute runs
+	} {
+		b := &bisector{builds: c.builds, timedRuns: c.runs, buildTime: c.build, runTime: c.run}
+		if got := b.visitCost(); got != c.want {
+			t.Errorf("%+v: visit cost %.2f, want %.2f", c, got, c.want)
+		}
 	}
 }
