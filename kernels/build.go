@@ -431,6 +431,9 @@ func (b *Builder) gitCheckout(ctx context.Context, p *plan, treeDir string) erro
 			return fmt.Errorf("clone %s: %w: %s", p.src.arg, err, bytes.TrimSpace(out))
 		}
 	}
+	// A checkout killed part-way leaves git's index lock behind; the build
+	// tree's own lock (held here) says no other git runs in this clone.
+	os.Remove(filepath.Join(work, ".git", "index.lock"))
 	sha := strings.TrimPrefix(p.sourceID, "git-")
 	b.progress("%s: checking out %.12s", p.spec.Name, sha)
 	if err := git("checkout", "--quiet", "--force", "--detach", sha); err != nil {
