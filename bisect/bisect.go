@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -306,12 +307,19 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 		cfg.Engine.Signatures = sigs
 	}
+	sc, err := campaign.LoadScenario(cfg.Scenario, cfg.Engine.Signatures.IDs())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
 	if cfg.Case == "" {
-		s, err := campaign.LoadScenario(cfg.Scenario, cfg.Engine.Signatures.IDs())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInput, err)
-		}
-		cfg.Case = s.Name
+		cfg.Case = sc.Name
+	}
+	var names []string
+	for _, k := range sc.Cases(0) {
+		names = append(names, k.Name)
+	}
+	if !slices.Contains(names, cfg.Case) {
+		return nil, fmt.Errorf("%w: %s has no case %q; its cases are %s", ErrInput, cfg.Scenario, cfg.Case, strings.Join(names, ", "))
 	}
 	var tgt *target
 	if cfg.BadIf != "" {

@@ -128,7 +128,11 @@ func TestBisectStops(t *testing.T) {
 	if _, err := Run(context.Background(), cfg); err == nil {
 		t.Error("a bad --bad-if was accepted")
 	}
-	cfg.BadIf, cfg.Kernels = "", cfg.Kernels[:1]
+	cfg.BadIf, cfg.Case = "", "nosuch"
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "its cases are s") {
+		t.Errorf("an unknown case: %v", err)
+	}
+	cfg.Case, cfg.Kernels = "", cfg.Kernels[:1]
 	if _, err := Run(context.Background(), cfg); err == nil {
 		t.Error("one kernel was accepted")
 	}
