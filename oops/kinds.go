@@ -133,6 +133,9 @@ func (r *Report) guilty(rip bool, cands ...string) string {
 // the work item's creation.
 var otherStackRE = re(`^\s*(?:Allocated by task|Freed by task|Allocated:|Freed:|allocated by task|freed by task|Uninit was (?:created|stored)|Local variable .* created at|Last potentially related work creation|Second to last potentially related work creation|The buggy address belongs|Memory state around the buggy address|Last (?:call_rcu|timer|workqueue)|INFO: (?:Allocated|Freed|Slab) in)`)
 
+// callTraceFrame is the first usable frame under "Call Trace:".
+func (r *Report) callTraceFrame() string { return r.pick(r.callTrace()...) }
+
 // firstStackEnd is the index of the line that ends the report's own
 // stack: another kind of stack, or a second "Call Trace:" (another
 // report's, printed into this one).
@@ -399,6 +402,13 @@ var kinds = []*oopsKind{
 				r.set("KCSAN-ASSERT", "KCSAN: assert: race in %s", r.guilty(false, cleanFunc(m[2])))
 				return
 			}
+			// A data race names both sides as printed: "data-race in f / g".
+			text := r.lines[0].text[strings.Index(r.lines[0].text, "KCSAN: ")+len("KCSAN: "):]
+			if strings.Contains(text, " / ") {
+				r.setNoFrame("KCSAN-DATARACE", "KCSAN: "+strings.TrimSpace(text))
+				r.Frame = cleanFunc(m[2])
+				return
+			}
 			r.set("KCSAN-DATARACE", "KCSAN: "+kind+" in %s", r.guilty(false, cleanFunc(m[2])))
 		},
 	},
@@ -407,7 +417,15 @@ var kinds = []*oopsKind{
 		header: re(`UBSAN: ([A-Za-z\- ]+?)(?: in | on )`),
 		describe: func(r *Report, m []string) {
 			r.skipping("ubsan", "overflow")
-			r.set("UBSAN", "UBSAN: "+ubsanKind(strings.ToLower(m[1]))+" in %s", r.guilty(false))
+			kind := m[1]
+			if strings.EqualFold(kind, "Undefined behaviour") { // kernels before 5.9
+				kind = "undefined-behaviour"
+			}
+			alts := []string(nil)
+			if kind == "array-index-out-of-bounds" {
+				alts = []string{"bad-access in %s"}
+			}
+			r.set("UBSAN", "UBSAN: "+kind+" in %s", r.callTraceFrame(), alts...)
 		},
 	},
 	// --- memory access faults ---
@@ -812,6 +830,48 @@ var kinds = []*oopsKind{
 			r.setNoFrame("DoS", "go runtime error")
 		},
 	},
+	{
+		needle:   "stack segment: ",
+		header:   re(`stack segment: [0-9a-f]+`),
+		describe: func(r *Report, m []string) { r.set("DoS", "stack segment fault in %s", r.guilty(true)) },
+	},
+	{
+		// A kernel BUG prints it after its own header; alone, it is a
+		// ud2 somewhere else.
+		needle:       "invalid opcode: ",
+		header:       re(`invalid opcode: [0-9a-f]+`),
+		continuation: true,
+		describe:     func(r *Report, m []string) { r.set("DoS", "invalid opcode in %s", r.guilty(true)) },
+	},
+	{
+		// arm's oops line: after "Unable to handle kernel ..." it is part
+		// of that report.
+		needle:       "Internal error:",
+		header:       re(`Internal error: `),
+		continuation: true,
+		describe:     func(r *Report, m []string) { r.set("DoS", "Internal error in %s", r.guilty(true), "bad-access in %s") },
+	},
+	{
+		needle:   "Alignment trap:",
+		header:   re(`Alignment trap: `),
+		describe: func(r *Report, m []string) { r.set("DoS", "Alignment trap in %s", r.guilty(true)) },
+	},
+	{
+		needle:  "unregister_netdevice: waiting for",
+		header:  re(`unregister_netdevice: waiting for \S+ to become free`),
+		noStack: true,
+		describe: func(r *Report, m []string) {
+			r.setNoFrame("HANG", "unregister_netdevice: waiting for DEV to become free")
+		},
+	},
+	{
+		needle:  "VFS: Close: file count is 0",
+		header:  re(`VFS: Close: file count is 0`),
+		noStack: true,
+		describe: func(r *Report, m []string) {
+			r.setNoFrame("DoS", "VFS: Close: file count is zero (use-after-free)")
+		},
+	},
 	// --- panics (last: an oops before them names the bug) ---
 	{
 		needle:       "Kernel panic - not syncing",
@@ -874,17 +934,6 @@ func (r *Report) hungFrame() string {
 
 // numRE matches the numbers a title must not carry.
 var numRE = re(`\d+`)
-
-// ubsanKind maps UBSAN's message to the title's bug kind.
-func ubsanKind(msg string) string {
-	switch {
-	case strings.Contains(msg, "out-of-bounds"):
-		return "array-index-out-of-bounds"
-	case strings.Contains(msg, "shift-out-of-bounds"), strings.Contains(msg, "shift exponent"):
-		return "shift-out-of-bounds"
-	}
-	return "undefined-behaviour"
-}
 
 // Lines some kinds look for inside their report.
 var (
@@ -994,6 +1043,9 @@ func describePanic(r *Report, m []string) {
 			fn = fn[:i]
 		}
 		r.set("DoS", "kernel panic: stack is corrupted in %s", pick(fn, r.guilty(false)))
+	case strings.HasPrefix(msg, "kernel stack overflow"):
+		r.skipping("bad_stack")
+		r.set("DoS", "kernel stack overflow in %s", r.stallFrame(), "stack-overflow in %s")
 	case strings.HasPrefix(msg, "Attempted to kill init!"):
 		r.setNoFrame("DoS", "kernel panic: Attempted to kill init!") // the exit code varies
 	case strings.HasPrefix(msg, "Couldn't open N_TTY ldisc"):
