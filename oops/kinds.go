@@ -204,7 +204,7 @@ func (r *Report) stallFrame() string {
 	fns = append(fns, r.reliableFrames(start)...)
 	last := ""
 	for _, fn := range fns {
-		if stallAnchorRE.MatchString(fn) {
+		if stallAnchorRE.MatchString(stripSyscallPrefixes(fn)) {
 			if strings.HasPrefix(fn, "smp_call_function") {
 				return "smp_call_function"
 			}
@@ -227,6 +227,20 @@ func (r *Report) ripFuncFrom(from int) string {
 		}
 	}
 	return ""
+}
+
+// syscallPrefixes are the wrappers' prefixes of a system call's frames,
+// removed in this order (__x64_sys_ioctl: sys_ioctl; compat_SyS_ioctl:
+// ioctl; __sys_setsockopt: setsockopt) before a frame is compared with
+// the stall anchors.
+var syscallPrefixes = []string{"SYSC_", "SyS_", "sys_", "__x64_", "__ia32_", "__arm64_", "____sys_", "___sys_", "__sys_",
+	"__se_", "__se_sys_", "__do_sys_", "compat_SYSC_", "compat_SyS_", "ksys_"}
+
+func stripSyscallPrefixes(fn string) string {
+	for _, p := range syscallPrefixes {
+		fn = strings.TrimPrefix(fn, p)
+	}
+	return fn
 }
 
 // hasStack reports whether the report holds any stack frame (a header that
@@ -911,7 +925,7 @@ var hungAnchors = []struct{ prefix, title string }{
 }
 
 // hungSkipRE are the frames of waiting itself.
-var hungSkipRE = re(`sched|_lock|_slowlock|down|completion|kthread|wait|synchronize|context_switch|__switch_to|cancel_delayed_work|rcu_barrier`)
+var hungSkipRE = re(`sched|_lock|_slowlock|down|rwsem|completion|kthread|wait|synchronize|context_switch|__switch_to|cancel_delayed_work|rcu_barrier`)
 
 // hungFrame returns the guilty frame of a hung task: a known wait it is
 // stuck in, else the first frame that is not waiting machinery.
@@ -919,7 +933,7 @@ func (r *Report) hungFrame() string {
 	frames := r.firstStack()
 	for _, fn := range frames {
 		for _, a := range hungAnchors {
-			if strings.HasPrefix(strings.TrimLeft(fn, "_"), a.prefix) {
+			if strings.Contains(fn, a.prefix) {
 				return a.title
 			}
 		}

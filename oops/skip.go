@@ -88,29 +88,28 @@ var (
 )
 
 // stallAnchorRE matches the frames that bound "what the stuck task was
-// doing": entry points (syscall entry, workqueue, timers, softirq, kthread)
-// and dispatchers whose caller is the discriminating frame (ioctl,
-// read/write, sendmsg, netlink).
-var stallAnchorRE = lazy(`^(?:` + strings.Join([]string{
+// doing": entry points (syscall entry, workqueue, timers, softirq,
+// kthreads, page faults, returning to user space) and the dispatchers
+// whose caller is the discriminating frame (the file, socket, ioctl or
+// netlink operation: its caller names the device, protocol or file
+// system). Patterns match anywhere in a name unless anchored.
+var stallAnchorRE = lazy(strings.Join([]string{
 	// entry points
-	`ret_fast_syscall`, `vector_swi`, `entry_SYSCALL`, `do_syscall_`, `do_fast_syscall`, `_?_?do_fast_syscall`, `do_int80`, `ret_from_fork`,
-	`kthread$`, `worker_thread`, `process_one_work`, `process_scheduled_works`, `smpboot_thread_fn`,
-	`call_timer_fn`, `expire_timers`, `_?_?run_timers`, `run_timer_softirq`, `_?_?do_softirq`, `handle_softirqs`,
-	`net_rx_action`, `_?_?napi_poll`, `tasklet_action`, `_?_?tasklet_action`, `rcu_do_batch`, `rcu_core`,
-	`_?_?hrtimer_run_queues`, `_?_?run_hrtimer`, `smp_call_function`, `on_each_cpu`,
-	`_?_?netif_receive_skb`, `netif_receive_skb`, `process_backlog`, `_?_?netif_rx`, `netif_rx`,
-	`task_work_run`, `_?_?exit_to_user`, `exit_to_user`, `do_exit`, `do_group_exit`, `get_signal`,
-	`compat_blkdev_ioctl`, `_?_?blkdev_driver_ioctl`, `[a-z0-9_]+_compat_ioctl$`,
-	// dispatchers: their caller names the device, protocol or file system
-	`(?:SyS_|sys_|_?_?se_sys_|_?_?do_sys_|_?_?x64_sys_|_?_?ia32_sys_|_?_?arm64_sys_|ksys_|compat_SyS_|_?_?ia32_compat_sys_|_?_?do_compat_sys_|_?_?se_compat_sys_)(?:ioctl|read|write|readv|writev|pread64|pwrite64|preadv|pwritev|preadv2|pwritev2|sendmsg|sendmmsg|sendto|send|recvmsg|recvmmsg|recvfrom|recv|connect|bind|accept4?|listen|setsockopt|getsockopt|socket|splice|sendfile64|fcntl|ppoll|poll|select|pselect6|epoll_wait|epoll_pwait|io_uring_enter|compat_ioctl)$`,
-	`_?_?vfs_(?:read|write|readv|writev|ioctl|iter_read|iter_write)`, `do_vfs_ioctl`, `vfs_ioctl`, `do_iter_(?:read|write|readv_writev)`,
-	`new_sync_(?:read|write)`, `_?_?kernel_(?:read|write)`, `do_readv`, `do_writev`, `do_preadv`, `do_pwritev`,
-	`_?_?_?_?sys_sendmsg`, `_?_?_?_?sys_recvmsg`, `_?_?sys_sendmmsg`, `_?_?sys_sendto`, `_?_?sys_recvfrom`,
-	`_?_?sys_connect`, `_?_?sys_bind`, `_?_?sys_setsockopt`, `_?_?sys_getsockopt`, `_?_?sys_accept4?`,
-	`_?_?sock_sendmsg`, `sock_sendmsg`, `sock_recvmsg`, `_?_?sock_recvmsg`, `sock_write_iter`, `sock_read_iter`,
-	`sock_ioctl`, `sock_do_ioctl`, `netlink_sendmsg`, `netlink_unicast`, `netlink_rcv_skb`, `netlink_dump`,
-	`_?_?netlink_dump_start`, `rtnetlink_rcv_msg`, `rtnetlink_rcv`, `genl_rcv_msg`, `genl_rcv`, `genl_family_rcv_msg`,
-	`_?_?genl_family_rcv_msg`, `genl_lock_dumpit`, `genl_dumpit`, `nfnetlink_rcv_msg`, `nfnetlink_rcv`,
-	`_?_?sys_setsockopt`, `do_sock_setsockopt`, `sock_common_setsockopt`, `_?_?sock_setsockopt`,
-	`tty_ioctl`, `blkdev_ioctl`, `blkdev_common_ioctl`, `kvm_vm_ioctl$`, `kvm_vcpu_compat_ioctl`,
-}, "|") + `)`)
+	`process_one_work`, `do_syscall_`, `do_fast_syscall_`, `sysenter_dispatch`, `tracesys_phase2`, `el0_svc_handler`,
+	`invoke_syscall`, `ret_fast_syscall`, `netif_receive_skb`, `do_softirq`, `call_timer_fn`, `_run_timers`,
+	`run_timer_softirq`, `hrtimer_run`, `run_ksoftirqd`, `smpboot_thread_fn`, `^kthread$`, `start_secondary`,
+	`cpu_startup_entry`, `ret_from_fork`,
+	// file operations
+	`vfs_write`, `vfs_read`, `vfs_iter_read`, `vfs_iter_write`, `do_iter_read`, `do_iter_write`, `call_read_iter`,
+	`call_write_iter`, `new_sync_read`, `new_sync_write`, `vfs_ioctl`, `ksys_ioctl`, `compat_ioctl`,
+	`compat_sys_ioctl`, `blkdev_driver_ioctl`, `blkdev_ioctl`, `do_iter_readv_writev`, `^call_mmap`, `mmap_region`,
+	`do_mmap`, `do_dentry_open`, `vfs_open`,
+	// sockets and netlink
+	`^sock_sendmsg`, `^sock_recvmsg`, `^sock_release`, `^__sock_release`, `^setsockopt$`, `kernel_setsockopt`,
+	`sock_common_setsockopt`, `^listen$`, `kernel_listen`, `sk_common_release`, `^sock_mmap`, `^accept$`,
+	`kernel_accept`, `^sock_do_ioctl`, `^sock_ioctl`, `^compat_sock_ioctl`, `^nfnetlink_rcv_msg`,
+	`^rtnetlink_rcv_msg`, `^netlink_dump`, `^(?:sys_)?(?:socketpair|connect|ioctl)`,
+	// page faults, the way back to user space, cross-CPU calls, tasklets
+	`__do_fault`, `do_page_fault`, `^page_fault$`, `__fput`, `task_work_run`, `exit_to_usermode`,
+	`smp_call_function`, `tasklet_action`, `tasklet_hi_action`,
+}, "|"))
