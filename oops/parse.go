@@ -30,13 +30,22 @@ type Report struct {
 	// Report is the report's text, printk prefixes kept.
 	Report string `json:"report"`
 
-	lines  []line   // the report's lines, while it is being described
-	skip   *lazyRE  // the kind's own generic frames, besides skipFrameRE
-	frames []string // every stack function in the report, for signatures
+	lines   []line   // the report's lines, while it is being described
+	skip    *lazyRE  // the kind's own generic frames, besides skipFrameRE
+	frames  []string // every stack function in the report, for signatures
+	trusted []string // those not marked unreliable ("? f+0x1/0x2")
 }
 
 // maxReportLines bounds a report whose end is not marked.
 const maxReportLines = 800
+
+// Frames returns the functions of every stack frame in the report, in
+// order.
+func (r *Report) Frames() []string { return r.frames }
+
+// ReliableFrames returns the functions of the stack frames not marked
+// unreliable ("? f+0x1/0x2"), in order.
+func (r *Report) ReliableFrames() []string { return r.trusted }
 
 // endRE matches lines that end a report (kept in it).
 var endRE = lazy(`---\[ end trace|---\[ end Kernel panic|Kernel Offset: |Rebooting in \d+ seconds`)
@@ -107,6 +116,9 @@ func Parse(log []byte) []*Report {
 		for _, l := range r.lines {
 			if f, ok := parseFrame(l.text); ok {
 				r.frames = append(r.frames, f.fn)
+				if f.reliable {
+					r.trusted = append(r.trusted, f.fn)
+				}
 			}
 		}
 		var sb strings.Builder

@@ -113,3 +113,7 @@ var stallAnchorRE = lazy(strings.Join([]string{
 	`__do_fault`, `do_page_fault`, `^page_fault$`, `__fput`, `task_work_run`, `exit_to_usermode`,
 	`smp_call_function`, `tasklet_action`, `tasklet_hi_action`,
 }, "|"))
+
+// Generic reports whether fn is a generic frame: one that appears in many
+// unrelated stacks and never says where a bug is.
+func Generic(fn string) bool { return skipFrame(fn) }

@@ -69,7 +69,7 @@ func markdownCode(md string) string {
 func TestHelpExamples(t *testing.T) {
 	root := filepath.Join("..", "..")
 	texts := map[string]string{"faultline --help": helpText(t, "--help")}
-	for _, c := range [][]string{{"vm"}, {"run"}, {"report"}, {"classify"}, {"bench", "boot"}, {"kernels"}, {"inject"}, {"workload"}, {"worker"}, {"bisect"}, {"gate"}, {"nightly"}, {"bench", "build"}} {
+	for _, c := range [][]string{{"vm"}, {"run"}, {"report"}, {"classify"}, {"bench", "boot"}, {"kernels"}, {"inject"}, {"workload"}, {"worker"}, {"bisect"}, {"gate"}, {"nightly"}, {"repro"}, {"bench", "build"}} {
 		texts["faultline "+strings.Join(c, " ")+" --help"] = helpText(t, append(c, "--help")...)
 	}
 	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))

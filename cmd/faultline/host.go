@@ -21,7 +21,7 @@ import (
 
 func init() {
 	for name, cmd := range map[string]func(context.Context, []string) int{
-		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker, "bisect": cmdBisect, "gate": cmdGate, "nightly": cmdNightly,
+		"kernels": cmdKernels, "vm": cmdVM, "run": cmdRun, "report": cmdReport, "bench": cmdBench, "classify": cmdClassify, "worker": cmdWorker, "bisect": cmdBisect, "gate": cmdGate, "nightly": cmdNightly, "repro": cmdRepro,
 	} {
 		commands[name] = cmd
 	}

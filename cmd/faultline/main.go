@@ -41,6 +41,7 @@ Usage:
   faultline bisect --tree R --good G --bad B SCEN   the same in a git history
   faultline nightly --store D --kernels S SCEN...   test a series' newest kernel, bisect new crashes
   faultline gate --base SPEC --series S  does a patch series bring a crash its base lacks?
+  faultline repro --kernel SPEC REPORT   reproduce a bug report: a scenario that shows its crash
   faultline bench boot [flags]           measure boot overhead against bare QEMU
   faultline bench build SPEC             time full, switch and warm-ccache kernel builds
   faultline classify [--json] FILE...    find and title the crashes in console logs

@@ -1,0 +1,145 @@
+package repro
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"faultline/oops"
+)
+
+// Report is what a bug report says, as far as reproducing it goes.
+type Report struct {
+	// Crashes are the oopses in the text (a console log, a pasted oops).
+	Crashes []*oops.Report `json:"-"`
+	// Title and Signature are the first crash's; Signature is "" when it
+	// matches no known bug.
+	Title     string `json:"title"`
+	Signature string `json:"signature,omitempty"`
+	// Functions are the kernel functions the report names, most telling
+	// first: the crash's stack (generic frames left out), the other stacks
+	// (allocation, free, other CPUs), then those its prose names (f(),
+	// ->f()), each once.
+	Functions []string `json:"functions"`
+	// FS is the file system the functions point at ("ext4", "btrfs"), ""
+	// when they point at none.
+	FS string `json:"fs,omitempty"`
+	// Trylock is set when the text says a trylock lost or failed.
+	Trylock bool `json:"trylock"`
+	// Columns is set when the prose lays the race out as CPU columns.
+	Columns bool `json:"cpu_columns"`
+	// Release is a kernel release the text names ("6.1.0-47-cloud-amd64").
+	Release string `json:"release,omitempty"`
+}
+
+var (
+	proseFuncRE = regexp.MustCompile(`(?:->|\b)([a-z_][a-z0-9_]{2,})\(\)?`)
+	columnsRE   = regexp.MustCompile(`(?m)^[\s>]*(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])\S*\s{3,}(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])`)
+	trylockRE   = regexp.MustCompile(`(?i)trylock\w*\s*\([^)]*\)\s*(?:fails?|failed|loses|lost)|trylock\w* (?:fails?|failed|loses|lost)|fails? (?:the|its|to) \w*\s*trylock`)
+	releaseRE   = regexp.MustCompile(`\b(\d+\.\d+\.\d+-\d+-(?:cloud-)?amd64)\b`)
+	// notFunctions are words of prose that look like calls.
+	notFunctions = map[string]bool{"mmap": false, "open": false, "read": false, "write": false}
+)
+
+// Read reads a bug report: a console log, an oops pasted into an email or a
+// discussion, a syzbot report. Its crashes are classified with sigs (may be
+// nil).
+func Read(text []byte, sigs *oops.Signatures) *Report {
+	text = unflatten(text)
+	r := &Report{Crashes: oops.Classify(text, sigs)}
+	seen := map[string]bool{}
+	add := func(fn string) {
+		if i := strings.IndexByte(fn, '.'); i > 0 {
+			fn = fn[:i]
+		}
+		if fn == "" || seen[fn] || oops.Generic(fn) {
+			return
+		}
+		seen[fn] = true
+		r.Functions = append(r.Functions, fn)
+	}
+	for i, c := range r.Crashes {
+		if i == 0 {
+			r.Title = c.Title
+			if c.Signature != "new" {
+				r.Signature = c.Signature
+			}
+		}
+		if c.Frame != "" && c.Frame != "corrupted" {
+			add(c.Frame)
+		}
+		for _, fn := range c.ReliableFrames() {
+			if !plumbingRE.MatchString(fn) {
+				add(fn)
+			}
+		}
+	}
+	for _, m := range proseFuncRE.FindAllStringSubmatch(moduleListRE.ReplaceAllString(string(text), ""), -1) {
+		if _, word := notFunctions[m[1]]; !word && strings.Contains(m[1], "_") {
+			add(m[1])
+		}
+	}
+	r.FS = fsOf(r.Functions)
+	r.Trylock = trylockRE.Match(text)
+	r.Columns = columnsRE.Match(text)
+	if m := releaseRE.FindSubmatch(text); m != nil {
+		r.Release = string(m[1])
+	}
+	return r
+}
+
+var (
+	// An oops pasted into a mail that lost its line breaks: every frame,
+	// and each part of the oops, starts a line again.
+	flatFrameRE  = regexp.MustCompile(`\s+((?:\? )?[A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+)`)
+	flatPartRE   = regexp.MustCompile(`\s+(Call Trace:|RIP: |RSP: |Code: |Modules linked in:|CPU: \d+ PID:|Workqueue: |Hardware name:|---\[ end trace|invalid opcode:|kernel BUG at |BUG: |WARNING: |general protection fault)`)
+	moduleListRE = regexp.MustCompile(`(?m)^\s*Modules linked in:.*$`)
+	// plumbingRE are the frames every stack ends in: how the task got to
+	// run, not what it was doing.
+	plumbingRE = regexp.MustCompile(`^(?:process_one_work|worker_thread|kthread|ret_from_fork|smpboot_thread_fn|do_syscall_64|do_syscall_x64|entry_SYSCALL\w*|_cond_resched|__cond_resched|schedule|__schedule|preempt_schedule\w*)$`)
+)
+
+// unflatten restores the line breaks of an oops whose lines were joined
+// (a report pasted into a mail or a web form): any line over 500
+// characters that holds stack frames is split before each frame and each
+// part of the oops.
+func unflatten(text []byte) []byte {
+	lines := strings.Split(string(text), "\n")
+	changed := false
+	for i, l := range lines {
+		if len(l) < 500 || !flatFrameRE.MatchString(l) {
+			continue
+		}
+		l = flatPartRE.ReplaceAllString(l, "\n$1")
+		lines[i] = flatFrameRE.ReplaceAllString(l, "\n $1")
+		changed = true
+	}
+	if !changed {
+		return text
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// fsOf returns the file system most of fns belong to.
+func fsOf(fns []string) string {
+	n := map[string]int{}
+	for _, fn := range fns {
+		for _, fs := range []string{"ext4", "btrfs"} {
+			if strings.HasPrefix(fn, fs+"_") || strings.HasPrefix(fn, "__"+fs+"_") {
+				n[fs]++
+			}
+		}
+	}
+	var best string
+	keys := make([]string, 0, len(n))
+	for k := range n {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if best == "" || n[k] > n[best] {
+			best = k
+		}
+	}
+	return best
+}

@@ -1,0 +1,542 @@
+// Package repro reproduces a bug report on demand: it reads the report
+// (crashes, stacks, the functions its prose names), runs a shipped scenario
+// when the crash has a known signature that one reproduces, and otherwise
+// derives plans from the report itself: workloads and file systems whose
+// reach covers the report's functions (a calibration run with count probes
+// on every named function), then delays on the reached functions and, where
+// the report says a trylock lost, trylock failures, searched by successive
+// halving under a time budget. It stops when the target shows 3 times (at
+// least 15% of a plan's runs, as syz-repro asks) and writes the winning
+// plan as a scenario that faultline run reruns.
+package repro
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"faultline/campaign"
+	"faultline/results"
+	"faultline/verdict"
+	"faultline/workloads"
+)
+
+// ErrNoCrash is returned for a text with no crash in it: nothing says what
+// to reproduce.
+var ErrNoCrash = errors.New("the report holds no crash")
+
+// ErrInput is wrapped by errors in the request.
+var ErrInput = errors.New("bad repro request")
+
+// Config is a repro request.
+type Config struct {
+	// Report is the report read.
+	Report *Report
+	// Kernel is the kernel spec to reproduce on.
+	Kernel string
+	// NoKnown skips the shipped scenarios even when one reproduces the
+	// report's signature.
+	NoKnown bool
+	// Known are scenario files a known signature may be reproduced by.
+	Known []string
+	// Budget bounds the whole search (default 30 minutes).
+	Budget time.Duration
+	// Out is the directory of every run, the plans and the answer.
+	Out string
+	// Engine runs the campaigns.
+	Engine   campaign.Config
+	Seed     int64
+	Progress func(string)
+	// Calibrate is each calibration run's length (default 20 s), Trial
+	// each plan run's (default 30 s).
+	Calibrate, Trial time.Duration
+}
+
+// Plan is one way to run: a workload on a file system, with injections.
+type Plan struct {
+	Name     string            `json:"name"`
+	FS       string            `json:"fs"`
+	Workload string            `json:"workload"`
+	Params   map[string]string `json:"params,omitempty"`
+	Inject   []string          `json:"inject,omitempty"`
+	// Why says which window the injections widen.
+	Why string `json:"why"`
+	// Runs, Hits (the target) and Reach (report functions hit) so far.
+	Runs  int `json:"runs"`
+	Hits  int `json:"hits"`
+	Reach int `json:"reach"`
+	// FirstCrash is the seconds to the first target crash in a run.
+	FirstCrash []float64 `json:"first_crash_s,omitempty"`
+	// Failed says why the plan could not run (a probe that does not
+	// attach, a hook the kernel lacks).
+	Failed string `json:"failed,omitempty"`
+}
+
+// Result is the answer.
+type Result struct {
+	Target string `json:"target"`
+	// Known is the shipped scenario run, when the known path was taken.
+	Known string `json:"known,omitempty"`
+	// Reproduced says the target showed at least 3 times in one plan's
+	// runs, at a rate of at least 15%.
+	Reproduced bool `json:"reproduced"`
+	// Best is the plan that reproduced it, or the most promising one.
+	Best *Plan `json:"best,omitempty"`
+	// Scenario is the scenario file written for Best.
+	Scenario string `json:"scenario,omitempty"`
+	// Reach is each report function's hits per run in calibration (the
+	// best workload's).
+	Reach map[string]float64 `json:"reach,omitempty"`
+	// Tried is every plan, in the order tried.
+	Tried   []*Plan       `json:"tried"`
+	Runs    int           `json:"runs"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// Stopped says why there is no reproducer, if there is none.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// Rate is the best plan's reproduction rate.
+func (r *Result) Rate() float64 {
+	if r.Best == nil || r.Best.Runs == 0 {
+		return 0
+	}
+	return float64(r.Best.Hits) / float64(r.Best.Runs)
+}
+
+// target decides whether a run shows the report's crash.
+type target struct {
+	sig   string
+	title *regexp.Regexp
+	text  string
+}
+
+func newTarget(r *Report) (*target, error) {
+	if len(r.Crashes) == 0 {
+		return nil, ErrNoCrash
+	}
+	if r.Signature != "" {
+		return &target{sig: r.Signature, text: "signature:" + r.Signature}, nil
+	}
+	// Without a signature: the title's kind and frame, any kernel.
+	return &target{title: regexp.MustCompile("^" + regexp.QuoteMeta(r.Title) + "$"), text: "title:" + r.Title}, nil
+}
+
+func (t *target) hit(r *results.Run) bool {
+	if t.sig != "" {
+		return r.Signature == t.sig
+	}
+	return r.Title != "" && t.title.MatchString(r.Title)
+}
+
+type searcher struct {
+	cfg      Config
+	tgt      *target
+	res      *Result
+	round    int
+	deadline time.Time
+	// campaigns counts the campaigns run (their directories' numbers).
+	campaigns int
+}
+
+func (s *searcher) say(format string, a ...any) {
+	if s.cfg.Progress != nil {
+		s.cfg.Progress(fmt.Sprintf(format, a...))
+	}
+}
+
+// Run reproduces the report.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	tgt, err := newTarget(cfg.Report)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Kernel == "" {
+		return nil, fmt.Errorf("%w: no --kernel, and the report names no kernel release faultline knows", ErrInput)
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = 30 * time.Minute
+	}
+	if cfg.Calibrate == 0 {
+		cfg.Calibrate = 20 * time.Second
+	}
+	if cfg.Trial == 0 {
+		cfg.Trial = 30 * time.Second
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	s := &searcher{cfg: cfg, tgt: tgt, res: &Result{Target: tgt.text}, deadline: start.Add(cfg.Budget)}
+	ctx, cancel := context.WithDeadline(ctx, s.deadline)
+	defer cancel()
+	defer func() { s.res.Elapsed = time.Since(start) }()
+	if !cfg.NoKnown && tgt.sig != "" {
+		if known := s.knownScenario(); known != "" {
+			return s.runKnown(ctx, known)
+		}
+		s.say("no shipped scenario reproduces %s: deriving plans from the report", tgt.sig)
+	}
+	return s.derive(ctx)
+}
+
+// knownScenario returns a shipped scenario that expects the target
+// signature.
+func (s *searcher) knownScenario() string {
+	for _, f := range s.cfg.Known {
+		sc, err := campaign.LoadScenario(f, s.cfg.Engine.Signatures.IDs())
+		if err != nil {
+			continue
+		}
+		for _, k := range sc.Cases(0) {
+			if k.Expect == s.tgt.sig && k.Name == sc.Name {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// runKnown runs the shipped scenario on the kernel until 3 hits or 10 runs.
+func (s *searcher) runKnown(ctx context.Context, file string) (*Result, error) {
+	sc, err := campaign.LoadScenario(file, s.cfg.Engine.Signatures.IDs())
+	if err != nil {
+		return nil, err
+	}
+	s.res.Known = file
+	s.say("%s is a known bug: running the shipped scenario %s on %s", s.tgt.sig, file, s.cfg.Kernel)
+	p := &Plan{Name: sc.Name, Why: "the shipped scenario for " + s.tgt.sig}
+	s.res.Tried = append(s.res.Tried, p)
+	for p.Runs < 10 && p.Hits < 3 && ctx.Err() == nil {
+		if err := s.runFile(ctx, p, file, min(3, 10-p.Runs), "^"+regexp.QuoteMeta(sc.Name)+"$", nil); err != nil {
+			return nil, err
+		}
+	}
+	return s.finish(p, file), nil
+}
+
+// derive searches plans built from the report.
+func (s *searcher) derive(ctx context.Context) (*Result, error) {
+	rep := s.cfg.Report
+	fns := rep.Functions
+	if len(fns) > 24 {
+		fns = fns[:24]
+	}
+	// Calibration: every workload that fits the report's file system, no
+	// injection, count probes on every named function.
+	var cands []*Plan
+	for _, name := range workloadNames() {
+		info := workloads.Known[name]
+		if !info.Timed {
+			continue // a workload that ends on its own does not race
+		}
+		for _, fs := range []string{"ext4", "btrfs"} {
+			if (info.FS != "" && info.FS != fs) || (rep.FS != "" && rep.FS != fs) {
+				continue
+			}
+			cands = append(cands, &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name,
+				Why: "no injection: the workload alone, to see what it reaches"})
+		}
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: no workload runs on %s", ErrInput, rep.FS)
+	}
+	s.say("calibrating %d workloads with count probes on %d functions of the report", len(cands), len(fns))
+	reach := map[*Plan]map[string]float64{}
+	for _, c := range cands {
+		if ctx.Err() != nil {
+			break
+		}
+		r, err := s.trial(ctx, c, counts(fns), 1, s.cfg.Calibrate)
+		if err != nil {
+			return nil, err
+		}
+		reach[c] = r
+		s.say("  %s: reaches %d of %d functions, %d of %d runs show the target", c.Name, c.Reach, len(fns), c.Hits, c.Runs)
+		if s.done(c) {
+			return s.finish(c, ""), nil
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return score(cands[i]) > score(cands[j]) })
+	best := cands[0]
+	s.res.Reach = reach[best]
+	if best.Reach == 0 && best.Hits == 0 {
+		s.res.Stopped = "no workload reaches any function the report names"
+		return s.finish(best, ""), nil
+	}
+	// Plans on the two best workloads: the workload alone, then a delay at
+	// each reached function (the most reached first), then trylock
+	// failures if the report says a trylock lost.
+	var plans []*Plan
+	for _, c := range cands[:min(2, len(cands))] {
+		if c.Reach == 0 && c.Hits == 0 {
+			continue
+		}
+		plans = append(plans, c)
+		for _, fn := range byReach(reach[c], 6) {
+			for _, d := range []string{"1ms-3ms", "5ms-10ms"} {
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Workload: c.Workload,
+					Inject: []string{fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)},
+					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
+			}
+		}
+		if rep.Trylock {
+			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Workload: c.Workload,
+				Inject: []string{"fail-trylock:global@0.2"},
+				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
+		}
+	}
+	// Successive halving: every plan once, then the better half twice as
+	// often, and so on; a plan with the target 3 times ends it.
+	runs := 1
+	for len(plans) > 0 && ctx.Err() == nil {
+		s.say("round %d: %d plans, %d runs each", s.round+1, len(plans), runs)
+		for _, p := range plans {
+			if ctx.Err() != nil {
+				break
+			}
+			if p.Failed != "" {
+				continue
+			}
+			if _, err := s.trial(ctx, p, counts(fns), runs, s.cfg.Trial); err != nil {
+				return nil, err
+			}
+			if s.done(p) {
+				return s.finish(p, ""), nil
+			}
+		}
+		var alive []*Plan
+		for _, p := range plans {
+			if p.Failed == "" {
+				alive = append(alive, p)
+			}
+		}
+		sort.SliceStable(alive, func(i, j int) bool { return score(alive[i]) > score(alive[j]) })
+		plans = alive[:max(1, len(alive)/2)]
+		if len(alive) == 1 && alive[0].Runs >= 10 {
+			break
+		}
+		runs *= 2
+	}
+	if s.res.Stopped == "" {
+		s.res.Stopped = fmt.Sprintf("budget spent (%s) without 3 shows of the target in one plan", s.cfg.Budget)
+	}
+	sort.SliceStable(s.res.Tried, func(i, j int) bool { return score(s.res.Tried[i]) > score(s.res.Tried[j]) })
+	return s.finish(s.res.Tried[0], ""), nil
+}
+
+// done says a plan reproduces: the target 3 times, in at least 15% of its
+// runs.
+func (s *searcher) done(p *Plan) bool {
+	return p.Hits >= 3 && float64(p.Hits) >= 0.15*float64(p.Runs)
+}
+
+// score orders plans: the target's rate first, then reach.
+func score(p *Plan) float64 {
+	if p.Runs == 0 {
+		return 0
+	}
+	return 1000*float64(p.Hits)/float64(p.Runs) + float64(p.Reach)
+}
+
+func counts(fns []string) []string {
+	var out []string
+	for _, fn := range fns {
+		out = append(out, "count:"+fn+",optional")
+	}
+	return out
+}
+
+// byReach returns the n most reached functions.
+func byReach(reach map[string]float64, n int) []string {
+	var fns []string
+	for fn, h := range reach {
+		if h > 0 {
+			fns = append(fns, fn)
+		}
+	}
+	sort.Slice(fns, func(i, j int) bool {
+		if reach[fns[i]] != reach[fns[j]] {
+			return reach[fns[i]] > reach[fns[j]]
+		}
+		return fns[i] < fns[j]
+	})
+	return fns[:min(n, len(fns))]
+}
+
+func workloadNames() []string {
+	var names []string
+	for n := range workloads.Known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// scenarioYAML is a plan as a scenario file.
+type scenarioYAML struct {
+	Name        string         `yaml:"name"`
+	Description string         `yaml:"description"`
+	Kernel      string         `yaml:"kernel"`
+	VM          map[string]any `yaml:"vm"`
+	FS          map[string]any `yaml:"fs"`
+	Workload    map[string]any `yaml:"workload"`
+	Inject      []string       `yaml:"inject,omitempty"`
+	Duration    string         `yaml:"duration"`
+	Runs        int            `yaml:"runs"`
+	Expect      string         `yaml:"expect"`
+}
+
+// write writes p as a scenario file.
+func (s *searcher) write(p *Plan, path string, probes []string, d time.Duration, runs int) error {
+	sc := scenarioYAML{Name: sanitize(p.Name), Description: "faultline repro: " + p.Why, Kernel: s.cfg.Kernel,
+		VM: map[string]any{"cpus": 2, "memory": "1G", "disk": "4G"}, FS: map[string]any{"type": p.FS},
+		Workload: map[string]any{"name": p.Workload}, Inject: append(append([]string{}, p.Inject...), probes...),
+		Duration: d.String(), Runs: runs, Expect: campaign.ExpectClean}
+	if len(p.Params) > 0 {
+		sc.Workload["params"] = p.Params
+	}
+	if s.tgt.sig != "" {
+		sc.Expect = s.tgt.sig
+	}
+	b, err := yaml.Marshal(&sc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// trial runs plan p m times with the probes and returns each probe's hits
+// per run.
+func (s *searcher) trial(ctx context.Context, p *Plan, probes []string, m int, d time.Duration) (map[string]float64, error) {
+	if p.Runs == 0 {
+		s.res.Tried = append(s.res.Tried, p)
+	}
+	s.round++
+	file := filepath.Join(s.cfg.Out, "plans", fmt.Sprintf("%03d-%s.yaml", s.round, sanitize(p.Name)))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, err
+	}
+	if err := s.write(p, file, probes, d, m); err != nil {
+		return nil, err
+	}
+	reach := map[string]float64{}
+	err := s.runFile(ctx, p, file, m, "", func(r *results.Run) {
+		for _, c := range r.Counters {
+			if !strings.HasPrefix(c.Name, "count:") || !c.Attached {
+				continue
+			}
+			fn, _, _ := strings.Cut(strings.TrimPrefix(c.Name, "count:"), ",")
+			reach[fn] += float64(c.Hits) / float64(m)
+		}
+	})
+	n := 0
+	for _, h := range reach {
+		if h > 0 {
+			n++
+		}
+	}
+	p.Reach = max(p.Reach, n)
+	return reach, err
+}
+
+// runFile runs m runs of the scenario file (its cases matching only, all if
+// "") and adds what they show to p; each(r) sees every final run.
+func (s *searcher) runFile(ctx context.Context, p *Plan, file string, m int, only string, each func(*results.Run)) error {
+	var re *regexp.Regexp
+	if only != "" {
+		re = regexp.MustCompile(only)
+	}
+	s.campaigns++
+	dir := filepath.Join(s.cfg.Out, "runs", fmt.Sprintf("%03d-%s", s.campaigns, sanitize(p.Name)))
+	eng := s.cfg.Engine
+	eng.Progress = nil
+	c, err := campaign.Create(eng, campaign.Plan{Scenarios: []string{file}, Out: dir, Seed: s.cfg.Seed + int64(s.res.Runs),
+		Runs: m, Only: re, Kernel: s.cfg.Kernel, Argv: []string{"faultline", "repro", p.Name}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res := c.Run(ctx)
+	if res.StoreErr != nil {
+		return res.StoreErr
+	}
+	for _, r := range res.Runs {
+		if !r.Final {
+			continue
+		}
+		s.res.Runs++
+		if r.Verdict == verdict.Infra || r.Verdict == verdict.Boot {
+			if p.Runs == 0 && strings.Contains(r.Detail, "inject") {
+				p.Failed = firstLine(r.Detail)
+			}
+			continue
+		}
+		p.Runs++
+		if s.tgt.hit(r) {
+			p.Hits++
+			p.FirstCrash = append(p.FirstCrash, r.FirstCrash)
+		}
+		if each != nil {
+			each(r)
+		}
+	}
+	s.say("    %s: %d of %d runs show %s", p.Name, p.Hits, p.Runs, s.tgt.text)
+	return nil
+}
+
+// finish writes the answer's scenario (the plan with its count probes, 10
+// runs) and fills in the result.
+func (s *searcher) finish(p *Plan, known string) *Result {
+	s.res.Best = p
+	s.res.Reproduced = s.done(p)
+	if known != "" {
+		s.res.Scenario = known
+		return s.res
+	}
+	path := filepath.Join(s.cfg.Out, "repro.yaml")
+	var probes []string
+	for fn := range s.res.Reach {
+		probes = append(probes, "count:"+fn+",optional")
+	}
+	sort.Strings(probes)
+	if err := s.write(p, path, probes, s.cfg.Trial, 10); err == nil {
+		s.res.Scenario = path
+	}
+	return s.res
+}
+
+// MedianFirstCrash is the median seconds to the target in the best plan's
+// runs that showed it, or NaN.
+func (r *Result) MedianFirstCrash() float64 {
+	if r.Best == nil || len(r.Best.FirstCrash) == 0 {
+		return math.NaN()
+	}
+	xs := append([]float64(nil), r.Best.FirstCrash...)
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+func sanitize(s string) string {
+	s = regexp.MustCompile(`[^a-z0-9._-]+`).ReplaceAllString(strings.ToLower(s), "-")
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return strings.Trim(s, "-")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

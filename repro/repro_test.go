@@ -1,0 +1,150 @@
+package repro
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"faultline/campaign"
+	"faultline/harness"
+	"faultline/harness/fakevm"
+	"faultline/kernels"
+	"faultline/oops"
+	"faultline/probes"
+)
+
+func sigs(t *testing.T) *oops.Signatures {
+	s, err := oops.LoadSignatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func seed(t *testing.T, prefix string) []byte {
+	m, _ := filepath.Glob("../../shared/seeds/" + prefix + "_*.txt")
+	if len(m) == 0 {
+		t.Skip("no seed reports in ../../shared/seeds")
+	}
+	b, err := os.ReadFile(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestReadSeeds reads the seed reports as they were received.
+func TestReadSeeds(t *testing.T) {
+	s := sigs(t)
+	d := Read(seed(t, "004"), s)
+	if d.Title != "kernel BUG in ext4_writepage" || d.Signature != "seed-d-ext4-gup-dio-no-buffers" || d.FS != "ext4" {
+		t.Errorf("seed D: %+v", d)
+	}
+	for _, fn := range []string{"ext4_writepage", "write_cache_pages", "set_page_dirty_lock", "dio_bio_complete"} {
+		if !slices.Contains(d.Functions, fn) {
+			t.Errorf("seed D: %s not among %v", fn, d.Functions)
+		}
+	}
+	if slices.Contains(d.Functions, "_cond_resched") {
+		t.Errorf("seed D: a generic frame among %v", d.Functions)
+	}
+	a := Read(seed(t, "000"), s)
+	if a.Signature != "seed-a-btrfs-async-chunk-locked-page" || a.FS != "btrfs" {
+		t.Errorf("seed A: %+v", a)
+	}
+	if c := Read(seed(t, "002"), s); len(c.Crashes) != 0 {
+		t.Errorf("seed C's discussion holds no oops, read %d", len(c.Crashes))
+	}
+}
+
+const report = `[   10.000000] kernel BUG at fs/ext4/inode.c:99!
+[   10.000001] invalid opcode: 0000 [#1] SMP
+[   10.000002] RIP: 0010:ext4_victim+0x1/0x2
+[   10.000003] Call Trace:
+[   10.000004]  ext4_caller+0x1/0x2
+[   10.000005]  vfs_write+0x1/0x2
+[   10.000006]  ksys_write+0x1/0x2
+The race: CPU0 runs ext4_window_open() while CPU1 is in ext4_window_close().
+`
+
+// setup: a fake kernel where a run crashes with the report's BUG only when
+// a delay sits at ext4_window_open; the count probes see every report
+// function reached.
+func setup(t *testing.T, crashWith string) Config {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	pool := &fakevm.Pool{Script: func(o harness.Options) fakevm.Script {
+		mu.Lock()
+		defer mu.Unlock()
+		var inj []probes.Report
+		for _, fn := range []string{"ext4_victim", "ext4_caller", "ext4_window_open", "ext4_window_close"} {
+			inj = append(inj, probes.Report{Injection: probes.Injection{Spec: "count:" + fn + ",optional", Kind: probes.Count, Symbol: fn}, Attached: true, Hits: 40})
+		}
+		sc := fakevm.Script{Stdout: `{"workload":"mmap-dio","ops":10}`, Injections: inj}
+		if strings.Contains(o.ConsolePath, crashWith) {
+			sc.Console = strings.ReplaceAll(report, "The race", "")
+			sc.RunFault = "crash"
+			sc.Detail = "panic"
+		}
+		return sc
+	}}
+	return Config{
+		Report: Read([]byte(report), sigs(t)), Kernel: "k", Out: filepath.Join(dir, "out"),
+		Engine: campaign.Config{Executor: &campaign.Local{Pool: pool}, Parallel: 1, Signatures: sigs(t),
+			Kernels: func(s string, _ func(string)) (*kernels.Kernel, error) { return &kernels.Kernel{Name: s}, nil }},
+	}
+}
+
+// TestDerive: a report with no known signature is reproduced by the plan
+// that delays the function its prose names, found by the search; the
+// scenario written reruns that plan.
+func TestDerive(t *testing.T) {
+	cfg := setup(t, "delay-ext4_window_open")
+	if !slices.Contains(cfg.Report.Functions, "ext4_window_open") || cfg.Report.FS != "ext4" {
+		t.Fatalf("read %+v", cfg.Report)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Reproduced || res.Best == nil || !strings.Contains(strings.Join(res.Best.Inject, " "), "delay:ext4_window_open:") {
+		t.Fatalf("result %+v best %+v", res, res.Best)
+	}
+	if res.Best.Hits < 3 || res.Reach["ext4_window_open"] != 40 {
+		t.Errorf("best %+v reach %v", res.Best, res.Reach)
+	}
+	b, err := os.ReadFile(res.Scenario)
+	if err != nil || !strings.Contains(string(b), "delay:ext4_window_open:") || !strings.Contains(string(b), "count:ext4_victim,optional") {
+		t.Errorf("scenario %s: %s %v", res.Scenario, b, err)
+	}
+	if _, err := campaign.LoadScenario(res.Scenario, cfg.Engine.Signatures.IDs()); err != nil {
+		t.Errorf("the scenario written does not load: %v", err)
+	}
+}
+
+// TestNotReproduced: nothing crashes: the budget ends the search with the
+// best plan, its reach and the list of what was tried.
+func TestNotReproduced(t *testing.T) {
+	cfg := setup(t, "never")
+	cfg.Budget = 0
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reproduced || res.Stopped == "" || len(res.Tried) < 3 || res.Best == nil {
+		t.Errorf("%+v", res)
+	}
+}
+
+func TestNoCrash(t *testing.T) {
+	cfg := setup(t, "never")
+	cfg.Report = Read([]byte("a discussion of a race, with no oops in it\n"), sigs(t))
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrNoCrash) {
+		t.Errorf("%v, want ErrNoCrash", err)
+	}
+}
