@@ -312,6 +312,14 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			if _, err := s.trial(ctx, p, counts(fns), runs, s.cfg.Trial); err != nil {
 				return nil, err
 			}
+			// A plan that shows the target is run again at once, until
+			// it has 3 or stops showing it: a hit is worth more than
+			// the rest of the round.
+			for p.Hits > 0 && !s.done(p) && p.Runs < 10 && float64(p.Hits) >= 0.15*float64(p.Runs+1) && ctx.Err() == nil {
+				if _, err := s.trial(ctx, p, counts(fns), 1, s.cfg.Trial); err != nil {
+					return nil, err
+				}
+			}
 			if s.done(p) {
 				return s.finish(p, ""), nil
 			}
