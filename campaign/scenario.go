@@ -240,7 +240,7 @@ func ParseScenario(path string, b []byte, signatures []string) (*Scenario, error
 			return nil, bad([]string{"fs", "type"}, "workload %s needs %s, not %s", w.Name, info.FS, s.FS.Type)
 		}
 		if info.MountOpt != "" && !strings.Contains(strings.Join(s.FS.Mount, ","), info.MountOpt) {
-			return nil, bad([]string{"fs", "mount"}, "workload %s needs a %s mount option (%s), e.g. compress-force=zstd", w.Name, info.MountOpt, info.MountWhy)
+			return nil, bad([]string{"fs", "mount"}, "workload %s needs a %s mount option (%s), e.g. %s", w.Name, info.MountOpt, info.MountWhy, info.MountExample)
 		}
 		if w.Params.Kind != 0 && w.Params.Kind != yaml.MappingNode {
 			return nil, bad([]string{"workload", "params"}, "want a map of the workload's flags, e.g. threads: 2")

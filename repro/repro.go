@@ -65,6 +65,7 @@ type Config struct {
 type Plan struct {
 	Name     string            `json:"name"`
 	FS       string            `json:"fs"`
+	Mount    []string          `json:"mount,omitempty"`
 	Workload string            `json:"workload"`
 	Params   map[string]string `json:"params,omitempty"`
 	Inject   []string          `json:"inject,omitempty"`
@@ -245,8 +246,12 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			if (info.FS != "" && info.FS != fs) || (rep.FS != "" && rep.FS != fs) {
 				continue
 			}
-			cands = append(cands, &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name,
-				Why: "no injection: the workload alone, to see what it reaches"})
+			c := &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name,
+				Why: "no injection: the workload alone, to see what it reaches"}
+			if info.MountExample != "" {
+				c.Mount = []string{info.MountExample}
+			}
+			cands = append(cands, c)
 		}
 	}
 	if len(cands) == 0 {
@@ -286,13 +291,13 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		plans = append(plans, c)
 		for _, fn := range byReach(reach[c], 6) {
 			for _, d := range []string{"1ms-3ms", "5ms-10ms"} {
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Workload: c.Workload,
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
 					Inject: []string{fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)},
 					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
 			}
 		}
 		if rep.Trylock {
-			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Workload: c.Workload,
+			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload,
 				Inject: []string{"fail-trylock:global@0.2"},
 				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
 		}
@@ -415,6 +420,9 @@ func (s *searcher) write(p *Plan, path string, probes []string, d time.Duration,
 	if len(p.Params) > 0 {
 		sc.Workload["params"] = p.Params
 	}
+	if len(p.Mount) > 0 {
+		sc.FS["mount"] = p.Mount
+	}
 	if s.tgt.sig != "" {
 		sc.Expect = s.tgt.sig
 	}
@@ -472,6 +480,11 @@ func (s *searcher) runFile(ctx context.Context, p *Plan, file string, m int, onl
 	eng.Progress = nil
 	c, err := campaign.Create(eng, campaign.Plan{Scenarios: []string{file}, Out: dir, Seed: s.cfg.Seed + int64(s.res.Runs),
 		Runs: m, Only: re, Kernel: s.cfg.Kernel, Argv: []string{"faultline", "repro", p.Name}})
+	if errors.Is(err, campaign.ErrInput) || errors.Is(err, campaign.ErrBadScenario) {
+		p.Failed = firstLine(err.Error()) // this plan cannot run; the others can
+		s.say("    %s: cannot run: %s", p.Name, p.Failed)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

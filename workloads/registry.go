@@ -30,8 +30,9 @@ type Info struct {
 	// FS is the filesystem it needs ("" for any).
 	FS string
 	// MountOpt is a substring the scratch mount options must contain
-	// ("" for none), with the reason in MountWhy.
-	MountOpt, MountWhy string
+	// ("" for none), with the reason in MountWhy and an option that has
+	// it in MountExample.
+	MountOpt, MountWhy, MountExample string
 	// Timed is false for workloads that run a fixed number of operations:
 	// they take no --duration, --threads or --cgroup.
 	Timed bool
