@@ -305,8 +305,8 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 	// Successive halving: every plan once, then the better half twice as
 	// often, and so on; a plan with the target 3 times ends it.
 	runs := 1
-	for len(plans) > 0 && ctx.Err() == nil {
-		s.say("round %d: %d plans, %d runs each", s.round+1, len(plans), runs)
+	for round := 1; len(plans) > 0 && ctx.Err() == nil; round++ {
+		s.say("round %d: %d plans, %d runs each", round, len(plans), runs)
 		for _, p := range plans {
 			if ctx.Err() != nil {
 				break
