@@ -119,6 +119,11 @@ type Result struct {
 	Rule string `json:"rule"`
 	// Labels name the kernels (Config.Labels).
 	Labels map[string]string `json:"labels,omitempty"`
+	// Builds made (cache hits not counted) and their time; VMTime is the
+	// runs' wall time, boots included.
+	Builds    int           `json:"builds"`
+	BuildTime time.Duration `json:"build_ns"`
+	VMTime    time.Duration `json:"vm_ns"`
 }
 
 // label is how the table names kernel k.
@@ -437,6 +442,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	finish := func(bs *stats.Bisection, stopped string) *Result {
 		defer b.record(res)
 		res.Steps, res.Runs, res.Stopped = b.steps, b.runs, stopped
+		res.Builds, res.BuildTime, res.VMTime = b.builds, b.buildTime, b.runTime
 		if tgt != nil {
 			res.Target = tgt.text
 		}
@@ -624,7 +630,8 @@ func (r *Result) WriteTable(w io.Writer, fix bool) {
 		}
 		fmt.Fprintf(w, "%-5d %-52s %5d %5d %7d  %s (%.2f)\n", s.N, k, s.Runs, s.Hits, s.Silent, r.label(s.Leader), s.Posterior)
 	}
-	fmt.Fprintf(w, "target %s, rate %.2f, %d runs (%s rule)\n", r.Target, r.Rate, r.Runs, r.Rule)
+	fmt.Fprintf(w, "target %s, rate %.2f, %d runs (%s rule); VM time %s, %d builds in %s\n", r.Target, r.Rate, r.Runs, r.Rule,
+		r.VMTime.Round(time.Second), r.Builds, r.BuildTime.Round(time.Second))
 	if len(r.Untestable) > 0 {
 		var ls []string
 		for _, k := range r.Untestable {
