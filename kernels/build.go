@@ -392,9 +392,9 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	return res, nil
 }
 
-// reproducibleEnv makes two builds of the same code the same image: the
-// kernel otherwise embeds the build's time, user, host and a build counter
-// (uname -v), so every image would differ.
+// reproducibleEnv keeps the build's time, user, host and build counter
+// (uname -v) out of the image, so that they do not make two builds of the
+// same code differ.
 var reproducibleEnv = []string{
 	"KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
 	"KBUILD_BUILD_USER=faultline", "KBUILD_BUILD_HOST=faultline", "KBUILD_BUILD_VERSION=1",
