@@ -338,6 +338,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	defer logf.Close()
 	var logw io.Writer = logf
 	cc := b.findCCache()
+	pahole := serialPaholeFlags(srcDir)
 	mk := func(args ...string) *exec.Cmd {
 		all := []string{"-C", srcDir}
 		if objDir != srcDir {
@@ -346,6 +347,9 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		cmd := exec.CommandContext(ctx, "make", append(all, args...)...)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
 		cmd.Env = append(cmd.Env, reproducibleEnv...)
+		if pahole != "" {
+			cmd.Args = append(cmd.Args, "PAHOLE_FLAGS="+pahole)
+		}
 		if cc != nil {
 			// CC on make's command line (not in the environment): the
 			// kernel's Makefile sets CC itself otherwise.
@@ -398,6 +402,37 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 var reproducibleEnv = []string{
 	"KBUILD_BUILD_TIMESTAMP=Thu Jan  1 00:00:00 UTC 1970",
 	"KBUILD_BUILD_USER=faultline", "KBUILD_BUILD_HOST=faultline", "KBUILD_BUILD_VERSION=1",
+}
+
+// serialPaholeFlags returns the tree's pahole flags without -j: pahole
+// encodes BTF in parallel otherwise, and numbers the types differently from
+// build to build, which changes the BTF type ids some code embeds (the BPF
+// verifier's), so that two builds of the same source would differ. "" when
+// the tree has no pahole-flags.sh or its flags have no -j.
+func serialPaholeFlags(srcDir string) string {
+	script := filepath.Join(srcDir, "scripts", "pahole-flags.sh")
+	if _, err := os.Stat(script); err != nil {
+		return ""
+	}
+	cmd := exec.Command("sh", script)
+	cmd.Env = append(os.Environ(), "PAHOLE=pahole")
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	var keep []string
+	found := false
+	for _, f := range strings.Fields(string(out)) {
+		if f == "-j" || strings.HasPrefix(f, "-j") && len(f) > 2 && f[2] >= '0' && f[2] <= '9' {
+			found = true
+			continue
+		}
+		keep = append(keep, f)
+	}
+	if !found {
+		return ""
+	}
+	return strings.Join(keep, " ")
 }
 
 // treeID names the persistent build trees of p's source: one per source

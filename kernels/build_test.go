@@ -375,3 +375,21 @@ func TestGitCheckout(t *testing.T) {
 		t.Errorf("a file the last patches created survived")
 	}
 }
+
+// TestSerialPaholeFlags: the tree's pahole flags without -j (parallel BTF
+// encoding numbers types differently from build to build).
+func TestSerialPaholeFlags(t *testing.T) {
+	dir := t.TempDir()
+	if got := serialPaholeFlags(dir); got != "" {
+		t.Errorf("no script: %q", got)
+	}
+	os.MkdirAll(filepath.Join(dir, "scripts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "scripts", "pahole-flags.sh"), []byte("echo --btf_gen_floats -j --lang_exclude=rust\n"), 0o755)
+	if got := serialPaholeFlags(dir); got != "--btf_gen_floats --lang_exclude=rust" {
+		t.Errorf("got %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, "scripts", "pahole-flags.sh"), []byte("echo --btf_gen_floats\n"), 0o755)
+	if got := serialPaholeFlags(dir); got != "" {
+		t.Errorf("no -j: %q, want no override", got)
+	}
+}

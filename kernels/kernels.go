@@ -59,8 +59,9 @@ type Kernel struct {
 	// BuildLog is a built kernel's full build log.
 	BuildLog string `json:"build_log,omitempty"`
 	// TextSHA256 is the SHA-256 of a built kernel's .text section: two
-	// builds with the same value run the same code. (The converse does not
-	// hold yet: two builds of the same source can differ.)
+	// builds with the same value run the same code (builds keep time, host
+	// and BTF numbering out of the image, so the same source gives the same
+	// value).
 	TextSHA256 string `json:"text_sha256,omitempty"`
 }
 
