@@ -63,12 +63,11 @@ type Config struct {
 
 // Plan is one way to run: a workload on a file system, with injections.
 type Plan struct {
-	Name     string            `json:"name"`
-	FS       string            `json:"fs"`
-	Mount    []string          `json:"mount,omitempty"`
-	Workload string            `json:"workload"`
-	Params   map[string]string `json:"params,omitempty"`
-	Inject   []string          `json:"inject,omitempty"`
+	Name     string   `json:"name"`
+	FS       string   `json:"fs"`
+	Mount    []string `json:"mount,omitempty"`
+	Workload string   `json:"workload"`
+	Inject   []string `json:"inject,omitempty"`
 	// Why says which window the injections widen.
 	Why string `json:"why"`
 	// Runs, Hits (the target) and Reach (report functions hit) so far.
@@ -142,7 +141,6 @@ type searcher struct {
 	cfg      Config
 	tgt      *target
 	res      *Result
-	round    int
 	deadline time.Time
 	// campaigns counts the campaigns run (their directories' numbers).
 	campaigns int
@@ -417,9 +415,6 @@ func (s *searcher) write(p *Plan, path string, probes []string, d time.Duration,
 		VM: map[string]any{"cpus": 2, "memory": "1G", "disk": "4G"}, FS: map[string]any{"type": p.FS},
 		Workload: map[string]any{"name": p.Workload}, Inject: append(append([]string{}, p.Inject...), probes...),
 		Duration: d.String(), Runs: runs, Expect: campaign.ExpectClean}
-	if len(p.Params) > 0 {
-		sc.Workload["params"] = p.Params
-	}
 	if len(p.Mount) > 0 {
 		sc.FS["mount"] = p.Mount
 	}
@@ -439,8 +434,8 @@ func (s *searcher) trial(ctx context.Context, p *Plan, probes []string, m int, d
 	if p.Runs == 0 {
 		s.res.Tried = append(s.res.Tried, p)
 	}
-	s.round++
-	file := filepath.Join(s.cfg.Out, "plans", fmt.Sprintf("%03d-%s.yaml", s.round, sanitize(p.Name)))
+	// The plan file is numbered as the campaign that runs it.
+	file := filepath.Join(s.cfg.Out, "plans", fmt.Sprintf("%03d-%s.yaml", s.campaigns+1, sanitize(p.Name)))
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -240,21 +239,6 @@ func CrashIndex(nights []*Night) []CrashIndexRow {
 		}
 	}
 	return out
-}
-
-// ErrNoNights is returned when a nightly store has no night yet.
-var ErrNoNights = errors.New("no night recorded")
-
-// LastNight returns the newest night.
-func (s *Store) LastNight() (*Night, error) {
-	ns, err := s.Nights()
-	if err != nil {
-		return nil, err
-	}
-	if len(ns) == 0 {
-		return nil, ErrNoNights
-	}
-	return ns[len(ns)-1], nil
 }
 
 // WriteNightlyHTML writes the nightly store's page: every night, the crash

@@ -11,10 +11,7 @@ import (
 	"time"
 
 	"faultline/bisect"
-	"faultline/campaign"
-	"faultline/harness"
 	"faultline/kernels"
-	"faultline/oops"
 )
 
 const bisectUsage = `Usage: faultline bisect --kernels SPEC,SPEC,...|FROM..TO [flags] SCENARIO
@@ -118,16 +115,10 @@ func cmdBisect(ctx context.Context, args []string) int {
 	} else {
 		cfg.Kernels = strings.Split(*list, ",")
 	}
-	sigs, err := oops.LoadSignatures()
-	if err != nil {
-		return fail(err)
-	}
-	agent, err := harness.AgentBinary()
-	if err != nil {
+	if cfg.Engine, err = localEngine(); err != nil {
 		return fail(err)
 	}
 	cfg.Scenario, cfg.Progress = fs.Arg(0), progress
-	cfg.Engine = campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Parallel: 1}
 	progress(fmt.Sprintf("bisecting %d kernels, %s .. %s, in %s", len(cfg.Kernels), cfg.Kernels[0], cfg.Kernels[len(cfg.Kernels)-1], cfg.Out))
 	res, err := bisect.Run(ctx, cfg)
 	if err != nil {

@@ -13,11 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"faultline/campaign"
 	"faultline/gate"
-	"faultline/harness"
 	"faultline/kernels"
-	"faultline/oops"
 )
 
 const gateUsage = `Usage: faultline gate --base SPEC --series DIR|FILE.mbox|git:REPO@BASE..TIP [flags]
@@ -119,14 +116,11 @@ func cmdGate(ctx context.Context, args []string) int {
 			return fail(err)
 		}
 	}
-	sigs, err := oops.LoadSignatures()
+	eng, err := localEngine()
 	if err != nil {
 		return fail(err)
 	}
-	agent, err := harness.AgentBinary()
-	if err != nil {
-		return fail(err)
-	}
+	eng.Parallel, eng.Retries = 0, 1
 	store, err := kernels.NewStore()
 	if err != nil {
 		return fail(err)
@@ -142,7 +136,7 @@ func cmdGate(ctx context.Context, args []string) int {
 		}
 	}
 	cfg := gate.Config{Only: only,
-		Engine:  campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Retries: 1},
+		Engine:  eng,
 		Builder: b, Base: req.Base, Series: req.Series, Scenarios: req.Scenarios, Explicit: req.Explicit,
 		Runs: req.Runs, Seed: req.Seed, Out: dir, BaseCache: req.BaseCache,
 		Argv: append([]string{"faultline", "gate"}, args...), Progress: func(s string) { clearStatus(); progress(s) },

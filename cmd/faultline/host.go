@@ -13,6 +13,7 @@ import (
 	"faultline/gate"
 	"faultline/harness"
 	"faultline/kernels"
+	"faultline/oops"
 	"faultline/remote"
 	"faultline/results"
 	"faultline/series"
@@ -54,4 +55,19 @@ func progress(s string) { fmt.Fprintln(os.Stderr, "faultline: "+s) }
 func usageError(msg string) int {
 	fmt.Fprintln(os.Stderr, msg)
 	return verdict.ExitUsage
+}
+
+// localEngine is the campaign engine the jobs (bisect, gate, nightly,
+// repro) run on: fresh QEMU VMs on this machine, one at a time, judged
+// with the built-in signatures.
+func localEngine() (campaign.Config, error) {
+	sigs, err := oops.LoadSignatures()
+	if err != nil {
+		return campaign.Config{}, err
+	}
+	agent, err := harness.AgentBinary()
+	if err != nil {
+		return campaign.Config{}, err
+	}
+	return campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Parallel: 1}, nil
 }

@@ -10,11 +10,8 @@ import (
 	"os"
 	"regexp"
 
-	"faultline/campaign"
-	"faultline/harness"
 	"faultline/kernels"
 	"faultline/nightly"
-	"faultline/oops"
 )
 
 const nightlyUsage = `Usage: faultline nightly --store DIR --kernels debian:SERIES [flags] SCENARIO...
@@ -92,16 +89,10 @@ func cmdNightly(ctx context.Context, args []string) int {
 			return fail(err)
 		}
 	}
-	sigs, err := oops.LoadSignatures()
-	if err != nil {
-		return fail(err)
-	}
-	agent, err := harness.AgentBinary()
-	if err != nil {
+	if cfg.Engine, err = localEngine(); err != nil {
 		return fail(err)
 	}
 	cfg.Scenarios, cfg.Progress = fs.Args(), progress
-	cfg.Engine = campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Parallel: 1}
 	res, err := nightly.Run(ctx, cfg)
 	if errors.Is(err, nightly.ErrLocked) {
 		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())

@@ -14,9 +14,6 @@ import (
 	"sort"
 	"time"
 
-	"faultline/campaign"
-	"faultline/harness"
-	"faultline/oops"
 	"faultline/repro"
 )
 
@@ -75,11 +72,10 @@ func cmdRepro(ctx context.Context, args []string) int {
 	if err != nil {
 		return usageError("faultline repro: " + err.Error())
 	}
-	sigs, err := oops.LoadSignatures()
-	if err != nil {
+	if cfg.Engine, err = localEngine(); err != nil {
 		return fail(err)
 	}
-	cfg.Report = repro.Read(text, sigs)
+	cfg.Report = repro.Read(text, cfg.Engine.Signatures)
 	if len(cfg.Report.Crashes) == 0 {
 		fmt.Fprintf(os.Stderr, "faultline repro: %s holds no crash report (no oops, BUG, WARNING or panic): nothing says what to reproduce\n", fs.Arg(0))
 		return exitUsage
@@ -97,11 +93,6 @@ func cmdRepro(ctx context.Context, args []string) int {
 	if cfg.Out == "" {
 		cfg.Out = "faultline-out/repro-" + time.Now().Format("20060102-150405")
 	}
-	agent, err := harness.AgentBinary()
-	if err != nil {
-		return fail(err)
-	}
-	cfg.Engine = campaign.Config{Executor: &campaign.Local{Pool: harness.QEMU{}, Agent: agent}, Signatures: sigs, Parallel: 1}
 	cfg.Progress = progress
 	r := cfg.Report
 	progress(fmt.Sprintf("report: %s (signature %s), %d functions named, file system %q, trylock %v, CPU columns %v",
