@@ -182,45 +182,51 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer cancel()
 	defer func() { s.res.Elapsed = time.Since(start) }()
 	if !cfg.NoKnown && tgt.sig != "" {
-		if known := s.knownScenario(); known != "" {
-			return s.runKnown(ctx, known)
+		if file, name := s.knownScenario(); file != "" {
+			return s.runKnown(ctx, file, name)
 		}
 		s.say("no shipped scenario reproduces %s: deriving plans from the report", tgt.sig)
 	}
 	return s.derive(ctx)
 }
 
-// knownScenario returns a shipped scenario that expects the target
-// signature.
-func (s *searcher) knownScenario() string {
+// knownScenario returns a shipped scenario and its case that expect the
+// target signature: a case written for the kernel asked for if there is
+// one (a mutant's plan is not a stock kernel's), else the first.
+func (s *searcher) knownScenario() (file, name string) {
 	for _, f := range s.cfg.Known {
 		sc, err := campaign.LoadScenario(f, s.cfg.Engine.Signatures.IDs())
 		if err != nil {
 			continue
 		}
 		for _, k := range sc.Cases(0) {
-			if k.Expect == s.tgt.sig && k.Name == sc.Name {
-				return f
+			if k.Expect != s.tgt.sig {
+				continue
+			}
+			if k.Kernel == s.cfg.Kernel {
+				return f, k.Name
+			}
+			if file == "" {
+				file, name = f, k.Name
 			}
 		}
 	}
-	return ""
+	return file, name
 }
 
-// runKnown runs the shipped scenario on the kernel until 3 hits or 10 runs.
-func (s *searcher) runKnown(ctx context.Context, file string) (*Result, error) {
-	sc, err := campaign.LoadScenario(file, s.cfg.Engine.Signatures.IDs())
-	if err != nil {
-		return nil, err
-	}
+// runKnown runs the shipped case on the kernel until 3 hits or 10 runs.
+func (s *searcher) runKnown(ctx context.Context, file, name string) (*Result, error) {
 	s.res.Known = file
-	s.say("%s is a known bug: running the shipped scenario %s on %s", s.tgt.sig, file, s.cfg.Kernel)
-	p := &Plan{Name: sc.Name, Why: "the shipped scenario for " + s.tgt.sig}
+	s.say("%s is a known bug: running case %s of the shipped scenario %s on %s", s.tgt.sig, name, file, s.cfg.Kernel)
+	p := &Plan{Name: name, Why: "the shipped scenario for " + s.tgt.sig}
 	s.res.Tried = append(s.res.Tried, p)
 	for p.Runs < 10 && p.Hits < 3 && ctx.Err() == nil {
-		if err := s.runFile(ctx, p, file, min(3, 10-p.Runs), "^"+regexp.QuoteMeta(sc.Name)+"$", nil); err != nil {
+		if err := s.runFile(ctx, p, file, min(3, 10-p.Runs), "^"+regexp.QuoteMeta(name)+"$", nil); err != nil {
 			return nil, err
 		}
+	}
+	if !s.done(p) {
+		s.res.Stopped = fmt.Sprintf("the shipped case showed the target in %d of %d runs before the budget (%s) or 10 runs ran out", p.Hits, p.Runs, s.cfg.Budget)
 	}
 	return s.finish(p, file), nil
 }

@@ -148,3 +148,39 @@ func TestNoCrash(t *testing.T) {
 		t.Errorf("%v, want ErrNoCrash", err)
 	}
 }
+
+// TestKnown: a known signature runs the shipped case written for the
+// kernel asked for, not another kernel's plan, until 3 shows.
+func TestKnown(t *testing.T) {
+	dir := t.TempDir()
+	warning, err := os.ReadFile("../oops/testdata/warning-ext4-dirty-folio.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ran []string
+	pool := &fakevm.Pool{Script: func(o harness.Options) fakevm.Script {
+		mu.Lock()
+		defer mu.Unlock()
+		ran = append(ran, filepath.Base(filepath.Dir(o.ConsolePath)))
+		return fakevm.Script{Console: string(warning), RunFault: "crash", Detail: "panic"}
+	}}
+	const sig = "seed-d-ext4-gup-dio-no-buffers"
+	mutant := filepath.Join(dir, "a.yaml")
+	os.WriteFile(mutant, []byte("name: on-mutant\nkernel: mutant\nfs: {type: ext4}\nworkload: {name: mmap-dio}\nduration: 10s\nexpect: "+sig+"\n"), 0o644)
+	stock := filepath.Join(dir, "b.yaml")
+	os.WriteFile(stock, []byte("name: on-stock\nkernel: other\nfs: {type: ext4}\nworkload: {name: mmap-dio}\nduration: 10s\nexpect: clean\nvariants:\n  - name: stock\n    kernel: k\n    expect: "+sig+"\n"), 0o644)
+	cfg := Config{Report: Read(warning, sigs(t)), Kernel: "k", Known: []string{mutant, stock}, Out: filepath.Join(dir, "out"),
+		Engine: campaign.Config{Executor: &campaign.Local{Pool: pool}, Parallel: 1, Signatures: sigs(t),
+			Kernels: func(s string, _ func(string)) (*kernels.Kernel, error) { return &kernels.Kernel{Name: s}, nil }}}
+	if cfg.Report.Signature != sig {
+		t.Fatalf("read %+v", cfg.Report)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Known != stock || !res.Reproduced || res.Best.Name != "on-stock/stock" || res.Best.Hits != 3 {
+		t.Errorf("known %s, best %+v, reproduced %v (ran %v)", res.Known, res.Best, res.Reproduced, ran)
+	}
+}
