@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,6 +30,7 @@ import (
 	"faultline/results"
 	"faultline/stats"
 	"faultline/verdict"
+	"faultline/workloads"
 )
 
 // ErrInput is wrapped by errors in the request.
@@ -69,6 +71,14 @@ type Config struct {
 	TextHash func(ctx context.Context, spec string) (string, error)
 	// Duration, if > 0, replaces the case's run duration.
 	Duration time.Duration
+	// KeepDuration keeps every run at that duration. Otherwise, once the
+	// end with the target has shown it at least 3 times and every time
+	// within a known time, the runs after it last 1.5 times the slowest
+	// of those first crashes (counted from the kernel's start, so the
+	// boot and the workload's setup are a further margin), when that is
+	// shorter: runs that miss cost the whole duration, and most runs of a
+	// bisection miss.
+	KeepDuration bool
 	// Labels names kernels in the table and the answer (a commit's id and
 	// subject for its spec file); kernels without one go by their spec.
 	Labels map[string]string
@@ -124,6 +134,11 @@ type Result struct {
 	Builds    int           `json:"builds"`
 	BuildTime time.Duration `json:"build_ns"`
 	VMTime    time.Duration `json:"vm_ns"`
+	// RunDuration is the duration of the runs after the end with the
+	// target when it was shortened (Config.KeepDuration), and Slowest the
+	// slowest first crash there it was derived from.
+	RunDuration time.Duration `json:"run_duration_ns,omitempty"`
+	Slowest     time.Duration `json:"slowest_first_crash_ns,omitempty"`
 }
 
 // label is how the table names kernel k.
@@ -370,6 +385,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	counts := make([]stats.Counts, n+1)
 	// observe runs m at point i and adds what they say.
 	untestable := map[int]bool{}
+	firstCrash := map[int][]float64{} // the hits' first crashes, seconds after the kernel started
 	observe := func(i, m int, bs *stats.Bisection) (stats.Counts, error) {
 		runs, dir, err := b.run(ctx, i, m)
 		var bf *buildFailure
@@ -413,6 +429,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			c.Runs++
 			if hit {
 				c.Hits++
+				firstCrash[i] = append(firstCrash[i], r.FirstCrash)
 			}
 		}
 		st := Step{N: b.step, Point: i, Kernel: pts[i], Runs: c.Runs, Hits: c.Hits, Silent: silent, Dir: dir}
@@ -478,6 +495,17 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	if bad.Hits == 0 {
 		return finish(nil, fmt.Sprintf("%s does not show the target in %d runs: nothing to bisect", pts[n], bad.Runs)), nil
 	}
+	if !cfg.KeepDuration {
+		full := cfg.Duration
+		if full == 0 {
+			full = caseDuration(sc, cfg.Case)
+		}
+		if d, slowest := shorterRuns(firstCrash[n], full); d > 0 {
+			b.cfg.Duration, res.RunDuration, res.Slowest = d, d, slowest
+			say("runs from here last %s instead of %s: 1.5 x the slowest of %d first crashes at %s (%.1f s after the kernel started); --keep-duration keeps %s",
+				d, full, len(firstCrash[n]), res.label(pts[n]), slowest.Seconds(), full)
+		}
+	}
 	// The other end must not show it (a few runs).
 	good, err := observe(0, 3, nil)
 	if errors.Is(err, errUntestable) {
@@ -520,6 +548,40 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		why = fmt.Sprintf("after %d runs: the kernels that would decide do not build (%s)", b.runs, strings.Join(res.Untestable, ", "))
 	}
 	return finish(bs, fmt.Sprintf("inconclusive %s: the %.0f%% credible set holds %d kernels", why, 100*cfg.Confidence, len(bs.CredibleSet(cfg.Confidence)))), nil
+}
+
+// caseDuration is the run duration of the scenario's case, 0 for a case
+// that is not timed (a command, or a workload that runs to its end).
+func caseDuration(sc *campaign.Scenario, name string) time.Duration {
+	for _, k := range sc.Cases(0) {
+		if k.Name == name && k.Command == "" && workloads.Known[k.Workload].Timed {
+			return k.Duration
+		}
+	}
+	return 0
+}
+
+// shorterRuns returns the duration for the runs after the end with the
+// target, from its hits' first crashes (seconds after the kernel started):
+// 1.5 x the slowest, in whole seconds and at least 10 s, when there are at
+// least 3, all known, and that is shorter than full; else 0.
+func shorterRuns(first []float64, full time.Duration) (d, slowest time.Duration) {
+	if len(first) < 3 || full <= 0 {
+		return 0, 0
+	}
+	worst := 0.0
+	for _, t := range first {
+		if t <= 0 { // a crash without a timestamp: no bound
+			return 0, 0
+		}
+		worst = max(worst, t)
+	}
+	slowest = time.Duration(worst * float64(time.Second))
+	d = max(time.Duration(math.Ceil(1.5*worst))*time.Second, 10*time.Second)
+	if d >= full {
+		return 0, 0
+	}
+	return d, slowest
 }
 
 // errUntestable is what observe returns for a point whose kernel does not
@@ -632,6 +694,9 @@ func (r *Result) WriteTable(w io.Writer, fix bool) {
 	}
 	fmt.Fprintf(w, "target %s, rate %.2f, %d runs (%s rule); VM time %s, %d builds in %s\n", r.Target, r.Rate, r.Runs, r.Rule,
 		r.VMTime.Round(time.Second), r.Builds, r.BuildTime.Round(time.Second))
+	if r.RunDuration > 0 {
+		fmt.Fprintf(w, "runs after the end with the target lasted %s (its slowest first crash: %.1f s)\n", r.RunDuration, r.Slowest.Seconds())
+	}
 	if len(r.Untestable) > 0 {
 		var ls []string
 		for _, k := range r.Untestable {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,6 +353,62 @@ func TestVisitCost(t *testing.T) {
 		b := &bisector{builds: c.builds, timedRuns: c.runs, buildTime: c.build, runTime: c.run}
 		if got := b.visitCost(); got != c.want {
 			t.Errorf("%+v: visit cost %.2f, want %.2f", c, got, c.want)
+		}
+	}
+}
+
+func TestShorterRuns(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		first []float64
+		full  time.Duration
+		want  time.Duration
+	}{
+		{[]float64{12.3, 8, 9.1}, 60 * s, 19 * s},    // ceil(1.5 x 12.3)
+		{[]float64{12.3, 8}, 60 * s, 0},              // two crashes bound nothing
+		{[]float64{2, 3, 1, 2.5, 3}, 60 * s, 10 * s}, // never under 10 s
+		{[]float64{30, 31, 29}, 45 * s, 0},           // 47 s is not shorter
+		{[]float64{12, -1, 9}, 60 * s, 0},            // a crash at an unknown time
+		{[]float64{12, 13, 9}, 0, 0},                 // an untimed case
+		{[]float64{21.4, 12, 14, 14.2, 11.1}, 45 * s, 33 * s},
+	} {
+		if got, _ := shorterRuns(c.first, c.full); got != c.want {
+			t.Errorf("shorterRuns(%v, %v) = %v, want %v", c.first, c.full, got, c.want)
+		}
+	}
+}
+
+// TestBisectShortensRuns: a timed case's runs after the end with the target
+// last 1.5 x its slowest first crash (the WARNING at 12.3 s: 19 s); with
+// KeepDuration, all of them the case's duration.
+func TestBisectShortensRuns(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		cfg, pool := setup(t, 5, 1, false)
+		os.WriteFile(cfg.Scenario, []byte("name: s\nkernel: k00\nfs: {type: ext4}\nworkload: {name: mmap-dio}\nduration: 60s\n"), 0o644)
+		cfg.KeepDuration = keep
+		res, err := Run(context.Background(), cfg)
+		if err != nil || res.Answer != "k05" {
+			t.Fatalf("keep %v: answer %q, %v", keep, res.Answer, err)
+		}
+		// The bad end's runs at 60 s, then only shorter ones.
+		var got []string
+		for _, c := range pool.Commands {
+			switch {
+			case strings.Contains(c, "--duration=1m0s"):
+				got = append(got, "60")
+			case strings.Contains(c, "--duration=19s"):
+				got = append(got, "19")
+			default:
+				got = append(got, "?")
+			}
+		}
+		seq := strings.Join(got, " ")
+		want := regexp.MustCompile(`^60( 60)* 19( 19)*$`) // the bad end's runs, then the rest
+		if keep {
+			want = regexp.MustCompile(`^60( 60)*$`)
+		}
+		if !want.MatchString(seq) || (res.RunDuration == 19*time.Second) == keep {
+			t.Errorf("keep %v: run durations %s; result says %v", keep, seq, res.RunDuration)
 		}
 	}
 }

@@ -34,7 +34,11 @@ with --config's config recipe, default 6.1-harness's): each step checks its
 commit out in one persistent build tree per repository and rebuilds what
 changed. A kernel that does not build is a step with no observation, never
 good or bad. A culprit that runs the same code as the kernel before it
-(identical .text) is flagged. --classical uses the classical rule instead
+(identical .text) is flagged. Once the end with the crash has shown it 3
+times or more, the runs after it last 1.5 x the slowest of those first
+crashes when that is shorter than the duration (--keep-duration keeps it):
+most runs of a bisection are runs that miss, and each costs the whole
+duration. --classical uses the classical rule instead
 (binary search, up to 10 runs a step, one crash means bad) for comparison.
 
 Examples:
@@ -67,6 +71,7 @@ func cmdBisect(ctx context.Context, args []string) int {
 	fs.Float64Var(&cfg.Confidence, "confidence", 0.95, "posterior probability to stop at")
 	fs.IntVar(&cfg.Budget, "budget", 80, "runs at most")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "each run's duration instead of the scenario's (a bisection needs many runs: shorter runs of a fast race)")
+	fs.BoolVar(&cfg.KeepDuration, "keep-duration", false, "keep every run at the duration (do not shorten the runs after the end with the crash)")
 	fs.StringVar(&cfg.Out, "out", "", "directory for the steps and bisect.json (default faultline-out/bisect-DATE-TIME)")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the first run")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
