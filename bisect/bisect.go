@@ -74,10 +74,10 @@ type Config struct {
 	// KeepDuration keeps every run at that duration. Otherwise, once the
 	// end with the target has shown it at least 3 times and every time
 	// within a known time, the runs after it last 1.5 times the slowest
-	// of those first crashes (counted from the kernel's start, so the
-	// boot and the workload's setup are a further margin), when that is
-	// shorter: runs that miss cost the whole duration, and most runs of a
-	// bisection miss.
+	// of those first crashes (counted from the start of the workload's
+	// timed phase, or from the kernel's start when the console does not
+	// say when that was), when that is shorter: runs that miss cost the
+	// whole duration, and most runs of a bisection miss.
 	KeepDuration bool
 	// Labels names kernels in the table and the answer (a commit's id and
 	// subject for its spec file); kernels without one go by their spec.
@@ -385,7 +385,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	counts := make([]stats.Counts, n+1)
 	// observe runs m at point i and adds what they say.
 	untestable := map[int]bool{}
-	firstCrash := map[int][]float64{} // the hits' first crashes, seconds after the kernel started
+	firstCrash := map[int][]float64{} // the hits' first crashes, seconds into their runs (intoRun)
 	observe := func(i, m int, bs *stats.Bisection) (stats.Counts, error) {
 		runs, dir, err := b.run(ctx, i, m)
 		var bf *buildFailure
@@ -429,7 +429,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 			c.Runs++
 			if hit {
 				c.Hits++
-				firstCrash[i] = append(firstCrash[i], r.FirstCrash)
+				firstCrash[i] = append(firstCrash[i], intoRun(r))
 			}
 		}
 		st := Step{N: b.step, Point: i, Kernel: pts[i], Runs: c.Runs, Hits: c.Hits, Silent: silent, Dir: dir}
@@ -502,7 +502,7 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 		}
 		if d, slowest := shorterRuns(firstCrash[n], full); d > 0 {
 			b.cfg.Duration, res.RunDuration, res.Slowest = d, d, slowest
-			say("runs from here last %s instead of %s: 1.5 x the slowest of %d first crashes at %s (%.1f s after the kernel started); --keep-duration keeps %s",
+			say("runs from here last %s instead of %s: 1.5 x the slowest of %d first crashes at %s (%.1f s into its run); --keep-duration keeps %s",
 				d, full, len(firstCrash[n]), res.label(pts[n]), slowest.Seconds(), full)
 		}
 	}
@@ -550,6 +550,20 @@ func Run(ctx context.Context, cfg Config) (_ *Result, err error) {
 	return finish(bs, fmt.Sprintf("inconclusive %s: the %.0f%% credible set holds %d kernels", why, 100*cfg.Confidence, len(bs.CredibleSet(cfg.Confidence)))), nil
 }
 
+// intoRun is how far into its run r's first crash came: seconds after the
+// workload's timed phase began when the console says when that was (0 for
+// a crash before it), else seconds after the kernel started (a longer
+// time: the boot and the setup are in it); -1 when the crash has no time.
+func intoRun(r *results.Run) float64 {
+	switch {
+	case r.FirstCrash < 0:
+		return -1
+	case r.TimedStart >= 0:
+		return max(r.FirstCrash-r.TimedStart, 0)
+	}
+	return r.FirstCrash
+}
+
 // caseDuration is the run duration of the scenario's case, 0 for a case
 // that is not timed (a command, or a workload that runs to its end).
 func caseDuration(sc *campaign.Scenario, name string) time.Duration {
@@ -562,7 +576,7 @@ func caseDuration(sc *campaign.Scenario, name string) time.Duration {
 }
 
 // shorterRuns returns the duration for the runs after the end with the
-// target, from its hits' first crashes (seconds after the kernel started):
+// target, from its hits' first crashes (seconds into their runs, intoRun):
 // 1.5 x the slowest, in whole seconds and at least 10 s, when there are at
 // least 3, all known, and that is shorter than full; else 0.
 func shorterRuns(first []float64, full time.Duration) (d, slowest time.Duration) {
@@ -571,7 +585,7 @@ func shorterRuns(first []float64, full time.Duration) (d, slowest time.Duration)
 	}
 	worst := 0.0
 	for _, t := range first {
-		if t <= 0 { // a crash without a timestamp: no bound
+		if t < 0 { // a crash without a timestamp: no bound
 			return 0, 0
 		}
 		worst = max(worst, t)

@@ -21,6 +21,7 @@ import (
 	"faultline/kernels"
 	"faultline/results"
 	"faultline/verdict"
+	"faultline/workloads"
 )
 
 var warning = func() string {
@@ -379,36 +380,49 @@ func TestShorterRuns(t *testing.T) {
 }
 
 // TestBisectShortensRuns: a timed case's runs after the end with the target
-// last 1.5 x its slowest first crash (the WARNING at 12.3 s: 19 s); with
-// KeepDuration, all of them the case's duration.
+// last 1.5 x its slowest first crash: counted from the workload's timed
+// phase when the console marks it (the WARNING at 12.35 s, the phase from
+// 5.1 s: 11 s), else from the kernel's start (19 s); with KeepDuration,
+// all of them the case's duration.
 func TestBisectShortensRuns(t *testing.T) {
-	for _, keep := range []bool{false, true} {
+	for _, c := range []struct {
+		keep, marker bool
+		short        string
+	}{{false, false, "19s"}, {false, true, "11s"}, {true, false, ""}} {
 		cfg, pool := setup(t, 5, 1, false)
 		os.WriteFile(cfg.Scenario, []byte("name: s\nkernel: k00\nfs: {type: ext4}\nworkload: {name: mmap-dio}\nduration: 60s\n"), 0o644)
-		cfg.KeepDuration = keep
+		cfg.KeepDuration = c.keep
+		if c.marker {
+			inner := pool.Script
+			pool.Script = func(o harness.Options) fakevm.Script {
+				sc := inner(o)
+				sc.Console = "[    5.100000] " + workloads.TimedMarker + " of mmap-dio, 1m0s\n" + sc.Console
+				return sc
+			}
+		}
 		res, err := Run(context.Background(), cfg)
 		if err != nil || res.Answer != "k05" {
-			t.Fatalf("keep %v: answer %q, %v", keep, res.Answer, err)
+			t.Fatalf("%+v: answer %q, %v", c, res.Answer, err)
 		}
 		// The bad end's runs at 60 s, then only shorter ones.
 		var got []string
-		for _, c := range pool.Commands {
+		for _, cmd := range pool.Commands {
 			switch {
-			case strings.Contains(c, "--duration=1m0s"):
+			case strings.Contains(cmd, "--duration=1m0s"):
 				got = append(got, "60")
-			case strings.Contains(c, "--duration=19s"):
-				got = append(got, "19")
+			case c.short != "" && strings.Contains(cmd, "--duration="+c.short):
+				got = append(got, "short")
 			default:
 				got = append(got, "?")
 			}
 		}
 		seq := strings.Join(got, " ")
-		want := regexp.MustCompile(`^60( 60)* 19( 19)*$`) // the bad end's runs, then the rest
-		if keep {
+		want := regexp.MustCompile(`^60( 60)* short( short)*$`) // the bad end's runs, then the rest
+		if c.keep {
 			want = regexp.MustCompile(`^60( 60)*$`)
 		}
-		if !want.MatchString(seq) || (res.RunDuration == 19*time.Second) == keep {
-			t.Errorf("keep %v: run durations %s; result says %v", keep, seq, res.RunDuration)
+		if !want.MatchString(seq) || (res.RunDuration.String() == c.short) == c.keep {
+			t.Errorf("%+v: run durations %s; result says %v", c, seq, res.RunDuration)
 		}
 	}
 }

@@ -65,6 +65,13 @@ var TrylockSites = map[string]int32{
 	"eb-readahead": 1, // read_extent_buffer_pages(WAIT_NONE), fs/btrfs/extent_io.c
 }
 
+// TrylockSiteFunctions names the kernel function each site other than
+// global sits in: a report that names the function and says a trylock
+// lost points at the site.
+var TrylockSiteFunctions = map[string]string{
+	"eb-readahead": "read_extent_buffer_pages",
+}
+
 // Injection is one parsed injection spec.
 type Injection struct {
 	// Spec is the text it was parsed from.

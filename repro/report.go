@@ -30,12 +30,17 @@ type Report struct {
 	Columns bool `json:"cpu_columns"`
 	// Release is a kernel release the text names ("6.1.0-47-cloud-amd64").
 	Release string `json:"release,omitempty"`
+	// Corruption is set when the prose says data was corrupted or lost
+	// (checksum errors, data that was never written): with no crash in
+	// the text, that is what to reproduce.
+	Corruption bool `json:"corruption"`
 }
 
 var (
 	proseFuncRE = regexp.MustCompile(`(?:->|\b)([a-z_][a-z0-9_]{2,})\(\)?`)
 	columnsRE   = regexp.MustCompile(`(?m)^[\s>]*(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])\S*\s{3,}(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])`)
 	trylockRE   = regexp.MustCompile(`(?i)trylock\w*\s*\([^)]*\)\s*(?:fails?|failed|loses|lost)|trylock\w* (?:fails?|failed|loses|lost)|fails? (?:the|its|to) \w*\s*trylock`)
+	corruptRE   = regexp.MustCompile(`(?i)\b(?:crc|csum|checksum)s? (?:errors?|failures?|failed|mismatch(?:es)?)|\bdata (?:corruption|loss)|\bcorrupt(?:s|ed|ion)? (?:data|files?|pages?|blocks?|the file)|\b(?:lost|losing) (?:data|writes?)|\bwithout ever writing|\bnever (?:gets? |got )?written`)
 	releaseRE   = regexp.MustCompile(`\b(\d+\.\d+\.\d+-\d+-(?:cloud-)?amd64)\b`)
 	// notFunctions are words of prose that look like calls.
 	notFunctions = map[string]bool{"mmap": false, "open": false, "read": false, "write": false}
@@ -82,6 +87,7 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 	r.FS = fsOf(r.Functions)
 	r.Trylock = trylockRE.Match(text)
 	r.Columns = columnsRE.Match(text)
+	r.Corruption = corruptRE.Match(text)
 	if m := releaseRE.FindSubmatch(text); m != nil {
 		r.Release = string(m[1])
 	}

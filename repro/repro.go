@@ -25,14 +25,16 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"faultline/campaign"
+	"faultline/kernels"
+	"faultline/probes"
 	"faultline/results"
 	"faultline/verdict"
 	"faultline/workloads"
 )
 
-// ErrNoCrash is returned for a text with no crash in it: nothing says what
-// to reproduce.
-var ErrNoCrash = errors.New("the report holds no crash")
+// ErrNoCrash is returned for a text with no crash in it and no data
+// corruption described: nothing says what to reproduce.
+var ErrNoCrash = errors.New("the report holds no crash and describes no data corruption")
 
 // ErrInput is wrapped by errors in the request.
 var ErrInput = errors.New("bad repro request")
@@ -102,6 +104,8 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 	// Stopped says why there is no reproducer, if there is none.
 	Stopped string `json:"stopped,omitempty"`
+	// Notes say what the search could not try, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Rate is the best plan's reproduction rate.
@@ -117,10 +121,20 @@ type target struct {
 	sig   string
 	title *regexp.Regexp
 	text  string
+	// corruption: the report describes corrupted or lost data, no crash.
+	corruption bool
 }
+
+// corruptTitleRE are the titles of a file system's own reports of bad
+// data (btrfs's and ext4's checksum failures), as the classifier names
+// them.
+var corruptTitleRE = regexp.MustCompile(`(?i)csum failed|checksum|\bcrc\b|corrupt`)
 
 func newTarget(r *Report) (*target, error) {
 	if len(r.Crashes) == 0 {
+		if r.Corruption {
+			return &target{corruption: true, text: "integrity"}, nil
+		}
 		return nil, ErrNoCrash
 	}
 	if r.Signature != "" {
@@ -131,6 +145,11 @@ func newTarget(r *Report) (*target, error) {
 }
 
 func (t *target) hit(r *results.Run) bool {
+	if t.corruption {
+		// The workload's own data check failed, or the file system
+		// reported bad data.
+		return r.Verdict == verdict.Integrity || (r.Title != "" && corruptTitleRE.MatchString(r.Title))
+	}
 	if t.sig != "" {
 		return r.Signature == t.sig
 	}
@@ -144,6 +163,71 @@ type searcher struct {
 	deadline time.Time
 	// campaigns counts the campaigns run (their directories' numbers).
 	campaigns int
+	// hooks: the kernel has faultline's trylock hooks (or it is not
+	// known that it has not).
+	hooks bool
+}
+
+// KernelError says the kernel lacks a config option the plans need.
+type KernelError struct {
+	Kernel, Option, Why string
+}
+
+func (e *KernelError) Error() string {
+	return fmt.Sprintf("kernel %s has no %s: %s; use a kernel with it (Debian's cloud kernels and 6.1-harness have it)", e.Kernel, e.Option, e.Why)
+}
+
+// Unwrap makes a KernelError a bad request.
+func (e *KernelError) Unwrap() error { return ErrInput }
+
+// checkKernel refuses a kernel whose config lacks what every plan needs
+// (count probes and delays are BPF programs on kprobes), and notes when
+// it lacks faultline's trylock hooks (no trylock plans then). A kernel
+// whose config or symbols are not known is let through: its runs say.
+func (s *searcher) checkKernel() error {
+	resolve := s.cfg.Engine.Kernels
+	if resolve == nil { // the campaign engine's default
+		resolve = func(spec string, progress func(string)) (*kernels.Kernel, error) {
+			store, err := kernels.NewStore()
+			if err != nil {
+				return nil, err
+			}
+			return store.Resolve(spec, true, progress)
+		}
+	}
+	k, err := resolve(s.cfg.Kernel, s.cfg.Progress)
+	if err != nil {
+		return fmt.Errorf("kernel %s: %w", s.cfg.Kernel, err)
+	}
+	opts, err := k.ConfigOptions()
+	if err != nil {
+		return err
+	}
+	if len(opts) > 0 {
+		for _, o := range []struct{ opt, why string }{
+			{"CONFIG_KPROBES", "repro counts and delays calls with kprobes"},
+			{"CONFIG_BPF_SYSCALL", "its probes are BPF programs"},
+			{"CONFIG_BPF_EVENTS", "its probes are BPF programs attached to kprobes"},
+		} {
+			if opts[o.opt] != "y" {
+				return &KernelError{Kernel: s.cfg.Kernel, Option: o.opt, Why: o.why}
+			}
+		}
+	}
+	if !s.cfg.Report.Trylock || k.SystemMap == "" {
+		return nil
+	}
+	b, err := os.ReadFile(k.SystemMap)
+	if err != nil {
+		return nil
+	}
+	if !strings.Contains(string(b), " "+probes.TrylockHook+"\n") || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y" {
+		s.hooks = false
+		note := fmt.Sprintf("the report says a trylock lost, but %s has no faultline trylock hooks (%s and CONFIG_BPF_KPROBE_OVERRIDE: kernels built with kernels/patches/faultline-hooks.patch, such as 6.1-harness and its mutants): no trylock plans", s.cfg.Kernel, probes.TrylockHook)
+		s.res.Notes = append(s.res.Notes, note)
+		s.say("%s", note)
+	}
+	return nil
 }
 
 func (s *searcher) say(format string, a ...any) {
@@ -177,7 +261,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	start := time.Now()
-	s := &searcher{cfg: cfg, tgt: tgt, res: &Result{Target: tgt.text}, deadline: start.Add(cfg.Budget)}
+	s := &searcher{cfg: cfg, tgt: tgt, res: &Result{Target: tgt.text}, deadline: start.Add(cfg.Budget), hooks: true}
+	if err := s.checkKernel(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithDeadline(ctx, s.deadline)
 	defer cancel()
 	defer func() { s.res.Elapsed = time.Since(start) }()
@@ -300,7 +387,23 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
 			}
 		}
-		if rep.Trylock {
+		if rep.Trylock && s.hooks {
+			// A hook site inside a function the report names and the
+			// workload reaches: that trylock, half the time.
+			sites := make([]string, 0, len(probes.TrylockSiteFunctions))
+			for site := range probes.TrylockSiteFunctions {
+				sites = append(sites, site)
+			}
+			sort.Strings(sites)
+			for _, site := range sites {
+				fn := probes.TrylockSiteFunctions[site]
+				if reach[c][fn] == 0 {
+					continue
+				}
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+					Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site)},
+					Why:    fmt.Sprintf("the page trylock in %s (named by the report, reached %.0f times a run) fails half the time, as the report says a trylock lost: that task gives up its attempt while another's is in flight", fn, reach[c][fn])})
+			}
 			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload,
 				Inject: []string{"fail-trylock:global@0.2"},
 				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})

@@ -57,8 +57,11 @@ func TestReadSeeds(t *testing.T) {
 	if a.Signature != "seed-a-btrfs-async-chunk-locked-page" || a.FS != "btrfs" {
 		t.Errorf("seed A: %+v", a)
 	}
-	if c := Read(seed(t, "002"), s); len(c.Crashes) != 0 {
-		t.Errorf("seed C's discussion holds no oops, read %d", len(c.Crashes))
+	if c := Read(seed(t, "002"), s); len(c.Crashes) != 0 || !c.Corruption || c.FS != "btrfs" {
+		t.Errorf("seed C's discussion holds no oops but says data was lost: read %d crashes, corruption %v, fs %q", len(c.Crashes), c.Corruption, c.FS)
+	}
+	if b := Read(seed(t, "001"), s); !b.Trylock || !slices.Contains(b.Functions, "read_extent_buffer_pages") {
+		t.Errorf("seed B: trylock %v, functions %v", b.Trylock, b.Functions)
 	}
 }
 
@@ -146,6 +149,109 @@ func TestNoCrash(t *testing.T) {
 	cfg.Report = Read([]byte("a discussion of a race, with no oops in it\n"), sigs(t))
 	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrNoCrash) {
 		t.Errorf("%v, want ErrNoCrash", err)
+	}
+}
+
+func TestReadCorruption(t *testing.T) {
+	for text, want := range map[string]bool{
+		"ext4_window_open() drops the page, which leads to crc errors":         true,
+		"we end up freeing the page without ever writing it":                   true,
+		"btrfs reports csum failed for the range":                              true,
+		"this silently corrupts data on the next mount":                        true,
+		"the write is never written back":                                      true,
+		"data corruption follows":                                              true,
+		"a checksum of the superblock is computed in btrfs_check_super_csum()": false,
+		"a race between two readers":                                           false,
+	} {
+		if got := Read([]byte(text), nil).Corruption; got != want {
+			t.Errorf("%q: corruption %v, want %v", text, got, want)
+		}
+	}
+}
+
+// TestCorruption: a text with no crash that says data was lost targets
+// integrity: a run whose data check fails, or whose file system reports a
+// checksum error, shows it.
+func TestCorruption(t *testing.T) {
+	cfg := setup(t, "never")
+	cfg.Report = Read([]byte("ext4_window_open() can skip the page, and ext4_window_close() frees it without ever writing it: crc errors follow.\n"), sigs(t))
+	pool := cfg.Engine.Executor.(*campaign.Local).Pool.(*fakevm.Pool)
+	inner := pool.Script
+	pool.Script = func(o harness.Options) fakevm.Script {
+		sc := inner(o)
+		sc.Stdout = `{"workload":"mmap-dio","ops":10,"integrity":{"checked_bytes":8192,"bad_blocks":0,"ok":true}}`
+		if strings.Contains(o.ConsolePath, "delay-ext4_window_close") {
+			sc.Stdout = `{"workload":"mmap-dio","ops":10,"integrity":{"checked_bytes":8192,"bad_blocks":1,"ok":false}}`
+		}
+		return sc
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Target != "integrity" || !res.Reproduced || !strings.Contains(strings.Join(res.Best.Inject, " "), "delay:ext4_window_close:") {
+		t.Errorf("target %s reproduced %v best %+v", res.Target, res.Reproduced, res.Best)
+	}
+}
+
+// TestKernelChecks: a kernel without kprobes is refused, naming the option;
+// a report whose trylock lost on a kernel without faultline's hooks gets no
+// trylock plans and a note saying why; with the hooks, a plan fails the
+// trylock at the hook site inside a function the report names.
+func TestKernelChecks(t *testing.T) {
+	dir := t.TempDir()
+	cfgNo := filepath.Join(dir, "config-no")
+	os.WriteFile(cfgNo, []byte("CONFIG_BPF_SYSCALL=y\nCONFIG_BPF_EVENTS=y\n# CONFIG_KPROBES is not set\n"), 0o644)
+	cfgYes := filepath.Join(dir, "config-yes")
+	os.WriteFile(cfgYes, []byte("CONFIG_BPF_SYSCALL=y\nCONFIG_BPF_EVENTS=y\nCONFIG_KPROBES=y\nCONFIG_BPF_KPROBE_OVERRIDE=y\n"), 0o644)
+	plain := filepath.Join(dir, "System.map")
+	os.WriteFile(plain, []byte("ffffffff81000000 T _stext\nffffffff81000100 T read_extent_buffer_pages\n"), 0o644)
+	hooked := filepath.Join(dir, "System.map-hooked")
+	os.WriteFile(hooked, []byte("ffffffff81000000 T _stext\nffffffff81000200 T "+probes.TrylockHook+"\n"), 0o644)
+
+	cfg := setup(t, "never")
+	cfg.Engine.Kernels = func(s string, _ func(string)) (*kernels.Kernel, error) {
+		return &kernels.Kernel{Name: s, Config: cfgNo}, nil
+	}
+	var ke *KernelError
+	if _, err := Run(context.Background(), cfg); !errors.As(err, &ke) || ke.Option != "CONFIG_KPROBES" || !errors.Is(err, ErrInput) {
+		t.Errorf("no kprobes: %v", err)
+	}
+
+	for _, c := range []struct {
+		sysmap    string
+		wantSite  bool
+		wantNotes int
+	}{{plain, false, 1}, {hooked, true, 0}} {
+		cfg := setup(t, "never")
+		cfg.Report = Read([]byte(report+"The reader's trylock_page() fails in read_extent_buffer_pages().\n"), sigs(t))
+		cfg.Budget = 0
+		cfg.Engine.Kernels = func(s string, _ func(string)) (*kernels.Kernel, error) {
+			return &kernels.Kernel{Name: s, Config: cfgYes, SystemMap: c.sysmap}, nil
+		}
+		// The fake workloads reach the site's function.
+		pool := cfg.Engine.Executor.(*campaign.Local).Pool.(*fakevm.Pool)
+		inner := pool.Script
+		pool.Script = func(o harness.Options) fakevm.Script {
+			sc := inner(o)
+			sc.Injections = append(sc.Injections, probes.Report{Injection: probes.Injection{Spec: "count:read_extent_buffer_pages,optional", Kind: probes.Count, Symbol: "read_extent_buffer_pages"}, Attached: true, Hits: 9})
+			return sc
+		}
+		if !cfg.Report.Trylock {
+			t.Fatalf("trylock not read: %+v", cfg.Report)
+		}
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site, global := false, false
+		for _, p := range res.Tried {
+			site = site || slices.Contains(p.Inject, "fail-trylock:eb-readahead@0.5")
+			global = global || slices.Contains(p.Inject, "fail-trylock:global@0.2")
+		}
+		if site != c.wantSite || global != c.wantSite || len(res.Notes) != c.wantNotes {
+			t.Errorf("%s: site plan %v, global plan %v, notes %q", filepath.Base(c.sysmap), site, global, res.Notes)
+		}
 	}
 }
 

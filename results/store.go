@@ -92,6 +92,10 @@ func OpenStore(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
 	}
+	if err := addColumns(db, "runs", [][2]string{{"timed_start_s", "REAL NOT NULL DEFAULT -1"}}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("result store %s: %w", path, err)
+	}
 	if err := addColumns(db, "bisection_steps", [][2]string{{"note", "TEXT NOT NULL DEFAULT ''"}}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("result store %s: %w", path, err)
@@ -356,11 +360,11 @@ func (s *Store) Record(campaign int64, p PlannedRun, attempt int, o *verdict.Out
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	res, err := tx.Exec(`INSERT INTO runs (campaign, idx, attempt, case_name, kernel, release, seed, started, boot_s, run_s, wall_s,
-		verdict, pass, title, signature, detail, fault, error, exit_code, first_crash_s, dir, excerpt, outcome, final)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		verdict, pass, title, signature, detail, fault, error, exit_code, first_crash_s, dir, excerpt, outcome, final, timed_start_s)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		campaign, p.Index, attempt, p.Case, o.Kernel, o.Release, o.Seed, o.Started.UTC().Format(time.RFC3339Nano),
 		o.Boot.Seconds(), o.Run.Seconds(), o.Wall.Seconds(), v.Verdict, v.Pass, v.Title, v.Signature, v.Detail,
-		string(o.Fault), o.Error, o.ExitCode, v.FirstCrash, relOr(filepath.Dir(o.Console), s.Dir), excerpt, string(outcome), final)
+		string(o.Fault), o.Error, o.ExitCode, v.FirstCrash, relOr(filepath.Dir(o.Console), s.Dir), excerpt, string(outcome), final, v.TimedStart)
 	if err != nil {
 		return 0, fmt.Errorf("result store: record run %d: %w", p.Index, err)
 	}
@@ -457,9 +461,12 @@ type Run struct {
 	Fault      string    `json:"fault,omitempty"`
 	ExitCode   int       `json:"exit_code"`
 	FirstCrash float64   `json:"first_crash_s"`
-	Dir        string    `json:"dir"`
-	Excerpt    string    `json:"-"`
-	Final      bool      `json:"final"`
+	// TimedStart is the printk time the workload's timed phase began, -1
+	// if unknown (an untimed workload, a command, a run before it began).
+	TimedStart float64 `json:"timed_start_s"`
+	Dir        string  `json:"dir"`
+	Excerpt    string  `json:"-"`
+	Final      bool    `json:"final"`
 	// Worker, Deliveries and Overhead: for a run on a remote worker, which
 	// one ran it, how often its job had been delivered, and the seconds the
 	// coordinator waited beyond the run's wall time.
@@ -499,7 +506,7 @@ func (s *Store) Runs(campaign int64) ([]*Run, error) {
 	rows, err := s.db.Query(`SELECT id, idx, attempt, case_name, kernel, release, seed, started, boot_s, run_s, wall_s, verdict, pass,
 		title, signature, detail, fault, exit_code, first_crash_s, dir, excerpt, final,
 		COALESCE(json_extract(outcome, '$.worker'), ''), COALESCE(json_extract(outcome, '$.deliveries'), 0),
-		COALESCE(json_extract(outcome, '$.overhead_ns'), 0) / 1e9
+		COALESCE(json_extract(outcome, '$.overhead_ns'), 0) / 1e9, timed_start_s
 		FROM runs WHERE campaign = ? ORDER BY idx, attempt`, campaign)
 	if err != nil {
 		return nil, fmt.Errorf("result store: %w", err)
@@ -511,7 +518,7 @@ func (s *Store) Runs(campaign int64) ([]*Run, error) {
 		var started string
 		if err := rows.Scan(&r.ID, &r.Index, &r.Attempt, &r.Case, &r.Kernel, &r.Release, &r.Seed, &started, &r.Boot, &r.RunS, &r.Wall,
 			&r.Verdict, &r.Pass, &r.Title, &r.Signature, &r.Detail, &r.Fault, &r.ExitCode, &r.FirstCrash, &r.Dir, &r.Excerpt, &r.Final,
-			&r.Worker, &r.Deliveries, &r.Overhead); err != nil {
+			&r.Worker, &r.Deliveries, &r.Overhead, &r.TimedStart); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("result store: %w", err)
 		}

@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"syscall"
@@ -8,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"faultline/oops"
+	"faultline/workloads"
 )
 
 // Verdict is the judgement of one run.
@@ -24,6 +26,9 @@ type Verdict struct {
 	// FirstCrash is the guest's printk time, in seconds since boot, of the
 	// first report; -1 if there is none or it has no timestamp.
 	FirstCrash float64 `json:"first_crash_s"`
+	// TimedStart is the printk time at which a timed workload's timed
+	// phase began (its kernel log marker); -1 if the console has none.
+	TimedStart float64 `json:"timed_start_s"`
 	// Reports are every crash report and symptom found in the console.
 	Reports []*oops.Report `json:"reports"`
 }
@@ -38,7 +43,7 @@ const ExpectClean = "clean"
 // Faults go through Rules; a run without a fault is judged by its console,
 // the workload's integrity check and its exit code.
 func Judge(o *Outcome, console []byte, sigs *oops.Signatures, expect string) *Verdict {
-	v := &Verdict{FirstCrash: -1}
+	v := &Verdict{FirstCrash: -1, TimedStart: TimedStart(console)}
 	v.Reports = oops.Classify(console, sigs)
 	var found []*oops.Report
 	for _, r := range v.Reports {
@@ -170,4 +175,19 @@ func exitSignal(code int) string {
 		return name
 	}
 	return fmt.Sprintf("signal %d", code-128)
+}
+
+// TimedStart returns the printk time of the first timed-phase marker a
+// timed workload wrote to the kernel log (workloads.TimedMarker), -1 if
+// there is none.
+func TimedStart(console []byte) float64 {
+	i := bytes.Index(console, []byte(workloads.TimedMarker))
+	if i < 0 {
+		return -1
+	}
+	line := console[:i]
+	if j := bytes.LastIndexByte(line, '\n'); j >= 0 {
+		line = line[j+1:]
+	}
+	return oops.ReportTime(string(line))
 }

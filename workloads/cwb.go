@@ -237,7 +237,7 @@ func (w *CompressedWriteback) Run(ctx context.Context) (*Summary, error) {
 	reach := newReachCounter(CompressedWritebackReach)
 	defer reach.close()
 
-	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	ctx, cancel := startTimed(ctx, "compressed-writeback", w.Duration)
 	defer cancel()
 	start := time.Now()
 	var ops, errs atomic.Int64

@@ -234,7 +234,7 @@ func (w *MmapDIO) Run(ctx context.Context) (*Summary, error) {
 	if w.CompactEvery == 0 {
 		w.CompactEvery = 100 * time.Millisecond // the default, as reported
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	ctx, cancel := startTimed(ctx, "mmap-dio", w.Duration)
 	defer cancel()
 	start := time.Now()
 	var ops, errs atomic.Int64

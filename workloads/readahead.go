@@ -200,7 +200,7 @@ func (w *ReadaheadReclaim) Run(ctx context.Context) (*Summary, error) {
 	reach := newReachCounter(ReadaheadReclaimReach)
 	defer reach.close()
 
-	ctx, cancel := context.WithTimeout(ctx, w.Duration)
+	ctx, cancel := startTimed(ctx, "readahead-reclaim", w.Duration)
 	defer cancel()
 	start := time.Now()
 	var ops, errs atomic.Int64

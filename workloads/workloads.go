@@ -5,8 +5,11 @@
 package workloads
 
 import (
+	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
+	"time"
 
 	"faultline/probes"
 
@@ -144,4 +147,17 @@ func (rc *reachCounter) close() {
 	if rc.set != nil {
 		rc.set.Close()
 	}
+}
+
+// TimedMarker starts the kernel log line a timed workload writes when its
+// timed phase begins (after its setup): a crash's printk time against this
+// line's is how far into the timed phase it came.
+const TimedMarker = "faultline-workload: timed phase"
+
+// startTimed begins a timed workload's timed phase: it writes the marker
+// to the kernel log (where it can: /dev/kmsg needs root, and outside a
+// guest nothing reads it) and returns ctx with the duration as its timeout.
+func startTimed(ctx context.Context, name string, d time.Duration) (context.Context, context.CancelFunc) {
+	_ = writeKernfs("/dev/kmsg", fmt.Sprintf("%s of %s, %s\n", TimedMarker, name, d))
+	return context.WithTimeout(ctx, d)
 }

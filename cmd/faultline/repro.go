@@ -21,7 +21,9 @@ const reproUsage = `Usage: faultline repro [flags] REPORT
 
 Reproduces a bug report: a console log, an oops pasted into an email or a
 patch discussion, a syzbot report (a file, or - for stdin). It reads the
-report's crashes, stacks and the functions its prose names; if the crash has
+report's crashes, stacks and the functions its prose names (a text with no
+crash that says data was corrupted or lost targets that: a failed data
+check, or the file system's checksum errors); if the crash has
 a known signature that a shipped scenario reproduces, it runs that scenario
 (--no-known skips this); otherwise it derives plans from the report: every
 workload that fits the report's file system runs once with count probes on
@@ -39,8 +41,9 @@ Examples:
   faultline repro --kernel 6.1-mutant-seed-b --no-known console.log
 
 Exit status: 0 reproduced, 1 not reproduced within the budget (the best plan
-and what was tried are printed and kept), 2 bad usage or a report with no
-crash in it, 125 harness trouble.
+and what was tried are printed and kept), 2 bad usage, a report with no
+crash and no corruption in it, or a kernel without what plans need (kprobes,
+BPF), 125 harness trouble.
 
 Flags:
 `
@@ -76,8 +79,8 @@ func cmdRepro(ctx context.Context, args []string) int {
 		return fail(err)
 	}
 	cfg.Report = repro.Read(text, cfg.Engine.Signatures)
-	if len(cfg.Report.Crashes) == 0 {
-		fmt.Fprintf(os.Stderr, "faultline repro: %s holds no crash report (no oops, BUG, WARNING or panic): nothing says what to reproduce\n", fs.Arg(0))
+	if len(cfg.Report.Crashes) == 0 && !cfg.Report.Corruption {
+		fmt.Fprintf(os.Stderr, "faultline repro: %s holds no crash report (no oops, BUG, WARNING or panic) and describes no data corruption: nothing says what to reproduce\n", fs.Arg(0))
 		return exitUsage
 	}
 	if cfg.Kernel == "" && cfg.Report.Release != "" {
@@ -95,8 +98,12 @@ func cmdRepro(ctx context.Context, args []string) int {
 	}
 	cfg.Progress = progress
 	r := cfg.Report
-	progress(fmt.Sprintf("report: %s (signature %s), %d functions named, file system %q, trylock %v, CPU columns %v",
-		r.Title, orNone(r.Signature), len(r.Functions), r.FS, r.Trylock, r.Columns))
+	what := fmt.Sprintf("%s (signature %s)", r.Title, orNone(r.Signature))
+	if len(r.Crashes) == 0 {
+		what = "no crash; the text describes corrupted or lost data (target: a failed data check or the file system's checksum errors)"
+	}
+	progress(fmt.Sprintf("report: %s, %d functions named, file system %q, trylock %v, CPU columns %v",
+		what, len(r.Functions), r.FS, r.Trylock, r.Columns))
 	res, err := repro.Run(ctx, cfg)
 	if errors.Is(err, repro.ErrNoCrash) || errors.Is(err, repro.ErrInput) {
 		fmt.Fprintln(os.Stderr, "faultline repro: "+err.Error())
@@ -159,6 +166,9 @@ func printRepro(res *repro.Result) {
 		for _, fn := range fns {
 			fmt.Printf("  %-40s %.0f\n", fn, res.Reach[fn])
 		}
+	}
+	for _, n := range res.Notes {
+		fmt.Printf("note: %s\n", n)
 	}
 	fmt.Println("tried:")
 	for _, p := range res.Tried {
