@@ -12,6 +12,7 @@ package repro
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -161,6 +162,8 @@ type searcher struct {
 	tgt      *target
 	res      *Result
 	deadline time.Time
+	store    *results.Store
+	id       int64
 	// campaigns counts the campaigns run (their directories' numbers).
 	campaigns int
 	// hooks: the kernel has faultline's trylock hooks (or it is not
@@ -267,14 +270,67 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	ctx, cancel := context.WithDeadline(ctx, s.deadline)
 	defer cancel()
-	defer func() { s.res.Elapsed = time.Since(start) }()
-	if !cfg.NoKnown && tgt.sig != "" {
+	store, err := results.OpenStore(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	s.store = store
+	if s.id, err = store.CreateRepro(map[string]any{"title": cfg.Report.Title, "signature": cfg.Report.Signature, "target": tgt.text,
+		"kernel": cfg.Kernel, "no_known": cfg.NoKnown, "budget": cfg.Budget.String(), "seed": cfg.Seed}); err != nil {
+		return nil, err
+	}
+	res, err := s.search(ctx)
+	s.res.Elapsed = time.Since(start)
+	s.record(err)
+	return res, err
+}
+
+// search takes the known path or derives plans.
+func (s *searcher) search(ctx context.Context) (*Result, error) {
+	if !s.cfg.NoKnown && s.tgt.sig != "" {
 		if file, name := s.knownScenario(); file != "" {
 			return s.runKnown(ctx, file, name)
 		}
-		s.say("no shipped scenario reproduces %s: deriving plans from the report", tgt.sig)
+		s.say("no shipped scenario reproduces %s: deriving plans from the report", s.tgt.sig)
 	}
 	return s.derive(ctx)
+}
+
+// record stores the search's end (or the error that ended it: the trials
+// so far stay) and writes OUT/repro.json and OUT/report.html.
+func (s *searcher) record(runErr error) {
+	status := "not reproduced"
+	switch {
+	case runErr != nil:
+		status = "failed: " + firstLine(runErr.Error())
+		if s.res.Stopped == "" {
+			s.res.Stopped = status
+		}
+	case s.res.Reproduced:
+		status = "reproduced"
+	}
+	_ = s.store.FinishRepro(s.id, status, s.res)
+	if b, err := json.MarshalIndent(s.res, "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(s.cfg.Out, "repro.json"), append(b, '\n'), 0o644)
+	}
+	all, err := s.store.Repros()
+	if err != nil || len(all) == 0 {
+		return
+	}
+	answer := "Not reproduced: " + s.res.Stopped + "."
+	if s.res.Reproduced {
+		answer = fmt.Sprintf("Reproduced %s with plan %s: %d of %d runs.", s.res.Target, s.res.Best.Name, s.res.Best.Hits, s.res.Best.Runs)
+	}
+	if s.res.Scenario != "" {
+		answer += " Scenario: " + s.res.Scenario + "."
+	}
+	f, err := os.Create(filepath.Join(s.cfg.Out, "report.html"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = results.WriteReproHTML(f, "faultline repro: "+s.res.Target+" on "+s.cfg.Kernel, answer, all[len(all)-1])
 }
 
 // knownScenario returns a shipped scenario and its case that expect the
@@ -560,14 +616,14 @@ func (s *searcher) trial(ctx context.Context, p *Plan, probes []string, m int, d
 			fn, _, _ := strings.Cut(strings.TrimPrefix(c.Name, "count:"), ",")
 			reach[fn] += float64(c.Hits) / float64(m)
 		}
-	})
-	n := 0
-	for _, h := range reach {
-		if h > 0 {
-			n++
+		n := 0
+		for _, h := range reach {
+			if h > 0 {
+				n++
+			}
 		}
-	}
-	p.Reach = max(p.Reach, n)
+		p.Reach = max(p.Reach, n)
+	})
 	return reach, err
 }
 
@@ -597,6 +653,12 @@ func (s *searcher) runFile(ctx context.Context, p *Plan, file string, m int, onl
 	if res.StoreErr != nil {
 		return res.StoreErr
 	}
+	runs0, hits0 := p.Runs, p.Hits
+	defer func() {
+		rel, _ := filepath.Rel(s.cfg.Out, dir)
+		_ = s.store.AddReproTrial(s.id, results.ReproTrial{N: s.campaigns, Plan: p.Name, Workload: p.Workload, FS: p.FS, Inject: p.Inject,
+			Runs: p.Runs - runs0, Hits: p.Hits - hits0, Reach: p.Reach, Dir: rel, Why: p.Why})
+	}()
 	for _, r := range res.Runs {
 		if !r.Final {
 			continue

@@ -16,6 +16,7 @@ import (
 	"faultline/kernels"
 	"faultline/oops"
 	"faultline/probes"
+	"faultline/results"
 )
 
 func sigs(t *testing.T) *oops.Signatures {
@@ -127,6 +128,57 @@ func TestDerive(t *testing.T) {
 	}
 	if _, err := campaign.LoadScenario(res.Scenario, cfg.Engine.Signatures.IDs()); err != nil {
 		t.Errorf("the scenario written does not load: %v", err)
+	}
+	// The whole search: in the store, the report and repro.json.
+	st, err := results.OpenExisting(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Repros()
+	if err != nil || len(rs) != 1 || rs[0].Status != "reproduced" || len(rs[0].Trials) < 2 {
+		t.Fatalf("stored: %+v %v", rs, err)
+	}
+	last := rs[0].Trials[len(rs[0].Trials)-1]
+	if first := rs[0].Trials[0]; last.Plan != res.Best.Name || last.Hits == 0 || first.Reach != 4 || first.Runs != 1 {
+		t.Errorf("trials %+v, best %s", rs[0].Trials, res.Best.Name)
+	}
+	html, err := os.ReadFile(filepath.Join(cfg.Out, "report.html"))
+	if err != nil || !strings.Contains(string(html), "<b>reproduced</b>") || !strings.Contains(string(html), last.Dir+"/report.html") {
+		t.Errorf("report.html: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Out, "repro.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHarnessTrouble: a search that cannot go on (the kernel stops
+// resolving) returns the error; what ran stays in the store, repro.json
+// and the report.
+func TestHarnessTrouble(t *testing.T) {
+	cfg := setup(t, "never")
+	resolve, n := cfg.Engine.Kernels, 0
+	cfg.Engine.Kernels = func(s string, p func(string)) (*kernels.Kernel, error) {
+		if n++; n > 3 {
+			return nil, errors.New("the kernel is gone")
+		}
+		return resolve(s, p)
+	}
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "the kernel is gone") {
+		t.Fatalf("err %v", err)
+	}
+	st, err := results.OpenExisting(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Repros()
+	if err != nil || len(rs) != 1 || !strings.HasPrefix(rs[0].Status, "failed: ") || len(rs[0].Trials) == 0 {
+		t.Errorf("stored: %+v %v", rs, err)
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.Out, "repro.json"))
+	if err != nil || !strings.Contains(string(b), "the kernel is gone") {
+		t.Errorf("repro.json: %s %v", b, err)
 	}
 }
 

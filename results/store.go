@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS bisections (
 CREATE TABLE IF NOT EXISTS bisection_steps (
   bisection INTEGER NOT NULL, step INTEGER NOT NULL, kernel TEXT NOT NULL, runs INTEGER, hits INTEGER,
   silent INTEGER, leader TEXT, confidence REAL, posterior TEXT, dir TEXT, PRIMARY KEY (bisection, step));
+CREATE TABLE IF NOT EXISTS repros (
+  id INTEGER PRIMARY KEY, created TEXT NOT NULL, request TEXT NOT NULL, status TEXT NOT NULL, result TEXT);
+CREATE TABLE IF NOT EXISTS repro_trials (
+  repro INTEGER NOT NULL, n INTEGER NOT NULL, plan TEXT NOT NULL, workload TEXT, fs TEXT, inject TEXT,
+  runs INTEGER, hits INTEGER, reach INTEGER, dir TEXT, why TEXT, PRIMARY KEY (repro, n));
 `
 
 // OpenStore opens (creating if needed) the store in dir.

@@ -112,9 +112,6 @@ func cmdRepro(ctx context.Context, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeJSON(filepath.Join(cfg.Out, "repro.json"), res); err != nil {
-		fmt.Fprintln(os.Stderr, "faultline: "+err.Error())
-	}
 	if *jsonOut {
 		printJSON(res)
 	} else {
