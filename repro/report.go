@@ -21,6 +21,10 @@ type Report struct {
 	// (allocation, free, other CPUs), then those its prose names (f(),
 	// ->f()), each once.
 	Functions []string `json:"functions"`
+	// Stack are those of Functions on the first crash's own stack: the
+	// crashing task's side of the race; the others are the other side's
+	// candidates.
+	Stack []string `json:"stack"`
 	// FS is the file system the functions point at ("ext4", "btrfs"), ""
 	// when they point at none.
 	FS string `json:"fs,omitempty"`
@@ -53,6 +57,7 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 	text = unflatten(text)
 	r := &Report{Crashes: oops.Classify(text, sigs)}
 	seen := map[string]bool{}
+	onStack := false
 	add := func(fn string) {
 		if i := strings.IndexByte(fn, '.'); i > 0 {
 			fn = fn[:i]
@@ -62,8 +67,12 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 		}
 		seen[fn] = true
 		r.Functions = append(r.Functions, fn)
+		if onStack {
+			r.Stack = append(r.Stack, fn)
+		}
 	}
 	for i, c := range r.Crashes {
+		onStack = i == 0
 		if i == 0 {
 			r.Title = c.Title
 			if c.Signature != "new" {
@@ -79,6 +88,7 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 			}
 		}
 	}
+	onStack = false
 	for _, m := range proseFuncRE.FindAllStringSubmatch(moduleListRE.ReplaceAllString(string(text), ""), -1) {
 		if _, word := notFunctions[m[1]]; !word && strings.Contains(m[1], "_") {
 			add(m[1])

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -443,6 +444,17 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
 			}
 		}
+		// Both sides: hold the crashing task's most reached function
+		// only while another task is inside the other side's, and the
+		// other way round.
+		mine, theirs := sides(rep, reach[c])
+		if mine != "" && theirs != "" {
+			for _, pr := range [][2]string{{mine, theirs}, {theirs, mine}} {
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+					Inject: []string{fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])},
+					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's stack, %s on the other side's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
+			}
+		}
 		if rep.Trylock && s.hooks {
 			// A hook site inside a function the report names and the
 			// workload reaches: that trylock, half the time.
@@ -525,6 +537,27 @@ func score(p *Plan) float64 {
 	}
 	return 1000*float64(p.Hits)/float64(p.Runs) + float64(p.Reach)
 }
+
+// sides returns the most reached function of the crashing task's stack
+// and the most reached of the report's other functions, "" for a side
+// none of whose functions the workload reaches. The system call layer
+// (vfs_*, ksys_*, the sys_ wrappers) is every task's: it marks no side.
+func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
+	for _, fn := range byReach(reach, len(reach)) {
+		switch {
+		case syscallLayerRE.MatchString(fn):
+		case slices.Contains(rep.Stack, fn):
+			if mine == "" {
+				mine = fn
+			}
+		case theirs == "":
+			theirs = fn
+		}
+	}
+	return mine, theirs
+}
+
+var syscallLayerRE = regexp.MustCompile(`^(?:vfs_|ksys_|__x64_sys_|__ia32_sys_|__se_sys_|__do_sys_|do_sys_)`)
 
 func counts(fns []string) []string {
 	var out []string

@@ -342,3 +342,21 @@ func TestKnown(t *testing.T) {
 		t.Errorf("known %s, best %+v, reproduced %v (ran %v)", res.Known, res.Best, res.Reproduced, ran)
 	}
 }
+
+// TestDeriveBothSides: a race that shows only when one side is held while
+// the other runs is found by the plans that pair the crashing task's
+// stack with the report's other functions (while=).
+func TestDeriveBothSides(t *testing.T) {
+	cfg := setup(t, "-while-")
+	if !slices.Equal(cfg.Report.Stack, []string{"ext4_victim", "ext4_caller", "vfs_write", "ksys_write"}) {
+		t.Fatalf("stack %v", cfg.Report.Stack)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj := strings.Join(res.Best.Inject, " ")
+	if !res.Reproduced || !strings.Contains(inj, ",while=ext4_window_close") || !strings.HasPrefix(inj, "delay:ext4_caller:") {
+		t.Errorf("reproduced %v, best %+v", res.Reproduced, res.Best)
+	}
+}
