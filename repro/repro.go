@@ -218,11 +218,15 @@ func (s *searcher) checkKernel() error {
 			}
 		}
 	}
-	if !s.cfg.Report.Trylock || k.SystemMap == "" {
+	if k.SystemMap == "" {
 		return nil
 	}
 	b, err := os.ReadFile(k.SystemMap)
 	if err != nil {
+		return nil
+	}
+	s.matchSymbols(b)
+	if !s.cfg.Report.Trylock {
 		return nil
 	}
 	if !strings.Contains(string(b), " "+probes.TrylockHook+"\n") || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y" {
@@ -555,6 +559,99 @@ func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
 		}
 	}
 	return mine, theirs
+}
+
+// matchSymbols matches the report's functions with the kernel's (its
+// System.map): a name one letter off a single kernel function is read as
+// that function (prose misspells), and a name the kernel does not have
+// (renamed or gone since the report's kernel) is left out, both said.
+func (s *searcher) matchSymbols(sysmap []byte) {
+	syms := map[string]bool{}
+	byLen := map[int][]string{}
+	for _, line := range strings.Split(string(sysmap), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || (f[1] != "T" && f[1] != "t") {
+			continue
+		}
+		name, _, _ := strings.Cut(f[2], ".") // foo.isra.0, foo.cold
+		if !syms[name] {
+			syms[name] = true
+			byLen[len(name)] = append(byLen[len(name)], name)
+		}
+	}
+	if len(syms) == 0 {
+		return
+	}
+	rep := s.cfg.Report
+	fix := map[string]string{}
+	var gone, fixed []string
+	for _, fn := range rep.Functions {
+		if syms[fn] {
+			continue
+		}
+		var near []string
+		for l := len(fn) - 1; l <= len(fn)+1; l++ {
+			for _, c := range byLen[l] {
+				if oneEdit(fn, c) {
+					near = append(near, c)
+				}
+			}
+		}
+		if len(near) == 1 && !slices.Contains(rep.Functions, near[0]) {
+			fix[fn] = near[0]
+			fixed = append(fixed, fn+" as "+near[0])
+		} else {
+			fix[fn] = ""
+			gone = append(gone, fn)
+		}
+	}
+	mapNames := func(fns []string) []string {
+		var out []string
+		for _, fn := range fns {
+			if to, ok := fix[fn]; ok {
+				fn = to
+			}
+			if fn != "" {
+				out = append(out, fn)
+			}
+		}
+		return out
+	}
+	rep.Functions, rep.Stack = mapNames(rep.Functions), mapNames(rep.Stack)
+	if len(fixed) > 0 {
+		s.say("read %s (one letter off: the kernel has no such function)", strings.Join(fixed, ", "))
+	}
+	if len(gone) > 0 {
+		note := fmt.Sprintf("%s has no function named %s (renamed or gone since the report's kernel): not probed", s.cfg.Kernel, strings.Join(gone, ", "))
+		s.res.Notes = append(s.res.Notes, note)
+		s.say("%s", note)
+	}
+}
+
+// oneEdit says a and b differ by one letter changed, added or dropped.
+func oneEdit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	switch len(b) - len(a) {
+	case 0:
+		d := 0
+		for i := range a {
+			if a[i] != b[i] {
+				if d++; d > 1 {
+					return false
+				}
+			}
+		}
+		return d == 1
+	case 1:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		return a[i:] == b[i+1:]
+	}
+	return false
 }
 
 var syscallLayerRE = regexp.MustCompile(`^(?:vfs_|ksys_|__x64_sys_|__ia32_sys_|__se_sys_|__do_sys_|do_sys_)`)
