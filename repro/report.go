@@ -42,6 +42,9 @@ type Report struct {
 
 var (
 	proseFuncRE = regexp.MustCompile(`(?:->|\b)([a-z_][a-z0-9_]{2,})\(\)?`)
+	// chainLineRE is a line that is only a function's name (a call chain
+	// written as a list: "cow_file_range", "f(chunkA)", "g <--- why").
+	chainLineRE = regexp.MustCompile(`(?m)^[\s>|]*([a-z_][a-z0-9_]{3,})\s*(?:\([^()]*\))?;?\s*(?:(?:<-+|//|/\*).*)?$`)
 	columnsRE   = regexp.MustCompile(`(?m)^[\s>]*(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])\S*\s{3,}(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])`)
 	trylockRE   = regexp.MustCompile(`(?i)trylock\w*\s*\([^)]*\)\s*(?:fails?|failed|loses|lost)|trylock\w* (?:fails?|failed|loses|lost)|fails? (?:the|its|to) \w*\s*trylock`)
 	corruptRE   = regexp.MustCompile(`(?i)\b(?:crc|csum|checksum)s? (?:errors?|failures?|failed|mismatch(?:es)?)|\bdata (?:corruption|loss)|\bcorrupt(?:s|ed|ion)? (?:data|files?|pages?|blocks?|the file)|\b(?:lost|losing) (?:data|writes?)|\bwithout ever writing|\bnever (?:gets? |got )?written`)
@@ -89,9 +92,12 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 		}
 	}
 	onStack = false
-	for _, m := range proseFuncRE.FindAllStringSubmatch(moduleListRE.ReplaceAllString(string(text), ""), -1) {
-		if _, word := notFunctions[m[1]]; !word && strings.Contains(m[1], "_") {
-			add(m[1])
+	prose := moduleListRE.ReplaceAllString(string(text), "")
+	for _, re := range []*regexp.Regexp{proseFuncRE, chainLineRE} {
+		for _, m := range re.FindAllStringSubmatch(prose, -1) {
+			if _, word := notFunctions[m[1]]; !word && strings.Contains(m[1], "_") {
+				add(m[1])
+			}
 		}
 	}
 	r.FS = fsOf(r.Functions)

@@ -58,6 +58,12 @@ func TestReadSeeds(t *testing.T) {
 	if a.Signature != "seed-a-btrfs-async-chunk-locked-page" || a.FS != "btrfs" {
 		t.Errorf("seed A: %+v", a)
 	}
+	// Its call chains, written one function a line.
+	for _, fn := range []string{"async_cow_submit", "cow_file_range", "__process_pages_contig", "compress_file_range"} {
+		if !slices.Contains(a.Functions, fn) {
+			t.Errorf("seed A: %s not among %v", fn, a.Functions)
+		}
+	}
 	if c := Read(seed(t, "002"), s); len(c.Crashes) != 0 || !c.Corruption || c.FS != "btrfs" {
 		t.Errorf("seed C's discussion holds no oops but says data was lost: read %d crashes, corruption %v, fs %q", len(c.Crashes), c.Corruption, c.FS)
 	}
