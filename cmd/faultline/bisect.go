@@ -117,6 +117,9 @@ func cmdBisect(ctx context.Context, args []string) int {
 		if cfg.Kernels, err = store.DebianRange(from, to); err != nil {
 			return fail(fmt.Errorf("%w: %w", errUsage, err))
 		}
+		if len(cfg.Kernels) < 2 {
+			return usageError(fmt.Sprintf("faultline bisect: the range %s holds one release (%s): nothing to bisect; faultline kernels list --available shows the releases", *list, cfg.Kernels[0]))
+		}
 	} else {
 		cfg.Kernels = strings.Split(*list, ",")
 	}
