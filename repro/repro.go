@@ -78,6 +78,8 @@ type Plan struct {
 	Runs  int `json:"runs"`
 	Hits  int `json:"hits"`
 	Reach int `json:"reach"`
+	// Duration is the plan's run length (0: the search's trial length).
+	Duration time.Duration `json:"duration_ns,omitempty"`
 	// FirstCrash is the seconds to the first target crash in a run.
 	FirstCrash []float64 `json:"first_crash_s,omitempty"`
 	// Failed says why the plan could not run (a probe that does not
@@ -486,6 +488,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 	runs := 1
 	for round := 1; len(plans) > 0 && ctx.Err() == nil; round++ {
 		s.say("round %d: %d plans, %d runs each", round, len(plans), runs)
+		var longer []*Plan
 		for _, p := range plans {
 			if ctx.Err() != nil {
 				break
@@ -493,21 +496,39 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			if p.Failed != "" {
 				continue
 			}
-			if _, err := s.trial(ctx, p, counts(fns), runs, s.cfg.Trial); err != nil {
+			if _, err := s.trial(ctx, p, counts(fns), runs, s.dur(p)); err != nil {
 				return nil, err
 			}
 			// A plan that shows the target is run again at once, until
 			// it has 3 or stops showing it: a hit is worth more than
-			// the rest of the round.
-			for p.Hits > 0 && !s.done(p) && p.Runs < 10 && float64(p.Hits) >= 0.15*float64(p.Runs+1) && ctx.Err() == nil {
-				if _, err := s.trial(ctx, p, counts(fns), 1, s.cfg.Trial); err != nil {
+			// the rest of the round. One that shows it too rarely for 3
+			// in 10 runs goes on with runs twice as long (up to 4 x the
+			// trial): a race that needs time shows more often in longer
+			// runs.
+			for q := p; q != nil && ctx.Err() == nil; {
+				for q.Hits > 0 && !s.done(q) && q.Runs < 10 && float64(q.Hits) >= 0.15*float64(q.Runs+1) && ctx.Err() == nil {
+					if _, err := s.trial(ctx, q, counts(fns), 1, s.dur(q)); err != nil {
+						return nil, err
+					}
+				}
+				if s.done(q) {
+					return s.finish(q, ""), nil
+				}
+				if q.Hits == 0 || s.dur(q) >= 4*s.cfg.Trial {
+					break
+				}
+				d := 2 * s.dur(q)
+				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Inject: q.Inject, Duration: d,
+					Why: fmt.Sprintf("%s; in runs of %s, twice as long: it showed the target in %d of %d runs of %s, too rarely for 3 in 10", p.Why, d, q.Hits, q.Runs, s.dur(q))}
+				s.say("    %s showed it in %d of %d runs of %s: again with runs of %s", q.Name, q.Hits, q.Runs, s.dur(q), d)
+				if _, err := s.trial(ctx, next, counts(fns), 1, d); err != nil {
 					return nil, err
 				}
-			}
-			if s.done(p) {
-				return s.finish(p, ""), nil
+				longer = append(longer, next)
+				q = next
 			}
 		}
+		plans = append(plans, longer...)
 		var alive []*Plan
 		for _, p := range plans {
 			if p.Failed == "" {
@@ -526,6 +547,14 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 	}
 	sort.SliceStable(s.res.Tried, func(i, j int) bool { return score(s.res.Tried[i]) > score(s.res.Tried[j]) })
 	return s.finish(s.res.Tried[0], ""), nil
+}
+
+// dur is plan p's run length.
+func (s *searcher) dur(p *Plan) time.Duration {
+	if p.Duration > 0 {
+		return p.Duration
+	}
+	return s.cfg.Trial
 }
 
 // done says a plan reproduces: the target 3 times, in at least 15% of its
@@ -828,7 +857,7 @@ func (s *searcher) finish(p *Plan, known string) *Result {
 		probes = append(probes, "count:"+fn+",optional")
 	}
 	sort.Strings(probes)
-	if err := s.write(p, path, probes, s.cfg.Trial, 10); err == nil {
+	if err := s.write(p, path, probes, s.dur(p), 10); err == nil {
 		s.res.Scenario = path
 	}
 	return s.res

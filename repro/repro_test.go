@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"faultline/campaign"
 	"faultline/harness"
@@ -400,5 +401,42 @@ func TestMatchSymbols(t *testing.T) {
 		if oneEdit(c.a, c.b) != c.want {
 			t.Errorf("oneEdit(%q, %q) != %v", c.a, c.b, c.want)
 		}
+	}
+}
+
+// TestLongerRuns: a plan that shows the target too rarely for 3 in 10 runs
+// goes on with runs twice as long, and reproduces there.
+func TestLongerRuns(t *testing.T) {
+	cfg := setup(t, "never")
+	pool := cfg.Engine.Executor.(*campaign.Local).Pool.(*fakevm.Pool)
+	inner := pool.Script
+	var mu sync.Mutex
+	n := 0
+	pool.Script = func(o harness.Options) fakevm.Script {
+		sc := inner(o)
+		mu.Lock()
+		defer mu.Unlock()
+		alone := strings.Contains(o.ConsolePath, "-mmap-dio-ext4/") || strings.Contains(o.ConsolePath, "-mmap-dio-ext4-1m0s/")
+		if alone {
+			n++
+		}
+		// The workload alone: its 3rd run in 30 s runs shows it; in
+		// 60 s runs every run does.
+		if alone && (n == 3 || strings.Contains(o.ConsolePath, "-1m0s/")) {
+			sc.Console = strings.ReplaceAll(report, "The race", "")
+			sc.RunFault, sc.Detail = "crash", "panic"
+		}
+		return sc
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Reproduced || res.Best.Duration != time.Minute || len(res.Best.Inject) != 0 {
+		t.Errorf("reproduced %v best %+v", res.Reproduced, res.Best)
+	}
+	b, err := os.ReadFile(res.Scenario)
+	if err != nil || !strings.Contains(string(b), "duration: 1m0s") {
+		t.Errorf("scenario: %s %v", b, err)
 	}
 }
