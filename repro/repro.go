@@ -309,6 +309,8 @@ func (s *searcher) search(ctx context.Context) (*Result, error) {
 func (s *searcher) record(runErr error) {
 	status := "not reproduced"
 	switch {
+	case strings.HasPrefix(s.res.Stopped, "interrupted"):
+		status = "interrupted"
 	case runErr != nil:
 		status = "failed: " + firstLine(runErr.Error())
 		if s.res.Stopped == "" {
@@ -544,6 +546,9 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 	}
 	if s.res.Stopped == "" {
 		s.res.Stopped = fmt.Sprintf("budget spent (%s) without 3 shows of the target in one plan", s.cfg.Budget)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			s.res.Stopped = "interrupted before 3 shows of the target in one plan"
+		}
 	}
 	sort.SliceStable(s.res.Tried, func(i, j int) bool { return score(s.res.Tried[i]) > score(s.res.Tried[j]) })
 	return s.finish(s.res.Tried[0], ""), nil
