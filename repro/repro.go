@@ -508,7 +508,8 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			// trial): a race that needs time shows more often in longer
 			// runs.
 			for q := p; q != nil && ctx.Err() == nil; {
-				for q.Hits > 0 && !s.done(q) && q.Runs < 10 && float64(q.Hits) >= 0.15*float64(q.Runs+1) && ctx.Err() == nil {
+				// (a longer variant gets 3 runs before a miss ends it)
+				for (q.Hits > 0 || (q != p && q.Runs < 3)) && !s.done(q) && q.Runs < 10 && (q.Hits == 0 || float64(q.Hits) >= 0.15*float64(q.Runs+1)) && ctx.Err() == nil {
 					if _, err := s.trial(ctx, q, counts(fns), 1, s.dur(q)); err != nil {
 						return nil, err
 					}
