@@ -503,13 +503,13 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			}
 			// A plan that shows the target is run again at once, until
 			// it has 3 or stops showing it: a hit is worth more than
-			// the rest of the round. One that shows it too rarely for 3
-			// in 10 runs goes on with runs twice as long (up to 4 x the
+			// the rest of the round. One that shows it in fewer than 30%
+			// of its runs goes on with runs twice as long (up to 4 x the
 			// trial): a race that needs time shows more often in longer
-			// runs.
+			// runs, and 3 shows in 10 runs need about that rate.
 			for q := p; q != nil && ctx.Err() == nil; {
 				// (a longer variant gets 3 runs before a miss ends it)
-				for (q.Hits > 0 || (q != p && q.Runs < 3)) && !s.done(q) && q.Runs < 10 && (q.Hits == 0 || float64(q.Hits) >= 0.15*float64(q.Runs+1)) && ctx.Err() == nil {
+				for (q.Hits > 0 || (q != p && q.Runs < 3)) && !s.done(q) && q.Runs < 10 && (q.Hits == 0 || float64(q.Hits) >= 0.3*float64(q.Runs+1)) && ctx.Err() == nil {
 					if _, err := s.trial(ctx, q, counts(fns), 1, s.dur(q)); err != nil {
 						return nil, err
 					}
