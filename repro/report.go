@@ -32,6 +32,9 @@ type Report struct {
 	Trylock bool `json:"trylock"`
 	// Columns is set when the prose lays the race out as CPU columns.
 	Columns bool `json:"cpu_columns"`
+	// Sides are the functions of each column of such a layout, left to
+	// right (kept only where the columns' line breaks survived).
+	Sides [][]string `json:"sides,omitempty"`
 	// Release is a kernel release the text names ("6.1.0-47-cloud-amd64").
 	Release string `json:"release,omitempty"`
 	// Corruption is set when the prose says data was corrupted or lost
@@ -103,6 +106,12 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 	r.FS = fsOf(r.Functions)
 	r.Trylock = trylockRE.Match(text)
 	r.Columns = columnsRE.Match(text)
+	r.Sides = readColumns(string(text))
+	for _, side := range r.Sides {
+		for _, fn := range side {
+			add(fn)
+		}
+	}
 	r.Corruption = corruptRE.Match(text)
 	if m := releaseRE.FindSubmatch(text); m != nil {
 		r.Release = string(m[1])
@@ -164,4 +173,68 @@ func fsOf(fns []string) string {
 		}
 	}
 	return best
+}
+
+var (
+	columnHeadRE = regexp.MustCompile(`(?:CPU ?|Thread ?|Task ?)[0-9A-Z]\w*`)
+	columnFuncRE = regexp.MustCompile(`[a-z_][a-z0-9_]{3,}`)
+)
+
+// readColumns reads a race laid out as columns, one per CPU or task (a
+// header such as "CPU0      CPU1", then each column's steps below its
+// name): the functions of each column, left to right. A word belongs to
+// the column whose header starts at or before it. The layout ends at two
+// blank lines in a row, or a line of prose (over 60 characters with no run
+// of 3 spaces). Nil when there is no such layout with functions in two
+// columns.
+func readColumns(text string) [][]string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if !columnsRE.MatchString(l) {
+			continue
+		}
+		heads := columnHeadRE.FindAllStringIndex(l, -1)
+		if len(heads) < 2 {
+			continue
+		}
+		sides := make([][]string, len(heads))
+		seen := map[string]bool{}
+		blank := 0
+		for _, b := range lines[i+1:] {
+			if strings.TrimLeft(b, " >|") == "" {
+				if blank++; blank == 2 {
+					break
+				}
+				continue
+			}
+			blank = 0
+			if len(b) > 60 && !strings.Contains(strings.TrimLeft(b, " >|"), "   ") {
+				break
+			}
+			for _, m := range columnFuncRE.FindAllStringIndex(b, -1) {
+				w := b[m[0]:m[1]]
+				if !strings.Contains(w, "_") || seen[w] || oops.Generic(w) {
+					continue
+				}
+				col := 0
+				for k, h := range heads {
+					if m[0] >= h[0]-2 {
+						col = k
+					}
+				}
+				seen[w] = true
+				sides[col] = append(sides[col], w)
+			}
+		}
+		n := 0
+		for _, sd := range sides {
+			if len(sd) > 0 {
+				n++
+			}
+		}
+		if n >= 2 {
+			return sides
+		}
+	}
+	return nil
 }

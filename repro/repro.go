@@ -577,15 +577,54 @@ func score(p *Plan) float64 {
 	return 1000*float64(p.Hits)/float64(p.Runs) + float64(p.Reach)
 }
 
-// sides returns the most reached function of the crashing task's stack
-// and the most reached of the report's other functions, "" for a side
-// none of whose functions the workload reaches. The system call layer
-// (vfs_*, ksys_*, the sys_ wrappers) is every task's: it marks no side.
+// sides returns one function for each side of the race, the most
+// reached of it: when the report lays the race out in columns, the
+// crashing task's column (the one holding most of its stack, else the
+// first) and another; else the crash's own stack and the report's other
+// functions. "" for a side none of whose functions the workload reaches.
+// The system call layer (vfs_*, ksys_*, the sys_ wrappers) is every
+// task's: it marks no side.
 func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
+	ours := func(fn string) bool { return slices.Contains(rep.Stack, fn) }
+	if len(rep.Sides) >= 2 {
+		col, best := 0, 0
+		for k, side := range rep.Sides {
+			n := 0
+			for _, fn := range side {
+				if ours(fn) {
+					n++
+				}
+			}
+			if n > best {
+				col, best = k, n
+			}
+		}
+		ours = func(fn string) bool { return slices.Contains(rep.Sides[col], fn) }
+		inColumns := func(fn string) bool {
+			for _, side := range rep.Sides {
+				if slices.Contains(side, fn) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, fn := range byReach(reach, len(reach)) {
+			switch {
+			case syscallLayerRE.MatchString(fn) || !inColumns(fn):
+			case ours(fn):
+				if mine == "" {
+					mine = fn
+				}
+			case theirs == "":
+				theirs = fn
+			}
+		}
+		return mine, theirs
+	}
 	for _, fn := range byReach(reach, len(reach)) {
 		switch {
 		case syscallLayerRE.MatchString(fn):
-		case slices.Contains(rep.Stack, fn):
+		case ours(fn):
 			if mine == "" {
 				mine = fn
 			}

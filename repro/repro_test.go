@@ -440,3 +440,39 @@ func TestLongerRuns(t *testing.T) {
 		t.Errorf("scenario: %s %v", b, err)
 	}
 }
+
+// columns is a race drawn as two columns, the way mails lay them out.
+const columns = `Consider the following race:
+
+ > CPU0                               CPU1
+ >
+ > ext4_map_pages()
+ >   lock_page(page)                  ext4_evict_range()
+ >   ext4_attach_buffers()              truncate_pagecache()
+ >                                      ext4_drop_buffers()
+ >   unlock_page(page)
+ >   ext4_writepage_io()
+
+The writepage then finds no buffers.
+`
+
+func TestReadColumns(t *testing.T) {
+	r := Read([]byte(report+columns), nil)
+	want := [][]string{{"ext4_map_pages", "ext4_attach_buffers", "ext4_writepage_io"}, {"ext4_evict_range", "truncate_pagecache", "ext4_drop_buffers"}}
+	if len(r.Sides) != 2 || !slices.Equal(r.Sides[0], want[0]) || !slices.Equal(r.Sides[1], want[1]) {
+		t.Errorf("sides %q, want %q", r.Sides, want)
+	}
+	if !r.Columns || !slices.Contains(r.Functions, "ext4_drop_buffers") {
+		t.Errorf("columns %v, functions %v", r.Columns, r.Functions)
+	}
+	// The crash's side is the column with its stack; the pair is one
+	// function of each column, the most reached.
+	r.Stack = append(r.Stack, "ext4_writepage_io")
+	mine, theirs := sides(r, map[string]float64{"ext4_writepage_io": 5, "ext4_map_pages": 50, "ext4_drop_buffers": 7, "vfs_write": 900, "ext4_victim": 1000})
+	if mine != "ext4_map_pages" || theirs != "ext4_drop_buffers" {
+		t.Errorf("sides: %s, %s", mine, theirs)
+	}
+	if Read([]byte(strings.ReplaceAll(columns, "\n", " ")), nil).Sides != nil {
+		t.Error("a layout whose line breaks are lost read as columns")
+	}
+}
