@@ -460,8 +460,11 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			for _, pr := range [][2]string{{mine, theirs}, {theirs, mine}} {
 				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
 					Inject: []string{fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])},
-					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's stack, %s on the other side's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
+					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's side, %s on the other's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
 			}
+			plans = append(plans, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+				Inject: []string{fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)},
+				Why:    fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs)})
 		}
 		if rep.Trylock && s.hooks {
 			// A hook site inside a function the report names and the

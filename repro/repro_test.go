@@ -201,6 +201,22 @@ func TestNotReproduced(t *testing.T) {
 	if res.Reproduced || res.Stopped == "" || len(res.Tried) < 3 || res.Best == nil {
 		t.Errorf("%+v", res)
 	}
+	// Among what was tried: both sides at once, each way, and one side
+	// held until the other has started.
+	var both []string
+	for _, p := range res.Tried {
+		for _, in := range p.Inject {
+			if strings.Contains(in, ",while=") || strings.Contains(in, ",until-in=") {
+				both = append(both, in)
+			}
+		}
+	}
+	slices.Sort(both)
+	both = slices.Compact(both)
+	if want := []string{"delay:ext4_caller:10ms@0.5,until-in=ext4_window_close,budget=900ms", "delay:ext4_caller:5ms-10ms,while=ext4_window_close,budget=900ms",
+		"delay:ext4_window_close:5ms-10ms,while=ext4_caller,budget=900ms"}; !slices.Equal(both, want) {
+		t.Errorf("two-sided plans %q, want %q", both, want)
+	}
 }
 
 func TestNoCrash(t *testing.T) {
@@ -375,6 +391,7 @@ func TestDeriveBothSides(t *testing.T) {
 	if !res.Reproduced || !strings.Contains(inj, ",while=ext4_window_close") || !strings.HasPrefix(inj, "delay:ext4_caller:") {
 		t.Errorf("reproduced %v, best %+v", res.Reproduced, res.Best)
 	}
+
 }
 
 // TestMatchSymbols: the report's functions against the kernel's System.map:
