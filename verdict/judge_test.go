@@ -97,7 +97,7 @@ func TestJudgeNamesSignal(t *testing.T) {
 func TestTimedStart(t *testing.T) {
 	for console, want := range map[string]float64{
 		"[    1.900000] faultline-agent: ready\n[   10.750000] " + workloads.TimedMarker + " of mmap-dio, 45s\n[   12.000000] BUG: x\n": 10.75,
-		"[    1.900000] faultline-agent: ready\n": -1,
+		"[    1.900000] faultline-agent: ready\n":   -1,
 		workloads.TimedMarker + " without a time\n": -1,
 	} {
 		if got := TimedStart([]byte(console)); got != want {
