@@ -589,6 +589,7 @@ func score(p *Plan) float64 {
 // task's: it marks no side.
 func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
 	ours := func(fn string) bool { return slices.Contains(rep.Stack, fn) }
+	onASide := func(string) bool { return true } // which functions belong to a side at all
 	if len(rep.Sides) >= 2 {
 		col, best := 0, 0
 		for k, side := range rep.Sides {
@@ -611,22 +612,11 @@ func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
 			}
 			return false
 		}
-		for _, fn := range byReach(reach, len(reach)) {
-			switch {
-			case syscallLayerRE.MatchString(fn) || !inColumns(fn):
-			case ours(fn):
-				if mine == "" {
-					mine = fn
-				}
-			case theirs == "":
-				theirs = fn
-			}
-		}
-		return mine, theirs
+		onASide = inColumns
 	}
 	for _, fn := range byReach(reach, len(reach)) {
 		switch {
-		case syscallLayerRE.MatchString(fn):
+		case syscallLayerRE.MatchString(fn) || !onASide(fn):
 		case ours(fn):
 			if mine == "" {
 				mine = fn
