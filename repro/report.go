@@ -41,6 +41,40 @@ type Report struct {
 	// (checksum errors, data that was never written): with no crash in
 	// the text, that is what to reproduce.
 	Corruption bool `json:"corruption"`
+	// prose is the text in lower case with '_' and '-' read as spaces,
+	// for Says.
+	prose string
+}
+
+// Says returns those of words the report uses, each at the start of a
+// word, case-insensitively, with '_' and '-' read as spaces ("extent
+// buffer" is said by "extent_buffer").
+func (r *Report) Says(words []string) []string {
+	var out []string
+	for _, w := range words {
+		w = wordText(w)
+		for i := 0; ; {
+			k := strings.Index(r.prose[i:], w)
+			if k < 0 {
+				break
+			}
+			k += i
+			if k == 0 || !isWordByte(r.prose[k-1]) {
+				out = append(out, w)
+				break
+			}
+			i = k + 1
+		}
+	}
+	return out
+}
+
+func wordText(s string) string {
+	return strings.NewReplacer("_", " ", "-", " ").Replace(strings.ToLower(s))
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
 var (
@@ -113,6 +147,7 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 		}
 	}
 	r.Corruption = corruptRE.Match(text)
+	r.prose = wordText(string(text))
 	if m := releaseRE.FindSubmatch(text); m != nil {
 		r.Release = string(m[1])
 	}

@@ -78,6 +78,10 @@ type Plan struct {
 	Runs  int `json:"runs"`
 	Hits  int `json:"hits"`
 	Reach int `json:"reach"`
+	// Words are the words of its workload's description the report uses
+	// ("readahead", "reclaim"): a workload the report describes is tried
+	// first.
+	Words []string `json:"words,omitempty"`
 	// Duration is the plan's run length (0: the search's trial length).
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	// FirstCrash is the seconds to the first target crash in a run.
@@ -402,7 +406,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			if (info.FS != "" && info.FS != fs) || (rep.FS != "" && rep.FS != fs) {
 				continue
 			}
-			c := &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name,
+			c := &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name, Words: rep.Says(info.Words),
 				Why: "no injection: the workload alone, to see what it reaches"}
 			if info.MountExample != "" {
 				c.Mount = []string{info.MountExample}
@@ -424,7 +428,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		reach[c] = r
-		s.say("  %s: reaches %d of %d functions, %d of %d runs show the target", c.Name, c.Reach, len(fns), c.Hits, c.Runs)
+		s.say("  %s: reaches %d of %d functions, %d of %d runs show the target%s", c.Name, c.Reach, len(fns), c.Hits, c.Runs, saysWords(c.Words))
 		if s.done(c) {
 			return s.finish(c, ""), nil
 		}
@@ -447,7 +451,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		plans = append(plans, c)
 		for _, fn := range byReach(reach[c], 6) {
 			for _, d := range []string{"1ms-3ms", "5ms-10ms"} {
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
 					Inject: []string{fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)},
 					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
 			}
@@ -458,11 +462,11 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		mine, theirs := sides(rep, reach[c])
 		if mine != "" && theirs != "" {
 			for _, pr := range [][2]string{{mine, theirs}, {theirs, mine}} {
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
 					Inject: []string{fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])},
 					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's side, %s on the other's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
 			}
-			plans = append(plans, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+			plans = append(plans, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
 				Inject: []string{fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)},
 				Why:    fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs)})
 		}
@@ -479,11 +483,11 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 				if reach[c][fn] == 0 {
 					continue
 				}
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
 					Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site)},
 					Why:    fmt.Sprintf("the page trylock in %s (named by the report, reached %.0f times a run) fails half the time, as the report says a trylock lost: that task gives up its attempt while another's is in flight", fn, reach[c][fn])})
 			}
-			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload,
+			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
 				Inject: []string{"fail-trylock:global@0.2"},
 				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
 		}
@@ -524,7 +528,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					break
 				}
 				d := 2 * s.dur(q)
-				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Inject: q.Inject, Duration: d,
+				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Words: q.Words, Inject: q.Inject, Duration: d,
 					Why: fmt.Sprintf("%s; in runs of %s, twice as long: it showed the target in %d of %d runs of %s, too rarely for 3 in 10", p.Why, d, q.Hits, q.Runs, s.dur(q))}
 				s.say("    %s showed it in %d of %d runs of %s: again with runs of %s", q.Name, q.Hits, q.Runs, s.dur(q), d)
 				if _, err := s.trial(ctx, next, counts(fns), 1, d); err != nil {
@@ -572,12 +576,23 @@ func (s *searcher) done(p *Plan) bool {
 	return p.Hits >= 3 && float64(p.Hits) >= 0.15*float64(p.Runs)
 }
 
-// score orders plans: the target's rate first, then reach.
+// score orders plans: the target's rate first, then reach, each word of
+// the workload's description the report uses counting as much as three
+// functions reached (what the report says the system was doing is worth
+// more than a few functions that any workload reaches).
 func score(p *Plan) float64 {
 	if p.Runs == 0 {
 		return 0
 	}
-	return 1000*float64(p.Hits)/float64(p.Runs) + float64(p.Reach)
+	return 1000*float64(p.Hits)/float64(p.Runs) + float64(p.Reach) + 3*float64(len(p.Words))
+}
+
+// saysWords is ", the report says W1, W2" for a calibration line.
+func saysWords(w []string) string {
+	if len(w) == 0 {
+		return ""
+	}
+	return "; the report says " + strings.Join(w, ", ")
 }
 
 // sides returns one function for each side of the race, the most

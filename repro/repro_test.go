@@ -17,6 +17,7 @@ import (
 	"faultline/kernels"
 	"faultline/oops"
 	"faultline/probes"
+	"faultline/workloads"
 	"faultline/results"
 )
 
@@ -491,5 +492,42 @@ func TestReadColumns(t *testing.T) {
 	}
 	if Read([]byte(strings.ReplaceAll(columns, "\n", " ")), nil).Sides != nil {
 		t.Error("a layout whose line breaks are lost read as columns")
+	}
+}
+
+// TestSays: words are found at the start of a word, whatever their case,
+// with '_' and '-' read as spaces.
+func TestSays(t *testing.T) {
+	r := Read([]byte("Under Reclaim, the extent_buffer readahead (O_DIRECT) races; not premmap."), nil)
+	for _, tc := range []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"reclaim"}, []string{"reclaim"}},
+		{[]string{"extent buffer", "read ahead", "readahead"}, []string{"extent buffer", "readahead"}},
+		{[]string{"o_direct", "mmap"}, []string{"o direct"}},
+		{[]string{"direct"}, []string{"direct"}},
+		{[]string{"ahead", "race"}, []string{"race"}},
+	} {
+		if got := r.Says(tc.words); !slices.Equal(got, tc.want) {
+			t.Errorf("Says(%q) = %q, want %q", tc.words, got, tc.want)
+		}
+	}
+}
+
+// TestSeedWords: each seed text says most words of the workload that
+// races the way it describes.
+func TestSeedWords(t *testing.T) {
+	for prefix, want := range map[string]string{"000": "compressed-writeback", "001": "readahead-reclaim", "004": "mmap-dio"} {
+		r := Read(seed(t, prefix), nil)
+		best, n := "", 0
+		for _, name := range workloadNames() {
+			if k := len(r.Says(workloads.Known[name].Words)); k > n {
+				best, n = name, k
+			}
+		}
+		if best != want {
+			t.Errorf("%s: the report says most of %s's words (%d), want %s", prefix, best, n, want)
+		}
 	}
 }

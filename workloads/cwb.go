@@ -25,6 +25,7 @@ import (
 func init() {
 	register(&Entry{
 		Info: Info{Name: "compressed-writeback", FS: "btrfs", MountOpt: "compress", MountWhy: "it races compressed writeback", MountExample: "compress-force=zstd", Timed: true,
+			Words: []string{"compress", "writeback", "truncat", "fsync", "sync file range", "async chunk", "delalloc"},
 			Doc: `btrfs with compress(-force): ranges over 512K of mixed compressible and
 incompressible data, fsync/sync_file_range/background writeback,
 truncate/unlink/rewrite churn, in a cgroup with memory+io controllers

@@ -21,7 +21,9 @@ import (
 
 func init() {
 	register(&Entry{
-		Info: Info{Name: "mmap-dio", Timed: true, Doc: `mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
+		Info: Info{Name: "mmap-dio", Timed: true,
+			Words: []string{"mmap", "direct i/o", "direct io", "o direct", "dio", "pinned", "pin user pages", "get user pages", "gup", "msync", "reclaim", "compaction", "migrat"},
+			Doc: `mmap MAP_SHARED + O_DIRECT reads into the mapping, with msync,
 memory.reclaim and compaction (seeds C and D)`},
 		Flags: func(fs *flag.FlagSet, c *Common) func() (Workload, error) {
 			size := fs.String("size", "64M", "file size")

@@ -20,6 +20,7 @@ import (
 func init() {
 	register(&Entry{
 		Info: Info{Name: "readahead-reclaim", FS: "btrfs", Timed: true,
+			Words: []string{"readahead", "read ahead", "reclaim", "drop caches", "memory pressure", "xattr", "readdir", "btree", "tree block", "metadata", "extent buffer", "compaction", "migrat"},
 			Doc: `btrfs: a tree of small files with xattrs searched at random (readdir,
 stat, getxattr, read) under memory.max, a memory hog, memory.reclaim and
 drop_caches, plus an xattr writer (seed B)`},

@@ -36,6 +36,11 @@ type Info struct {
 	// Timed is false for workloads that run a fixed number of operations:
 	// they take no --duration, --threads or --cgroup.
 	Timed bool
+	// Words are what the workload makes the kernel do, in the words a bug
+	// report uses for it ("readahead", "reclaim", "direct i/o"), each
+	// matched case-insensitively at the start of a word, with '_' and '-'
+	// read as spaces: repro tries first the workloads a report describes.
+	Words []string
 }
 
 // Common are the flags every workload takes (Dir, Seed) and those every
