@@ -63,6 +63,9 @@ type Config struct {
 	// Calibrate is each calibration run's length (default 20 s), Trial
 	// each plan run's (default 30 s).
 	Calibrate, Trial time.Duration
+	// Text is the kernel's code, for delays inside functions; nil: read
+	// from the kernel's bzImage and System.map.
+	Text *kernels.Text
 }
 
 // Plan is one way to run: a workload on a file system, with injections.
@@ -176,6 +179,9 @@ type searcher struct {
 	// hooks: the kernel has faultline's trylock hooks (or it is not
 	// known that it has not).
 	hooks bool
+	// text is the kernel's code, for delays inside functions (nil when it
+	// cannot be read: no System.map, as in Debian's packages).
+	text *kernels.Text
 }
 
 // KernelError says the kernel lacks a config option the plans need.
@@ -232,10 +238,14 @@ func (s *searcher) checkKernel() error {
 		return nil
 	}
 	s.matchSymbols(b)
-	if !s.cfg.Report.Trylock {
-		return nil
+	if s.text == nil {
+		if t, err := kernels.ReadText(k); err == nil {
+			s.text = t
+		} else {
+			s.say("no delays inside functions: %v", err)
+		}
 	}
-	if !strings.Contains(string(b), " "+probes.TrylockHook+"\n") || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y" {
+	if s.cfg.Report.Trylock && (!strings.Contains(string(b), " "+probes.TrylockHook+"\n") || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y") {
 		s.hooks = false
 		note := fmt.Sprintf("the report says a trylock lost, but %s has no faultline trylock hooks (%s and CONFIG_BPF_KPROBE_OVERRIDE: kernels built with kernels/patches/faultline-hooks.patch, such as 6.1-harness and its mutants): no trylock plans", s.cfg.Kernel, probes.TrylockHook)
 		s.res.Notes = append(s.res.Notes, note)
@@ -275,7 +285,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	start := time.Now()
-	s := &searcher{cfg: cfg, tgt: tgt, res: &Result{Target: tgt.text}, deadline: start.Add(cfg.Budget), hooks: true}
+	s := &searcher{cfg: cfg, tgt: tgt, res: &Result{Target: tgt.text}, deadline: start.Add(cfg.Budget), hooks: true, text: cfg.Text}
 	if err := s.checkKernel(); err != nil {
 		return nil, err
 	}
@@ -470,6 +480,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 				Inject: []string{fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)},
 				Why:    fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs)})
 		}
+		plans = append(plans, s.atomicPlans(c, reach[c], rep)...)
 		if rep.Trylock && s.hooks {
 			// A hook site inside a function the report names and the
 			// workload reaches: that trylock, half the time.
@@ -553,13 +564,49 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		runs *= 2
 	}
 	if s.res.Stopped == "" {
-		s.res.Stopped = fmt.Sprintf("budget spent (%s) without 3 shows of the target in one plan", s.cfg.Budget)
-		if errors.Is(ctx.Err(), context.Canceled) {
+		switch {
+		case errors.Is(ctx.Err(), context.Canceled):
 			s.res.Stopped = "interrupted before 3 shows of the target in one plan"
+		case ctx.Err() != nil:
+			s.res.Stopped = fmt.Sprintf("budget spent (%s) without 3 shows of the target in one plan", s.cfg.Budget)
+		default:
+			s.res.Stopped = "every plan dropped out before the budget was spent: the last one left ran 10 times without 3 shows of the target"
 		}
 	}
 	sort.SliceStable(s.res.Tried, func(i, j int) bool { return score(s.res.Tried[i]) > score(s.res.Tried[j]) })
 	return s.finish(s.res.Tried[0], ""), nil
+}
+
+// atomicPlans are delays placed just before the locked read-modify-write
+// instructions (atomicSites) of the other side's functions the workload
+// reaches (not on the crash's stack), the most reached first: at most
+// maxAtomicSites plans. Each is
+// pinned to its instruction's bytes (insn=), so it cannot probe the wrong
+// place of another build.
+func (s *searcher) atomicPlans(c *Plan, reach map[string]float64, rep *Report) []*Plan {
+	if s.text == nil {
+		return nil
+	}
+	var out []*Plan
+	for _, fn := range byReach(reach, len(reach)) {
+		if len(out) >= maxAtomicSites {
+			break
+		}
+		if slices.Contains(rep.Stack, fn) || syscallLayerRE.MatchString(fn) || reach[fn] == 0 {
+			continue // the crashing task's own side, or every task's
+		}
+		addr, code, err := s.text.Func(fn)
+		if err != nil {
+			continue
+		}
+		sites := atomicSites(code, addr)
+		for _, a := range sites[:min(2, len(sites), maxAtomicSites-len(out))] {
+			out = append(out, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, strings.ReplaceAll(a.at(fn), "+", "-"), "3ms-5ms"), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+				Inject: []string{fmt.Sprintf("delay:%s:3ms-5ms@0.5,budget=900ms,insn=%s", a.at(fn), a.Insn)},
+				Why:    fmt.Sprintf("a 3ms-5ms delay in %s (the other side's, reached %.0f times a run) just before `%s`, half the time: between what that task checked and its atomic act on it, the window a check-then-act race needs another task to land in", fn, reach[fn], a.Asm)})
+		}
+	}
+	return out
 }
 
 // dur is plan p's run length.

@@ -17,8 +17,8 @@ import (
 	"faultline/kernels"
 	"faultline/oops"
 	"faultline/probes"
-	"faultline/workloads"
 	"faultline/results"
+	"faultline/workloads"
 )
 
 func sigs(t *testing.T) *oops.Signatures {
@@ -529,5 +529,45 @@ func TestSeedWords(t *testing.T) {
 		if best != want {
 			t.Errorf("%s: the report says most of %s's words (%d), want %s", prefix, best, n, want)
 		}
+	}
+}
+
+// TestAtomicSites: the locked instructions of a function's code, with
+// their offsets and bytes.
+func TestAtomicSites(t *testing.T) {
+	code := []byte{
+		0x48, 0x89, 0xdf, // mov %rbx,%rdi
+		0xf0, 0x48, 0x0f, 0xba, 0x73, 0x10, 0x04, // lock btrq $0x4,0x10(%rbx)
+		0x31, 0xd2, // xor %edx,%edx
+		0xf0, 0xff, 0x4b, 0x28, // lock decl 0x28(%rbx)
+		0xc3, // ret
+	}
+	got := atomicSites(code, 0xffffffff81000000)
+	if len(got) != 2 || got[0].Off != 3 || got[0].Insn != "f0480fba731004" || got[1].Off != 12 || got[1].Insn != "f0ff4b28" {
+		t.Fatalf("atomicSites = %+v", got)
+	}
+	if got[0].at("f") != "f+0x3" {
+		t.Errorf("at = %s", got[0].at("f"))
+	}
+}
+
+// TestDeriveAtomic: with the kernel's code known, a delay just before the
+// other side's atomic instruction is among the plans, pinned to its bytes;
+// the search finds it when that is the window.
+func TestDeriveAtomic(t *testing.T) {
+	cfg := setup(t, "delay-ext4_window_close-0x3-")
+	code := make([]byte, 0x20)
+	copy(code, []byte{0x48, 0x89, 0xdf, 0xf0, 0x48, 0x0f, 0xba, 0x73, 0x10, 0x04, 0xc3}) // ext4_window_close
+	copy(code[0x10:], []byte{0x31, 0xd2, 0xc3})                                           // ext4_window_open: nothing locked
+	cfg.Text = kernels.NewText(0x1000, code, map[string]uint64{"ext4_window_close": 0x1000, "ext4_window_open": 0x1010, "_etext_fn": 0x1020})
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Reproduced || res.Best == nil || !slices.Contains(res.Best.Inject, "delay:ext4_window_close+0x3:3ms-5ms@0.5,budget=900ms,insn=f0480fba731004") {
+		t.Fatalf("result %+v best %+v", res, res.Best)
+	}
+	if !strings.Contains(res.Best.Why, "btrq") {
+		t.Errorf("why: %s", res.Best.Why)
 	}
 }
