@@ -74,7 +74,9 @@ type Plan struct {
 	FS       string   `json:"fs"`
 	Mount    []string `json:"mount,omitempty"`
 	Workload string   `json:"workload"`
-	Inject   []string `json:"inject,omitempty"`
+	// Params are the workload's flags (a named setting of it), if any.
+	Params map[string]string `json:"params,omitempty"`
+	Inject []string          `json:"inject,omitempty"`
 	// Why says which window the injections widen.
 	Why string `json:"why"`
 	// Runs, Hits (the target) and Reach (report functions hit) so far.
@@ -416,12 +418,20 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 			if (info.FS != "" && info.FS != fs) || (rep.FS != "" && rep.FS != fs) {
 				continue
 			}
-			c := &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name, Words: rep.Says(info.Words),
-				Why: "no injection: the workload alone, to see what it reaches"}
-			if info.MountExample != "" {
-				c.Mount = []string{info.MountExample}
+			// The workload as it comes, then each named setting of it.
+			settings := append([]workloads.Setting{{}}, info.Settings...)
+			for _, st := range settings {
+				c := &Plan{Name: fmt.Sprintf("%s-%s", name, fs), FS: fs, Workload: name, Params: st.Params, Words: rep.Says(info.Words),
+					Why: "no injection: the workload alone, to see what it reaches"}
+				if st.Name != "" {
+					c.Name = fmt.Sprintf("%s-%s-%s", name, st.Name, fs)
+					c.Why = fmt.Sprintf("no injection: the workload alone in its %s setting (%s), to see what it reaches", st.Name, st.Doc)
+				}
+				if info.MountExample != "" {
+					c.Mount = []string{info.MountExample}
+				}
+				cands = append(cands, c)
 			}
-			cands = append(cands, c)
 		}
 	}
 	if len(cands) == 0 {
@@ -458,10 +468,13 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		if c.Reach == 0 && c.Hits == 0 {
 			continue
 		}
-		plans = append(plans, c)
+		// In the order they run in the first round: the workload alone,
+		// what the report describes all at once, the trylock, the
+		// atomic sites, entry delays, both sides, trylocks anywhere.
+		var entry, sided, sites, global []*Plan
 		for _, fn := range byReach(reach[c], 6) {
 			for _, d := range []string{"1ms-3ms", "5ms-10ms"} {
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+				entry = append(entry, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 					Inject: []string{fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)},
 					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
 			}
@@ -472,35 +485,50 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		mine, theirs := sides(rep, reach[c])
 		if mine != "" && theirs != "" {
 			for _, pr := range [][2]string{{mine, theirs}, {theirs, mine}} {
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+				sided = append(sided, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 					Inject: []string{fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])},
 					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's side, %s on the other's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
 			}
-			plans = append(plans, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+			sided = append(sided, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 				Inject: []string{fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)},
 				Why:    fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs)})
 		}
-		plans = append(plans, s.atomicPlans(c, reach[c], rep)...)
+		atomic := s.atomicPlans(c, reach[c], rep)
+		var combos []*Plan
 		if rep.Trylock && s.hooks {
 			// A hook site inside a function the report names and the
 			// workload reaches: that trylock, half the time.
-			sites := make([]string, 0, len(probes.TrylockSiteFunctions))
+			names := make([]string, 0, len(probes.TrylockSiteFunctions))
 			for site := range probes.TrylockSiteFunctions {
-				sites = append(sites, site)
+				names = append(names, site)
 			}
-			sort.Strings(sites)
-			for _, site := range sites {
+			sort.Strings(names)
+			for _, site := range names {
 				fn := probes.TrylockSiteFunctions[site]
 				if reach[c][fn] == 0 {
 					continue
 				}
-				plans = append(plans, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+				sites = append(sites, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 					Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site)},
 					Why:    fmt.Sprintf("the page trylock in %s (named by the report, reached %.0f times a run) fails half the time, as the report says a trylock lost: that task gives up its attempt while another's is in flight", fn, reach[c][fn])})
+				// All the report describes at once: that trylock lost,
+				// the other side held before its atomic act, and a
+				// task held on its way to the trylock, so that it gets
+				// there after the other side acted.
+				for _, a := range atomic {
+					combos = append(combos, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s+%s+delay-%s", c.Name, site, strings.TrimPrefix(a.Name, c.Name+"+"), fn), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
+						Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site), a.Inject[0], fmt.Sprintf("delay:%s:5ms-10ms@0.5,budget=900ms", fn)},
+						Why: fmt.Sprintf("the report's race at once: the page trylock in %s fails half the time (the report says one lost); %s; and a 5ms-10ms delay at the entry of %s, half the time, so that a task on its way to that trylock gets there after the other side acted",
+							fn, strings.TrimPrefix(a.Why, "a "), fn)})
+				}
 			}
-			plans = append(plans, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+			global = append(global, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 				Inject: []string{"fail-trylock:global@0.2"},
 				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
+		}
+		plans = append(plans, c)
+		for _, l := range [][]*Plan{combos, sites, atomic, entry, sided, global} {
+			plans = append(plans, l...)
 		}
 	}
 	// Successive halving: every plan once, then the better half twice as
@@ -539,7 +567,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					break
 				}
 				d := 2 * s.dur(q)
-				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Words: q.Words, Inject: q.Inject, Duration: d,
+				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Params: q.Params, Words: q.Words, Inject: q.Inject, Duration: d,
 					Why: fmt.Sprintf("%s; in runs of %s, twice as long: it showed the target in %d of %d runs of %s, too rarely for 3 in 10", p.Why, d, q.Hits, q.Runs, s.dur(q))}
 				s.say("    %s showed it in %d of %d runs of %s: again with runs of %s", q.Name, q.Hits, q.Runs, s.dur(q), d)
 				if _, err := s.trial(ctx, next, counts(fns), 1, d); err != nil {
@@ -601,7 +629,7 @@ func (s *searcher) atomicPlans(c *Plan, reach map[string]float64, rep *Report) [
 		}
 		sites := atomicSites(code, addr)
 		for _, a := range sites[:min(2, len(sites), maxAtomicSites-len(out))] {
-			out = append(out, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, strings.ReplaceAll(a.at(fn), "+", "-"), "3ms-5ms"), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Words: c.Words,
+			out = append(out, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, strings.ReplaceAll(a.at(fn), "+", "-"), "3ms-5ms"), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 				Inject: []string{fmt.Sprintf("delay:%s:3ms-5ms@0.5,budget=900ms,insn=%s", a.at(fn), a.Insn)},
 				Why:    fmt.Sprintf("a 3ms-5ms delay in %s (the other side's, reached %.0f times a run) just before `%s`, half the time: between what that task checked and its atomic act on it, the window a check-then-act race needs another task to land in", fn, reach[fn], a.Asm)})
 		}
@@ -841,6 +869,9 @@ func (s *searcher) write(p *Plan, path string, probes []string, d time.Duration,
 		Duration: d.String(), Runs: runs, Expect: campaign.ExpectClean}
 	if len(p.Mount) > 0 {
 		sc.FS["mount"] = p.Mount
+	}
+	if len(p.Params) > 0 {
+		sc.Workload["params"] = p.Params
 	}
 	if s.tgt.sig != "" {
 		sc.Expect = s.tgt.sig

@@ -88,13 +88,22 @@ The race: CPU0 runs ext4_window_open() while CPU1 is in ext4_window_close().
 // a delay sits at ext4_window_open; the count probes see every report
 // function reached.
 func setup(t *testing.T, crashWith string) Config {
+	return setupWith(t, report, crashWith)
+}
+
+// setupWith is setup for another report text (its functions named as in
+// report).
+func setupWith(t *testing.T, report, crashWith string) Config {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	pool := &fakevm.Pool{Script: func(o harness.Options) fakevm.Script {
 		mu.Lock()
 		defer mu.Unlock()
 		var inj []probes.Report
-		for _, fn := range []string{"ext4_victim", "ext4_caller", "ext4_window_open", "ext4_window_close"} {
+		for _, fn := range []string{"ext4_victim", "ext4_caller", "ext4_window_open", "ext4_window_close", "btrfs_victim", "btrfs_caller", "read_extent_buffer_pages"} {
+			if !strings.Contains(report, fn) {
+				continue
+			}
 			inj = append(inj, probes.Report{Injection: probes.Injection{Spec: "count:" + fn + ",optional", Kind: probes.Count, Symbol: fn}, Attached: true, Hits: 40})
 		}
 		sc := fakevm.Script{Stdout: `{"workload":"mmap-dio","ops":10}`, Injections: inj}
@@ -558,7 +567,7 @@ func TestDeriveAtomic(t *testing.T) {
 	cfg := setup(t, "delay-ext4_window_close-0x3-")
 	code := make([]byte, 0x20)
 	copy(code, []byte{0x48, 0x89, 0xdf, 0xf0, 0x48, 0x0f, 0xba, 0x73, 0x10, 0x04, 0xc3}) // ext4_window_close
-	copy(code[0x10:], []byte{0x31, 0xd2, 0xc3})                                           // ext4_window_open: nothing locked
+	copy(code[0x10:], []byte{0x31, 0xd2, 0xc3})                                          // ext4_window_open: nothing locked
 	cfg.Text = kernels.NewText(0x1000, code, map[string]uint64{"ext4_window_close": 0x1000, "ext4_window_open": 0x1010, "_etext_fn": 0x1020})
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -569,5 +578,54 @@ func TestDeriveAtomic(t *testing.T) {
 	}
 	if !strings.Contains(res.Best.Why, "btrq") {
 		t.Errorf("why: %s", res.Best.Why)
+	}
+}
+
+// TestSettingCalibrated: a workload's named settings are calibrated as
+// workloads of their own, and the scenario written carries the setting's
+// flags.
+func TestSettingCalibrated(t *testing.T) {
+	text := strings.ReplaceAll(strings.ReplaceAll(report, "ext4_", "btrfs_"), "fs/ext4/", "fs/btrfs/")
+	cfg := setupWith(t, text, "readahead-reclaim-cold-leaves-btrfs")
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Reproduced || res.Best.Params["hot-every"] == "" {
+		t.Fatalf("result %+v best %+v", res, res.Best)
+	}
+	sc, err := campaign.LoadScenario(res.Scenario, cfg.Engine.Signatures.IDs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs := sc.Cases(0); len(cs) == 0 || !slices.Contains(cs[0].Params, "--hot-every=512") {
+		t.Errorf("scenario params: %v", cs)
+	}
+}
+
+// TestDeriveCombined: a report whose trylock lost, on a kernel with the
+// hooks and readable code, gets plans that do all it describes at once:
+// the trylock, the other side's atomic site, and a delay on the way to the
+// trylock.
+func TestDeriveCombined(t *testing.T) {
+	text := report + "If read_extent_buffer_pages() fails its trylock, ext4_window_close() wins.\n"
+	cfg := setupWith(t, text, "-fail-trylock-eb-readahead-delay-ext4_wi")
+	if !cfg.Report.Trylock {
+		t.Fatal("the trylock was not read")
+	}
+	code := make([]byte, 0x20)
+	copy(code, []byte{0x48, 0x89, 0xdf, 0xf0, 0x48, 0x0f, 0xba, 0x73, 0x10, 0x04, 0xc3})
+	cfg.Text = kernels.NewText(0x1000, code, map[string]uint64{"ext4_window_close": 0x1000, "_etext_fn": 0x1010})
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fail-trylock:eb-readahead@0.5", "delay:ext4_window_close+0x3:3ms-5ms@0.5,budget=900ms,insn=f0480fba731004", "delay:read_extent_buffer_pages:5ms-10ms@0.5,budget=900ms"}
+	if !res.Reproduced || !slices.Equal(res.Best.Inject, want) {
+		t.Fatalf("best %+v", res.Best)
+	}
+	// They run right after the workload alone.
+	if len(res.Tried) < 2 || res.Tried[1].Name != res.Best.Name && res.Tried[0].Name != res.Best.Name {
+		t.Errorf("tried first: %s, %s", res.Tried[0].Name, res.Tried[1].Name)
 	}
 }

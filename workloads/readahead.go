@@ -21,6 +21,9 @@ func init() {
 	register(&Entry{
 		Info: Info{Name: "readahead-reclaim", FS: "btrfs", Timed: true,
 			Words: []string{"readahead", "read ahead", "reclaim", "drop caches", "memory pressure", "xattr", "readdir", "btree", "tree block", "metadata", "extent buffer", "compaction", "migrat"},
+			Settings: []Setting{{Name: "cold-leaves",
+				Params: map[string]string{"threads": "3", "dirs": "4", "files": "2048", "hot-every": "512", "memory-max": "64M", "hog": "40M", "read-only": "true", "compact": "true"},
+				Doc:    "a few hot files far apart in large directories, their pages dropped before each read, so each read searches the btree and readahead fetches leaves no one reads, which reclaim and compaction release while their reads may be in flight (the settings of seed B's scenario)"}},
 			Doc: `btrfs: a tree of small files with xattrs searched at random (readdir,
 stat, getxattr, read) under memory.max, a memory hog, memory.reclaim and
 drop_caches, plus an xattr writer (seed B)`},

@@ -41,6 +41,19 @@ type Info struct {
 	// matched case-insensitively at the start of a word, with '_' and '-'
 	// read as spaces: repro tries first the workloads a report describes.
 	Words []string
+	// Settings are named sets of the workload's flags that drive a path
+	// harder than its defaults (repro calibrates each as a workload of its
+	// own).
+	Settings []Setting
+}
+
+// Setting is a named set of a workload's flags, with what it does.
+type Setting struct {
+	Name string
+	// Params are flag values by flag name, as a scenario's params hold them.
+	Params map[string]string
+	// Doc says what the setting makes the kernel do.
+	Doc string
 }
 
 // Common are the flags every workload takes (Dir, Seed) and those every

@@ -216,3 +216,23 @@ func TestUsageListsEveryWorkload(t *testing.T) {
 		t.Errorf("usage lacks workload flags:\n%s", b.String())
 	}
 }
+
+// TestSettings: every workload's named settings are flags it takes, with
+// values it accepts.
+func TestSettings(t *testing.T) {
+	for _, name := range Names() {
+		for _, st := range Known[name].Settings {
+			var args []string
+			for k, v := range st.Params {
+				args = append(args, "--"+k+"="+v)
+			}
+			w, err := Parse(name, args, t.TempDir(), nil)
+			if err == nil {
+				err = w.CheckParams()
+			}
+			if err != nil || st.Doc == "" {
+				t.Errorf("%s setting %s: %v (doc %q)", name, st.Name, err, st.Doc)
+			}
+		}
+	}
+}
