@@ -2,6 +2,7 @@ package repro
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,6 +45,11 @@ type Report struct {
 	// prose is the text in lower case with '_' and '-' read as spaces,
 	// for Says.
 	prose string
+	// names are the prose's other identifiers with an underscore
+	// (find_extent_buffer written with no parentheses, as in a race laid
+	// out in columns), in order: a kernel's symbols tell which are
+	// functions.
+	names []string
 }
 
 // Says returns those of words the report uses, each at the start of a
@@ -85,6 +91,7 @@ var (
 	columnsRE   = regexp.MustCompile(`(?m)^[\s>]*(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])\S*\s{3,}(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])`)
 	trylockRE   = regexp.MustCompile(`(?i)trylock\w*\s*\([^)]*\)\s*(?:fails?|failed|loses|lost)|trylock\w* (?:fails?|failed|loses|lost)|fails? (?:the|its|to) \w*\s*trylock`)
 	corruptRE   = regexp.MustCompile(`(?i)\b(?:crc|csum|checksum)s? (?:errors?|failures?|failed|mismatch(?:es)?)|\bdata (?:corruption|loss)|\bcorrupt(?:s|ed|ion)? (?:data|files?|pages?|blocks?|the file)|\b(?:lost|losing) (?:data|writes?)|\bwithout ever writing|\bnever (?:gets? |got )?written`)
+	identRE     = regexp.MustCompile(`\b[a-z_][a-z0-9_]{3,}\b`)
 	releaseRE   = regexp.MustCompile(`\b(\d+\.\d+\.\d+-\d+-(?:cloud-)?amd64)\b`)
 	// notFunctions are words of prose that look like calls.
 	notFunctions = map[string]bool{"mmap": false, "open": false, "read": false, "write": false}
@@ -148,6 +155,11 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 	}
 	r.Corruption = corruptRE.Match(text)
 	r.prose = wordText(string(text))
+	for _, m := range identRE.FindAllString(prose, -1) {
+		if strings.Contains(m, "_") && !seen[m] && !slices.Contains(r.names, m) {
+			r.names = append(r.names, m)
+		}
+	}
 	if m := releaseRE.FindSubmatch(text); m != nil {
 		r.Release = string(m[1])
 	}

@@ -28,6 +28,7 @@ import (
 
 	"faultline/campaign"
 	"faultline/kernels"
+	"faultline/oops"
 	"faultline/probes"
 	"faultline/results"
 	"faultline/verdict"
@@ -775,6 +776,17 @@ func (s *searcher) matchSymbols(sysmap []byte) {
 		return out
 	}
 	rep.Functions, rep.Stack = mapNames(rep.Functions), mapNames(rep.Stack)
+	// The prose's other identifiers that are the kernel's functions.
+	var named []string
+	for _, n := range rep.names {
+		if syms[n] && !slices.Contains(rep.Functions, n) && !oops.Generic(n) && !plumbingRE.MatchString(n) {
+			rep.Functions = append(rep.Functions, n)
+			named = append(named, n)
+		}
+	}
+	if len(named) > 0 {
+		s.say("read from the prose as %s's functions: %s", s.cfg.Kernel, strings.Join(named, ", "))
+	}
 	if len(fixed) > 0 {
 		s.say("read %s (one letter off: the kernel has no such function)", strings.Join(fixed, ", "))
 	}

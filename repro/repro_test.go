@@ -629,3 +629,26 @@ func TestDeriveCombined(t *testing.T) {
 		t.Errorf("tried first: %s, %s", res.Tried[0].Name, res.Tried[1].Name)
 	}
 }
+
+// TestProseNames: identifiers of the prose written without parentheses
+// (a race laid out in columns that lost its line breaks) are read as
+// functions when the kernel has a function of that name.
+func TestProseNames(t *testing.T) {
+	r := Read([]byte(report+"CPU0 CPU1 ext4_window_open ext4_release_thing // io_pages set, ext4_not_a_function\n"), nil)
+	s := &searcher{cfg: Config{Kernel: "k", Report: r}, res: &Result{}}
+	s.matchSymbols([]byte("ffffffff81000000 T ext4_victim\nffffffff81000100 T ext4_caller\nffffffff81000200 T ext4_window_open\n" +
+		"ffffffff81000300 T ext4_release_thing\nffffffff81000400 T ext4_window_close\nffffffff81000500 D io_pages\n"))
+	if !slices.Contains(r.Functions, "ext4_release_thing") || slices.Contains(r.Functions, "io_pages") || slices.Contains(r.Functions, "ext4_not_a_function") {
+		t.Errorf("functions %v", r.Functions)
+	}
+	if slices.Contains(r.Stack, "ext4_release_thing") {
+		t.Errorf("a prose name on the crash's stack: %v", r.Stack)
+	}
+	// Seed B's text names the functions of its race in flattened columns.
+	b := Read(seed(t, "001"), nil)
+	for _, fn := range []string{"try_release_extent_buffer", "find_extent_buffer", "free_extent_buffer"} {
+		if !slices.Contains(b.names, fn) {
+			t.Errorf("seed B: %s not among the prose's names %v", fn, b.names)
+		}
+	}
+}
