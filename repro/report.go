@@ -91,6 +91,7 @@ var (
 	columnsRE   = regexp.MustCompile(`(?m)^[\s>]*(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])\S*\s{3,}(?:CPU ?[0-9A-Z]|Thread ?[0-9A-Z]|Task ?[0-9A-Z])`)
 	trylockRE   = regexp.MustCompile(`(?i)trylock\w*\s*\([^)]*\)\s*(?:fails?|failed|loses|lost)|trylock\w* (?:fails?|failed|loses|lost)|fails? (?:the|its|to) \w*\s*trylock`)
 	corruptRE   = regexp.MustCompile(`(?i)\b(?:crc|csum|checksum)s? (?:errors?|failures?|failed|mismatch(?:es)?)|\bdata (?:corruption|loss)|\bcorrupt(?:s|ed|ion)? (?:data|files?|pages?|blocks?|the file)|\b(?:lost|losing) (?:data|writes?)|\bwithout ever writing|\bnever (?:gets? |got )?written`)
+	frameRE     = regexp.MustCompile(`[A-Za-z0-9_.]+\+0x[0-9a-f]+(?:/0x[0-9a-f]+)?`)
 	identRE     = regexp.MustCompile(`\b[a-z_][a-z0-9_]{3,}\b`)
 	releaseRE   = regexp.MustCompile(`\b(\d+\.\d+\.\d+-\d+-(?:cloud-)?amd64)\b`)
 	// notFunctions are words of prose that look like calls.
@@ -155,7 +156,9 @@ func Read(text []byte, sigs *oops.Signatures) *Report {
 	}
 	r.Corruption = corruptRE.Match(text)
 	r.prose = wordText(string(text))
-	for _, m := range identRE.FindAllString(prose, -1) {
+	// Not from stack frames (func+0x1/0x2), whose reliable ones are read
+	// above: the rest are the unreliable ones ("? f+0x...").
+	for _, m := range identRE.FindAllString(frameRE.ReplaceAllString(prose, " "), -1) {
 		if strings.Contains(m, "_") && !seen[m] && !slices.Contains(r.names, m) {
 			r.names = append(r.names, m)
 		}

@@ -651,4 +651,10 @@ func TestProseNames(t *testing.T) {
 			t.Errorf("seed B: %s not among the prose's names %v", fn, b.names)
 		}
 	}
+	// Its unreliable frames ("? submit_extent_page+0xc4/0x1c0") are not.
+	for _, fn := range []string{"submit_extent_page", "startup_64", "filemap_map_pages"} {
+		if slices.Contains(b.names, fn) {
+			t.Errorf("seed B: the unreliable frame %s among the prose's names", fn)
+		}
+	}
 }
