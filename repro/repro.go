@@ -465,6 +465,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 	// each reached function (the most reached first), then trylock
 	// failures if the report says a trylock lost.
 	var plans []*Plan
+	var perWorkload [][]*Plan
 	for _, c := range cands[:min(2, len(cands))] {
 		if c.Reach == 0 && c.Hits == 0 {
 			continue
@@ -527,9 +528,24 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 				Inject: []string{"fail-trylock:global@0.2"},
 				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
 		}
-		plans = append(plans, c)
+		own := []*Plan{c}
 		for _, l := range [][]*Plan{combos, sites, atomic, entry, sided, global} {
-			plans = append(plans, l...)
+			own = append(own, l...)
+		}
+		perWorkload = append(perWorkload, own)
+	}
+	// The workloads take turns, so that a budget spent early has tried
+	// the best plans of each.
+	for k := 0; ; k++ {
+		added := false
+		for _, l := range perWorkload {
+			if k < len(l) {
+				plans = append(plans, l[k])
+				added = true
+			}
+		}
+		if !added {
+			break
 		}
 	}
 	// Successive halving: every plan once, then the better half twice as
