@@ -658,3 +658,23 @@ func TestProseNames(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkloadsTakeTurns: the first round alternates between the two
+// best workloads' plans.
+func TestWorkloadsTakeTurns(t *testing.T) {
+	text := strings.ReplaceAll(strings.ReplaceAll(report, "ext4_", "btrfs_"), "fs/ext4/", "fs/btrfs/")
+	cfg := setupWith(t, text, "no plan crashes")
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, p := range res.Tried {
+		if strings.Contains(p.Name, "+") {
+			order = append(order, p.Name[:strings.Index(p.Name, "+")])
+		}
+	}
+	if len(order) < 4 || order[0] == order[1] || order[1] == order[2] || order[0] != order[2] {
+		t.Errorf("first round's workloads: %v", order)
+	}
+}
