@@ -462,6 +462,11 @@ func TestLongerRuns(t *testing.T) {
 	if !res.Reproduced || res.Best.Duration != time.Minute || len(res.Best.Inject) != 0 {
 		t.Errorf("reproduced %v best %+v", res.Reproduced, res.Best)
 	}
+	// The 30 s runs' show (1 of 4, with calibration's) counts with the 60 s runs': 3 shows after two
+	// 60 s runs.
+	if res.Best.Runs != 2 || len(res.Notes) == 0 || !strings.Contains(res.Notes[len(res.Notes)-1], "3 of 6 runs") {
+		t.Errorf("best runs %d, notes %q", res.Best.Runs, res.Notes)
+	}
 	b, err := os.ReadFile(res.Scenario)
 	if err != nil || !strings.Contains(string(b), "duration: 1m0s") {
 		t.Errorf("scenario: %s %v", b, err)
