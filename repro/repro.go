@@ -524,7 +524,7 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					combos = append(combos, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s+%s+delay-%s", c.Name, site, strings.TrimPrefix(a.Name, c.Name+"+"), fn), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
 						Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site), a.Inject[0], fmt.Sprintf("delay:%s:5ms-10ms@0.5,budget=900ms", fn)},
 						Why: fmt.Sprintf("the report's race at once: the page trylock in %s fails half the time (the report says one lost); %s; and a 5ms-10ms delay at the entry of %s, half the time, so that a task on its way to that trylock gets there after the other side acted",
-							fn, strings.TrimPrefix(a.Why, "a "), fn)})
+							fn, a.Why, fn)})
 				}
 			}
 			global = append(global, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
