@@ -649,7 +649,12 @@ func TestProseNames(t *testing.T) {
 	if slices.Contains(r.Stack, "ext4_release_thing") {
 		t.Errorf("a prose name on the crash's stack: %v", r.Stack)
 	}
-	// Seed B's text names the functions of its race in flattened columns.
+	t.Run("seed B", testSeedBNames)
+}
+
+// testSeedBNames: seed B's text names the functions of its race in
+// flattened columns.
+func testSeedBNames(t *testing.T) {
 	b := Read(seed(t, "001"), nil)
 	for _, fn := range []string{"try_release_extent_buffer", "find_extent_buffer", "free_extent_buffer"} {
 		if !slices.Contains(b.names, fn) {
