@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"debug/elf"
@@ -18,13 +17,9 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// Text is a kernel's code, read from its bzImage with the function
-// addresses of its System.map: what a plan needs to place a probe inside a
-// function (at an offset, pinned with insn=) for this build.
-type Text struct {
-	addr uint64 // .text's address
-	code []byte // .text
-	// funcs are the text symbols, by address.
+// Symbols are the functions of a kernel's System.map (its text symbols,
+// "T" and "t"), by address.
+type Symbols struct {
 	funcs  []textSym
 	byName map[string]int
 }
@@ -34,24 +29,11 @@ type textSym struct {
 	addr uint64
 }
 
-// ErrNoText is returned when a kernel's code cannot be read: no System.map,
-// a bzImage compressed in a way faultline does not read, no .text.
-var ErrNoText = errors.New("kernel code not readable")
-
-// ReadText reads kernel k's code: the ELF image inside its bzImage
-// (compressed with gzip, xz, zstd or lz4) and its System.map.
-func ReadText(k *Kernel) (*Text, error) {
-	if k.SystemMap == "" {
-		return nil, fmt.Errorf("%w: %s has no System.map", ErrNoText, k.Name)
-	}
-	t := &Text{byName: map[string]int{}}
-	m, err := os.Open(k.SystemMap)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoText, err)
-	}
-	sc := bufio.NewScanner(m)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+// ParseSystemMap reads the functions of a System.map's text.
+func ParseSystemMap(b []byte) *Symbols {
+	s := &Symbols{byName: map[string]int{}}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
 		if len(f) != 3 || (f[1] != "T" && f[1] != "t") {
 			continue
 		}
@@ -59,15 +41,63 @@ func ReadText(k *Kernel) (*Text, error) {
 		if err != nil {
 			continue
 		}
-		t.funcs = append(t.funcs, textSym{f[2], a})
+		s.funcs = append(s.funcs, textSym{f[2], a})
 	}
-	m.Close()
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNoText, k.SystemMap, err)
+	s.index()
+	return s
+}
+
+// Names returns the functions' names, in address order (compiler clones
+// keep their suffixes: foo.isra.0, foo.cold).
+func (s *Symbols) Names() []string {
+	out := make([]string, len(s.funcs))
+	for i, f := range s.funcs {
+		out[i] = f.name
 	}
-	if len(t.funcs) == 0 {
+	return out
+}
+
+// Has says the map holds function name.
+func (s *Symbols) Has(name string) bool {
+	_, ok := s.byName[name]
+	return ok
+}
+
+func (s *Symbols) index() {
+	sort.SliceStable(s.funcs, func(i, j int) bool {
+		if s.funcs[i].addr != s.funcs[j].addr {
+			return s.funcs[i].addr < s.funcs[j].addr
+		}
+		return s.funcs[i].name < s.funcs[j].name
+	})
+	for i, f := range s.funcs {
+		if _, dup := s.byName[f.name]; !dup {
+			s.byName[f.name] = i
+		}
+	}
+}
+
+// Text is a kernel's code, read from its bzImage with the function
+// addresses of its System.map: what a plan needs to place a probe inside a
+// function (at an offset, pinned with insn=) for this build.
+type Text struct {
+	*Symbols
+	addr uint64 // .text's address
+	code []byte // .text
+}
+
+// ErrNoText is returned when a kernel's code cannot be read: no System.map,
+// a bzImage compressed in a way faultline does not read, no .text.
+var ErrNoText = errors.New("kernel code not readable")
+
+// ReadText reads kernel k's code: the ELF image inside its bzImage
+// (compressed with gzip, xz, zstd or lz4), with syms, its System.map's
+// functions.
+func ReadText(k *Kernel, syms *Symbols) (*Text, error) {
+	if len(syms.funcs) == 0 {
 		return nil, fmt.Errorf("%w: %s lists no functions (Debian ships a stub; the real one is in the -dbg package)", ErrNoText, k.SystemMap)
 	}
+	t := &Text{Symbols: syms}
 	img, err := os.ReadFile(k.Vmlinuz)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoText, err)
@@ -88,33 +118,18 @@ func ReadText(k *Kernel) (*Text, error) {
 	if t.code, err = sec.Data(); err != nil {
 		return nil, fmt.Errorf("%w: %s .text: %v", ErrNoText, k.Vmlinuz, err)
 	}
-	t.index()
 	return t, nil
 }
 
 // NewText is a Text of code at address addr with functions at the
 // addresses of funcs (code read another way; tests).
 func NewText(addr uint64, code []byte, funcs map[string]uint64) *Text {
-	t := &Text{addr: addr, code: code, byName: map[string]int{}}
+	syms := &Symbols{byName: map[string]int{}}
 	for name, a := range funcs {
-		t.funcs = append(t.funcs, textSym{name, a})
+		syms.funcs = append(syms.funcs, textSym{name, a})
 	}
-	t.index()
-	return t
-}
-
-func (t *Text) index() {
-	sort.SliceStable(t.funcs, func(i, j int) bool {
-		if t.funcs[i].addr != t.funcs[j].addr {
-			return t.funcs[i].addr < t.funcs[j].addr
-		}
-		return t.funcs[i].name < t.funcs[j].name
-	})
-	for i, s := range t.funcs {
-		if _, dup := t.byName[s.name]; !dup {
-			t.byName[s.name] = i
-		}
-	}
+	syms.index()
+	return &Text{Symbols: syms, addr: addr, code: code}
 }
 
 // Func returns function name's code (up to the next symbol) and address.

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -55,12 +54,21 @@ func TestBzPayload(t *testing.T) {
 // TestReadTextStub: Debian's System.map is a one-line stub; ReadText says
 // so instead of finding no function later.
 func TestReadTextStub(t *testing.T) {
-	dir := t.TempDir()
-	m := filepath.Join(dir, "System.map")
-	os.WriteFile(m, []byte("ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"), 0o644)
-	_, err := ReadText(&Kernel{Name: "k", SystemMap: m, Vmlinuz: filepath.Join(dir, "vmlinuz")})
+	syms := ParseSystemMap([]byte("ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"))
+	_, err := ReadText(&Kernel{Name: "k", SystemMap: "System.map", Vmlinuz: filepath.Join(t.TempDir(), "vmlinuz")}, syms)
 	if !errors.Is(err, ErrNoText) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestParseSystemMap keeps the text symbols only, in address order.
+func TestParseSystemMap(t *testing.T) {
+	syms := ParseSystemMap([]byte("ffffffff81000100 t b.isra.0\nffffffff81000000 T a\nffffffff82000000 D data\nbad line\n"))
+	if got := syms.Names(); len(got) != 2 || got[0] != "a" || got[1] != "b.isra.0" {
+		t.Errorf("names %v", got)
+	}
+	if !syms.Has("a") || syms.Has("data") {
+		t.Error("Has")
 	}
 }
 

@@ -243,15 +243,16 @@ func (s *searcher) checkKernel() error {
 	if err != nil {
 		return nil
 	}
-	s.matchSymbols(b)
+	syms := kernels.ParseSystemMap(b)
+	s.matchSymbols(syms)
 	if s.text == nil {
-		if t, err := kernels.ReadText(k); err == nil {
+		if t, err := kernels.ReadText(k, syms); err == nil {
 			s.text = t
 		} else {
 			s.say("no delays inside functions: %v", err)
 		}
 	}
-	if s.cfg.Report.Trylock && (!strings.Contains(string(b), " "+probes.TrylockHook+"\n") || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y") {
+	if s.cfg.Report.Trylock && (!syms.Has(probes.TrylockHook) || opts["CONFIG_BPF_KPROBE_OVERRIDE"] != "y") {
 		s.hooks = false
 		note := fmt.Sprintf("the report says a trylock lost, but %s has no faultline trylock hooks (%s and CONFIG_BPF_KPROBE_OVERRIDE: kernels built with kernels/patches/faultline-hooks.patch, such as 6.1-harness and its mutants): no trylock plans", s.cfg.Kernel, probes.TrylockHook)
 		s.res.Notes = append(s.res.Notes, note)
@@ -755,15 +756,11 @@ func sides(rep *Report, reach map[string]float64) (mine, theirs string) {
 // System.map): a name one letter off a single kernel function is read as
 // that function (prose misspells), and a name the kernel does not have
 // (renamed or gone since the report's kernel) is left out, both said.
-func (s *searcher) matchSymbols(sysmap []byte) {
+func (s *searcher) matchSymbols(kernelSyms *kernels.Symbols) {
 	syms := map[string]bool{}
 	byLen := map[int][]string{}
-	for _, line := range strings.Split(string(sysmap), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 || (f[1] != "T" && f[1] != "t") {
-			continue
-		}
-		name, _, _ := strings.Cut(f[2], ".") // foo.isra.0, foo.cold
+	for _, full := range kernelSyms.Names() {
+		name, _, _ := strings.Cut(full, ".") // foo.isra.0, foo.cold
 		if !syms[name] {
 			syms[name] = true
 			byLen[len(name)] = append(byLen[len(name)], name)

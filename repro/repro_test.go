@@ -411,8 +411,8 @@ func TestMatchSymbols(t *testing.T) {
 	s := &searcher{cfg: Config{Kernel: "k", Report: &Report{
 		Functions: []string{"ext4_victim", "ext4_windw_open", "__do_readpage", "ext4_window_closex", "vfs_write"},
 		Stack:     []string{"ext4_victim", "__do_readpage"}}}, res: &Result{}}
-	s.matchSymbols([]byte("ffffffff81000000 T ext4_victim\nffffffff81000100 t ext4_window_open.cold\nffffffff81000200 T ext4_window_close\n" +
-		"ffffffff81000300 T ext4_window_closed\nffffffff81000400 T vfs_write\nffffffff81000500 D ext4_data\n"))
+	s.matchSymbols(kernels.ParseSystemMap([]byte("ffffffff81000000 T ext4_victim\nffffffff81000100 t ext4_window_open.cold\nffffffff81000200 T ext4_window_close\n" +
+		"ffffffff81000300 T ext4_window_closed\nffffffff81000400 T vfs_write\nffffffff81000500 D ext4_data\n")))
 	// ext4_window_closex is one letter off two kernel functions: left out.
 	if want := []string{"ext4_victim", "ext4_window_open", "vfs_write"}; !slices.Equal(s.cfg.Report.Functions, want) {
 		t.Errorf("functions %v, want %v", s.cfg.Report.Functions, want)
@@ -641,8 +641,8 @@ func TestDeriveCombined(t *testing.T) {
 func TestProseNames(t *testing.T) {
 	r := Read([]byte(report+"CPU0 CPU1 ext4_window_open ext4_release_thing // io_pages set, ext4_not_a_function\n"), nil)
 	s := &searcher{cfg: Config{Kernel: "k", Report: r}, res: &Result{}}
-	s.matchSymbols([]byte("ffffffff81000000 T ext4_victim\nffffffff81000100 T ext4_caller\nffffffff81000200 T ext4_window_open\n" +
-		"ffffffff81000300 T ext4_release_thing\nffffffff81000400 T ext4_window_close\nffffffff81000500 D io_pages\n"))
+	s.matchSymbols(kernels.ParseSystemMap([]byte("ffffffff81000000 T ext4_victim\nffffffff81000100 T ext4_caller\nffffffff81000200 T ext4_window_open\n" +
+		"ffffffff81000300 T ext4_release_thing\nffffffff81000400 T ext4_window_close\nffffffff81000500 D io_pages\n")))
 	if !slices.Contains(r.Functions, "ext4_release_thing") || slices.Contains(r.Functions, "io_pages") || slices.Contains(r.Functions, "ext4_not_a_function") {
 		t.Errorf("functions %v", r.Functions)
 	}
