@@ -480,9 +480,9 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		var entry, sided, sites, global []*Plan
 		for _, fn := range byReach(reach[c], 6) {
 			for _, d := range []string{"1ms-3ms", "5ms-10ms"} {
-				entry = append(entry, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, fn, d), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-					Inject: []string{fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)},
-					Why:    fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn])})
+				entry = append(entry, c.with(fmt.Sprintf("delay-%s-%s", fn, d),
+					fmt.Sprintf("a %s delay at the entry of %s (reached %.0f times a run in calibration) holds the task that gets there in the window before it runs, so that another task's step can land inside it", d, fn, reach[c][fn]),
+					fmt.Sprintf("delay:%s:%s@0.5,budget=900ms", fn, d)))
 			}
 		}
 		// Both sides: hold the crashing task's most reached function
@@ -491,13 +491,13 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 		mine, theirs := sides(rep, reach[c])
 		if mine != "" && theirs != "" {
 			for _, pr := range [][2]string{{mine, theirs}, {theirs, mine}} {
-				sided = append(sided, &Plan{Name: fmt.Sprintf("%s+delay-%s-while-%s", c.Name, pr[0], pr[1]), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-					Inject: []string{fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])},
-					Why:    fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's side, %s on the other's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs)})
+				sided = append(sided, c.with(fmt.Sprintf("delay-%s-while-%s", pr[0], pr[1]),
+					fmt.Sprintf("a 5ms-10ms delay at the entry of %s only while another task is inside %s: the window needs both sides at once (%s is on the crashing task's side, %s on the other's), and the delay holds one side while the other is there", pr[0], pr[1], mine, theirs),
+					fmt.Sprintf("delay:%s:5ms-10ms,while=%s,budget=900ms", pr[0], pr[1])))
 			}
-			sided = append(sided, &Plan{Name: fmt.Sprintf("%s+hold-%s-until-in-%s", c.Name, mine, theirs), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-				Inject: []string{fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)},
-				Why:    fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs)})
+			sided = append(sided, c.with(fmt.Sprintf("hold-%s-until-in-%s", mine, theirs),
+				fmt.Sprintf("the crashing task's side held at the entry of %s, half the time, until another task is inside %s (at most 10 ms): the other side gets there first, the order the crash needs if it must come late", mine, theirs),
+				fmt.Sprintf("delay:%s:10ms@0.5,until-in=%s,budget=900ms", mine, theirs)))
 		}
 		atomic := s.atomicPlans(c, reach[c], rep)
 		var combos []*Plan
@@ -514,23 +514,23 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 				if reach[c][fn] == 0 {
 					continue
 				}
-				sites = append(sites, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s", c.Name, site), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-					Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site)},
-					Why:    fmt.Sprintf("the page trylock in %s (named by the report, reached %.0f times a run) fails half the time, as the report says a trylock lost: that task gives up its attempt while another's is in flight", fn, reach[c][fn])})
+				sites = append(sites, c.with(fmt.Sprintf("fail-trylock-%s", site),
+					fmt.Sprintf("the page trylock in %s (named by the report, reached %.0f times a run) fails half the time, as the report says a trylock lost: that task gives up its attempt while another's is in flight", fn, reach[c][fn]),
+					fmt.Sprintf("fail-trylock:%s@0.5", site)))
 				// All the report describes at once: that trylock lost,
 				// the other side held before its atomic act, and a
 				// task held on its way to the trylock, so that it gets
 				// there after the other side acted.
 				for _, a := range atomic {
-					combos = append(combos, &Plan{Name: fmt.Sprintf("%s+fail-trylock-%s+%s+delay-%s", c.Name, site, strings.TrimPrefix(a.Name, c.Name+"+"), fn), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-						Inject: []string{fmt.Sprintf("fail-trylock:%s@0.5", site), a.Inject[0], fmt.Sprintf("delay:%s:5ms-10ms@0.5,budget=900ms", fn)},
-						Why: fmt.Sprintf("the report's race at once: the page trylock in %s fails half the time (the report says one lost); %s; and a 5ms-10ms delay at the entry of %s, half the time, so that a task on its way to that trylock gets there after the other side acted",
-							fn, a.Why, fn)})
+					combos = append(combos, c.with(fmt.Sprintf("fail-trylock-%s+%s+delay-%s", site, strings.TrimPrefix(a.Name, c.Name+"+"), fn),
+						fmt.Sprintf("the report's race at once: the page trylock in %s fails half the time (the report says one lost); %s; and a 5ms-10ms delay at the entry of %s, half the time, so that a task on its way to that trylock gets there after the other side acted",
+							fn, a.Why, fn),
+						fmt.Sprintf("fail-trylock:%s@0.5", site), a.Inject[0], fmt.Sprintf("delay:%s:5ms-10ms@0.5,budget=900ms", fn)))
 				}
 			}
-			global = append(global, &Plan{Name: c.Name + "+fail-trylock", FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-				Inject: []string{"fail-trylock:global@0.2"},
-				Why:    "page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight"})
+			global = append(global, c.with("fail-trylock",
+				"page trylocks fail a fifth of the time, as the report says one lost: the loser takes its slow path while the winner's work is in flight",
+				"fail-trylock:global@0.2"))
 		}
 		own := []*Plan{c}
 		for _, l := range [][]*Plan{combos, sites, atomic, entry, sided, global} {
@@ -588,8 +588,8 @@ func (s *searcher) derive(ctx context.Context) (*Result, error) {
 					break
 				}
 				d := 2 * s.dur(q)
-				next := &Plan{Name: fmt.Sprintf("%s+%s", p.Name, d), FS: q.FS, Mount: q.Mount, Workload: q.Workload, Params: q.Params, Words: q.Words, Inject: q.Inject, Duration: d, shorter: q,
-					Why: fmt.Sprintf("%s; in runs of %s, twice as long: it showed the target in %d of %d runs of %s, too rarely for 3 in 10", p.Why, d, q.Hits, q.Runs, s.dur(q))}
+				next := p.with(d.String(), fmt.Sprintf("%s; in runs of %s, twice as long: it showed the target in %d of %d runs of %s, too rarely for 3 in 10", p.Why, d, q.Hits, q.Runs, s.dur(q)), q.Inject...)
+				next.Duration, next.shorter = d, q
 				s.say("    %s showed it in %d of %d runs of %s: again with runs of %s", q.Name, q.Hits, q.Runs, s.dur(q), d)
 				if _, err := s.trial(ctx, next, counts(fns), 1, d); err != nil {
 					return nil, err
@@ -650,12 +650,18 @@ func (s *searcher) atomicPlans(c *Plan, reach map[string]float64, rep *Report) [
 		}
 		sites := atomicSites(code, addr)
 		for _, a := range sites[:min(2, len(sites), maxAtomicSites-len(out))] {
-			out = append(out, &Plan{Name: fmt.Sprintf("%s+delay-%s-%s", c.Name, strings.ReplaceAll(a.at(fn), "+", "-"), "3ms-5ms"), FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words,
-				Inject: []string{fmt.Sprintf("delay:%s:3ms-5ms@0.5,budget=900ms,insn=%s", a.at(fn), a.Insn)},
-				Why:    fmt.Sprintf("a 3ms-5ms delay in %s (the other side's, reached %.0f times a run) just before `%s`, half the time: between what that task checked and its atomic act on it, the window a check-then-act race needs another task to land in", fn, reach[fn], a.Asm)})
+			out = append(out, c.with(fmt.Sprintf("delay-%s-%s", strings.ReplaceAll(a.at(fn), "+", "-"), "3ms-5ms"),
+				fmt.Sprintf("a 3ms-5ms delay in %s (the other side's, reached %.0f times a run) just before `%s`, half the time: between what that task checked and its atomic act on it, the window a check-then-act race needs another task to land in", fn, reach[fn], a.Asm),
+				fmt.Sprintf("delay:%s:3ms-5ms@0.5,budget=900ms,insn=%s", a.at(fn), a.Insn)))
 		}
 	}
 	return out
+}
+
+// with is a plan on c's workload (its file system, mount options and
+// flags) named c's name + "+" + name, with injections inject.
+func (c *Plan) with(name, why string, inject ...string) *Plan {
+	return &Plan{Name: c.Name + "+" + name, FS: c.FS, Mount: c.Mount, Workload: c.Workload, Params: c.Params, Words: c.Words, Inject: inject, Why: why}
 }
 
 // dur is plan p's run length.
