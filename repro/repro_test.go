@@ -586,12 +586,15 @@ func TestDeriveAtomic(t *testing.T) {
 	}
 }
 
+// btrfsReport is report on btrfs: every workload that runs on btrfs is
+// calibrated.
+var btrfsReport = strings.ReplaceAll(strings.ReplaceAll(report, "ext4_", "btrfs_"), "fs/ext4/", "fs/btrfs/")
+
 // TestSettingCalibrated: a workload's named settings are calibrated as
 // workloads of their own, and the scenario written carries the setting's
 // flags.
 func TestSettingCalibrated(t *testing.T) {
-	text := strings.ReplaceAll(strings.ReplaceAll(report, "ext4_", "btrfs_"), "fs/ext4/", "fs/btrfs/")
-	cfg := setupWith(t, text, "readahead-reclaim-cold-leaves-btrfs")
+	cfg := setupWith(t, btrfsReport, "readahead-reclaim-cold-leaves-btrfs")
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -672,8 +675,7 @@ func testSeedBNames(t *testing.T) {
 // TestWorkloadsTakeTurns: the first round alternates between the two
 // best workloads' plans.
 func TestWorkloadsTakeTurns(t *testing.T) {
-	text := strings.ReplaceAll(strings.ReplaceAll(report, "ext4_", "btrfs_"), "fs/ext4/", "fs/btrfs/")
-	cfg := setupWith(t, text, "no plan crashes")
+	cfg := setupWith(t, btrfsReport, "no plan crashes")
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
