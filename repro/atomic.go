@@ -51,5 +51,5 @@ func locked(in x86asm.Inst) bool {
 	return false
 }
 
-// String is FN+0xOFF as a probe spec writes it, for messages.
+// at is FN+0xOFF, as a probe spec writes the site.
 func (a atomicSite) at(fn string) string { return fmt.Sprintf("%s+%#x", fn, a.Off) }
