@@ -359,7 +359,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		return cmd
 	}
 	b.progress("%s: configuring (%s)", spec.Name, spec.recipeName())
-	if err := b.configure(p, mk, objDir, logw); err != nil {
+	if err := b.configure(p, mk, srcDir, objDir, logw); err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, logPath)
 	}
 	jobs := b.Jobs
@@ -793,24 +793,48 @@ func failedHunks(out string) string {
 
 // configure writes the recipe's config and checks it. The .config is only
 // replaced when it changes, so an unchanged recipe rebuilds nothing.
-func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, objDir string, logw io.Writer) error {
+func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDir string, logw io.Writer) error {
 	cand := ".config.faultline"
 	candPath := filepath.Join(objDir, cand)
-	run := func(target string) error {
+	run := func(target string, env ...string) error {
 		cmd := mk(target)
 		cmd.Env = append(cmd.Env, "KCONFIG_CONFIG="+cand)
+		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = logw, logw
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("make %s: %w", target, err)
 		}
 		return nil
 	}
-	if err := run(p.spec.Config.Base); err != nil {
-		return err
+	// make tinyconfig cannot write to KCONFIG_CONFIG: its second half
+	// (merge_config.sh) merges tiny.config into .config, which does not
+	// exist here, and overwrites the allnoconfig result with every
+	// option's default. So tinyconfig is done here in its two steps:
+	// allnoconfig with tiny-base.config, then tiny.config's fragments.
+	var baseFrags []string
+	switch p.spec.Config.Base {
+	case "tinyconfig":
+		if err := run("allnoconfig", "KCONFIG_ALLCONFIG=kernel/configs/tiny-base.config"); err != nil {
+			return err
+		}
+		baseFrags = []string{"kernel/configs/tiny.config", "arch/x86/configs/tiny.config"}
+	default:
+		if err := run(p.spec.Config.Base); err != nil {
+			return err
+		}
 	}
 	f, err := os.OpenFile(candPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
+	}
+	for _, name := range baseFrags {
+		content, err := os.ReadFile(filepath.Join(srcDir, name))
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("tinyconfig: %w", err)
+		}
+		fmt.Fprintf(f, "\n# %s\n", name)
+		f.Write(content)
 	}
 	for _, fr := range p.frags {
 		fmt.Fprintf(f, "\n# faultline fragment %s\n", fr.name)

@@ -1,12 +1,16 @@
 package kernels
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -392,4 +396,78 @@ func TestSerialPaholeFlags(t *testing.T) {
 	if got := serialPaholeFlags(dir); got != "" {
 		t.Errorf("no -j: %q, want no override", got)
 	}
+}
+
+// TestTinyconfigBase configures base tinyconfig the way a build does and
+// compares the result with a plain `make tinyconfig` of the same tree. It
+// needs an unpacked linux-source (any `faultline kernels build` leaves one
+// in the cache) and skips without it.
+func TestTinyconfigBase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("configures a kernel tree")
+	}
+	home, _ := os.UserHomeDir()
+	trees, _ := filepath.Glob(filepath.Join(home, ".cache", "faultline", "sources", "linux-source-*", "linux-source-*"))
+	if len(trees) == 0 {
+		t.Skip("no unpacked linux-source in ~/.cache/faultline/sources (run faultline kernels build 6.1-harness)")
+	}
+	src := trees[0]
+	mkIn := func(obj string) func(...string) *exec.Cmd {
+		return func(args ...string) *exec.Cmd {
+			cmd := exec.Command("make", append([]string{"-s", "-C", src, "O=" + obj}, args...)...)
+			cmd.Env = append(os.Environ(), "LC_ALL=C")
+			return cmd
+		}
+	}
+	plain := t.TempDir()
+	if out, err := mkIn(plain)("tinyconfig").CombinedOutput(); err != nil {
+		t.Fatalf("make tinyconfig: %v\n%s", err, out)
+	}
+	want, err := os.ReadFile(filepath.Join(plain, ".config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := t.TempDir()
+	b := &Builder{}
+	p := &plan{spec: &BuildSpec{Config: ConfigRecipe{Base: "tinyconfig"}}}
+	if err := b.configure(p, mkIn(obj), src, obj, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(obj, ".config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("configure(tinyconfig) differs from make tinyconfig:\n%s", configDiff(want, got))
+	}
+}
+
+// configDiff lists the options whose lines differ between two configs.
+func configDiff(a, b []byte) string {
+	lines := func(c []byte) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(string(c), "\n") {
+			if strings.HasPrefix(l, "CONFIG_") || strings.HasSuffix(l, " is not set") {
+				m[l] = true
+			}
+		}
+		return m
+	}
+	la, lb := lines(a), lines(b)
+	var out []string
+	for l := range la {
+		if !lb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for l := range lb {
+		if !la[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 40 {
+		out = append(out[:40], fmt.Sprintf("... %d more", len(out)-40))
+	}
+	return strings.Join(out, "\n")
 }
