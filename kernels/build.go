@@ -794,6 +794,18 @@ func failedHunks(out string) string {
 // configure writes the recipe's config and checks it. The .config is only
 // replaced when it changes, so an unchanged recipe rebuilds nothing.
 func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDir string, logw io.Writer) error {
+	// A tree keeps one recipe, so most builds in it (every switch between
+	// specs of the same source) would compute the same .config again:
+	// skip that when nothing it depends on changed.
+	stamp := filepath.Join(objDir, configStamp)
+	key := p.configKey()
+	if p.src.kind != "tree" && key != "" {
+		if want, err := os.ReadFile(stamp); err == nil && string(want) == key+" "+fileSHA(filepath.Join(objDir, ".config")) {
+			fmt.Fprintf(logw, "faultline: configuration unchanged (%s)\n", key[:12])
+			return nil
+		}
+	}
+	os.Remove(stamp)
 	cand := ".config.faultline"
 	candPath := filepath.Join(objDir, cand)
 	run := func(target string, env ...string) error {
@@ -856,9 +868,68 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 	}
 	cur, _ := os.ReadFile(filepath.Join(objDir, ".config"))
 	if bytes.Equal(cur, final) {
-		return os.Remove(candPath)
+		if err := os.Remove(candPath); err != nil {
+			return err
+		}
+	} else if err := os.Rename(candPath, filepath.Join(objDir, ".config")); err != nil {
+		return err
 	}
-	return os.Rename(candPath, filepath.Join(objDir, ".config"))
+	if key != "" {
+		_ = os.WriteFile(stamp, []byte(key+" "+fileSHA(filepath.Join(objDir, ".config"))), 0o644)
+	}
+	return nil
+}
+
+// configStamp is the file in a tree's object directory that records which
+// recipe its .config was made from (configKey and the .config's SHA-256).
+const configStamp = ".faultline-config-key"
+
+// configKey identifies everything configure's result depends on: the
+// source, the compiler (Kconfig tests its features), the base and the
+// fragments, and the patches that touch Kconfig files or config
+// fragments. "" when p has no source identity.
+func (p *plan) configKey() string {
+	if p.sourceID == "" {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n", p.sourceID, p.cc, p.spec.Config.Base)
+	for _, f := range p.frags {
+		fmt.Fprintf(h, "%s %d\n", f.name, len(f.content))
+		h.Write(f.content)
+	}
+	for _, patch := range p.patches {
+		if touchesConfig(patch) {
+			fmt.Fprintf(h, "patch %d\n", len(patch))
+			h.Write(patch)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// touchesConfig reports whether a patch changes a Kconfig file or a config
+// fragment of the tree (a configs/ directory).
+func touchesConfig(patch []byte) bool {
+	for _, line := range strings.Split(string(patch), "\n") {
+		if !strings.HasPrefix(line, "+++ ") && !strings.HasPrefix(line, "--- ") {
+			continue
+		}
+		path, _, _ := strings.Cut(strings.TrimSpace(line[4:]), "\t")
+		if strings.HasPrefix(filepath.Base(path), "Kconfig") || strings.Contains(path, "/configs/") {
+			return true
+		}
+	}
+	return false
+}
+
+// fileSHA is the hex SHA-256 of a file's content, "" when it cannot be read.
+func fileSHA(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 var makeStepRE = regexp.MustCompile(`^\s+(CC|LD|AR|AS|BTF|CC \[M\]|LD \[M\]|OBJCOPY|GEN|HOSTCC)\s+(\S+)`)

@@ -440,6 +440,48 @@ func TestTinyconfigBase(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("configure(tinyconfig) differs from make tinyconfig:\n%s", configDiff(want, got))
 	}
+
+	// The same recipe again is not configured again; a changed fragment is.
+	p.sourceID = "linux-source-test"
+	if err := b.configure(p, mkIn(obj), src, obj, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := b.configure(p, mkIn(obj), src, obj, &log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "configuration unchanged") {
+		t.Errorf("second configure of the same recipe ran make:\n%s", log.String())
+	}
+	p.frags = []fragment{{name: "extra", content: []byte("CONFIG_64BIT=y\n")}}
+	log.Reset()
+	if err := b.configure(p, mkIn(obj), src, obj, &log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "configuration unchanged") {
+		t.Errorf("a changed fragment was not configured")
+	}
+	if got, _ := os.ReadFile(filepath.Join(obj, ".config")); !bytes.Contains(got, []byte("\nCONFIG_64BIT=y\n")) {
+		t.Errorf("the changed fragment's option is not in .config")
+	}
+}
+
+func TestTouchesConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		patch string
+		want  bool
+	}{
+		{"code only", "--- a/fs/btrfs/extent_io.c\n+++ b/fs/btrfs/extent_io.c\n@@ -1 +1 @@\n-a\n+b\n", false},
+		{"a Kconfig", "--- a/mm/Kconfig\n+++ b/mm/Kconfig\n@@ -1 +1 @@\n", true},
+		{"a Kconfig.debug with a date", "--- a/lib/Kconfig.debug\t2024-01-01\n+++ b/lib/Kconfig.debug\t2024-01-01\n", true},
+		{"a new file in configs/", "--- /dev/null\n+++ b/kernel/configs/faultline.config\n", true},
+		{"a line that mentions Kconfig", "--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n+/* see Kconfig */\n", false},
+	} {
+		if got := touchesConfig([]byte(tc.patch)); got != tc.want {
+			t.Errorf("%s: touchesConfig = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 // configDiff lists the options whose lines differ between two configs.
