@@ -117,7 +117,7 @@ func cmdBenchBuild(ctx context.Context, args []string) int {
 	dir := fs.String("dir", "", "directory for the fresh trees and caches (default: a new one in the faultline cache, removed after)")
 	jobs := fs.Int("j", runtime.NumCPU(), "make -j")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	if code, ok := parseFlags(fs, reorder(args)); !ok {
+	if code, ok := parseFlags(fs, reorder(fs, args)); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {

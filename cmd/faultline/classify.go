@@ -40,7 +40,7 @@ func cmdClassify(_ context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	var sigDirs multiFlag
 	fs.Var(&sigDirs, "signatures", "directory of extra signature files (repeatable)")
-	if code, ok := parseFlags(fs, reorder(args)); !ok {
+	if code, ok := parseFlags(fs, reorder(fs, args)); !ok {
 		return code
 	}
 	if fs.NArg() == 0 {

@@ -58,7 +58,7 @@ func cmdKernels(ctx context.Context, args []string) int {
 	probe := fs.Bool("probe", false, "show: boot the kernel and probe its BPF features in the guest (cached beside the kernel)")
 	dryRun := fs.Bool("dry-run", false, "prune: list what would be removed, remove nothing")
 	available := fs.Bool("available", false, "list: every Debian kernel in the apt lists, oldest first (what a bisect range walks)")
-	if code, ok := parseFlags(fs, reorder(args[1:])); !ok {
+	if code, ok := parseFlags(fs, reorder(fs, args[1:])); !ok {
 		return code
 	}
 	argsOK := map[string]bool{"fetch": fs.NArg() > 0, "build": fs.NArg() > 0, "list": fs.NArg() == 0, "prune": fs.NArg() == 0, "show": fs.NArg() == 1}
@@ -230,7 +230,7 @@ type kernelInfo struct {
 }
 
 // reorder moves flags before positional arguments ("show SPEC --json"); all after "--" stays.
-func reorder(args []string) []string {
+func reorder(fs *flag.FlagSet, args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -240,11 +240,24 @@ func reorder(args []string) []string {
 		}
 		if strings.HasPrefix(a, "-") && len(a) > 1 {
 			flags = append(flags, a)
+			// A flag that takes a value as the next argument (--vs-base
+			// defconfig) keeps it.
+			name := strings.TrimLeft(a, "-")
+			if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && !isBoolFlag(f) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
 			continue
 		}
 		pos = append(pos, a)
 	}
 	return append(flags, pos...)
+}
+
+// isBoolFlag reports whether f is a flag that takes no value (--json).
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // newBuilder returns a kernel builder on store whose progress goes to a
