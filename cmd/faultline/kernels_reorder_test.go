@@ -1,3 +1,5 @@
+//go:build !faultline_agent
+
 package main
 
 import (
