@@ -4,7 +4,7 @@ GO      ?= go
 KERNEL  ?= debian:6.1-cloud
 BIN     := bin/faultline
 # The packages of the guest agent build (-tags faultline_agent).
-AGENT_PKGS := ./cmd/faultline ./guest ./probes ./workloads
+AGENT_PKGS := ./cmd/faultline ./guest/... ./probes ./workloads
 
 .PHONY: bisect-demo bisect-demo-classical nightly-demo gate-demo all build install deps kernel-deps kernels test-kernels seeds test test-short vet demo bench bench-attach bench-nats clean
 

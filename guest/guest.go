@@ -1,25 +1,4 @@
-// Package guest is everything that runs inside the VM: the initramfs it boots
-// from (built on the host) and the agent that runs there as PID 1, mounts the
-// filesystems, loads modules, prepares the scratch disk and serves SSH.
+// Package guest builds, on the host, what a VM boots from: the initramfs with
+// the agent (whose PID 1 is guest/pid1), busybox and the modules the guest
+// loads, and each VM's copy with its configuration appended.
 package guest
-
-// ConfigPath is where the agent finds its configuration: a file in a small
-// cpio archive that WithConfig appends to the cached initramfs for each VM.
-// Unlike a QEMU fw_cfg item it is there before any module is loaded, and the
-// kernel needs nothing beyond initramfs support.
-const ConfigPath = "/etc/faultline/agent.json"
-
-// ScratchDir is where the agent mounts the scratch disk in the guest.
-const ScratchDir = "/mnt/scratch"
-
-// ListeningLine is what the agent prints on the console once its SSH server
-// has opened its port; the handshake overlaps the rest of the setup.
-const ListeningLine = "faultline-agent: listening"
-
-// ReadyLine is what the agent prints on the console once the guest is set up
-// (scratch disk mounted): commands may run.
-const ReadyLine = "faultline-agent: ready"
-
-// PortName is the name of the virtio-serial port that carries the agent's
-// SSH connection.
-const PortName = "faultline.agent"

@@ -18,11 +18,12 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
+	"faultline/guest/pid1"
 	"faultline/kernels"
 )
 
 // WithConfig writes to out the initramfs base followed by a second cpio
-// archive that holds config at ConfigPath (mode 0600). The kernel unpacks
+// archive that holds config at pid1.ConfigPath (mode 0600). The kernel unpacks
 // concatenated archives in order, so the guest sees both.
 func WithConfig(base, out string, config []byte) error {
 	src, err := os.Open(base)
@@ -41,7 +42,7 @@ func WithConfig(base, out string, config []byte) error {
 	}
 	if err == nil {
 		cw := cpio.NewWriter(dst)
-		name := strings.TrimPrefix(ConfigPath, "/")
+		name := strings.TrimPrefix(pid1.ConfigPath, "/")
 		for _, d := range []string{filepath.Dir(filepath.Dir(name)), filepath.Dir(name)} {
 			if err = cw.WriteHeader(&cpio.Header{Name: d, Mode: cpio.TypeDir | 0o755}); err != nil {
 				break
@@ -88,7 +89,8 @@ func CheckStatic(path string) error {
 
 // Initramfs describes the initramfs a VM boots from.
 type Initramfs struct {
-	// Agent is the static faultline binary that becomes /init.
+	// Agent is the static faultline binary that becomes /init (PID 1,
+	// guest/pid1) and the guest's faultline and workload commands.
 	Agent string
 	// Busybox is a static busybox (Debian's busybox-static) for the shell
 	// and standard tools.
@@ -250,15 +252,20 @@ func (ir *Initramfs) write(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	symlink := func(name, target string) error {
+		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(target))}); err != nil {
+			return err
+		}
+		_, err := cw.Write([]byte(target))
+		return err
+	}
+	// The agent is /init, and also the guest's faultline and workload
+	// commands.
 	if err := file("init", 0o755, agent); err != nil {
 		return err
 	}
-	// The agent binary is also the guest's "workload" command.
 	for _, l := range []string{"bin/workload", "bin/faultline"} {
-		if err := cw.WriteHeader(&cpio.Header{Name: l, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("../init"))}); err != nil {
-			return err
-		}
-		if _, err := cw.Write([]byte("../init")); err != nil {
+		if err := symlink(l, "../init"); err != nil {
 			return err
 		}
 	}
@@ -312,13 +319,13 @@ func (ir *Initramfs) write(w io.Writer) error {
 		if err := file(name, 0o644, data); err != nil {
 			return err
 		}
-		var deps []string
+		var need []string
 		for _, d := range ir.Requires[m.Name] {
 			if in[d] && d != m.Name {
-				deps = append(deps, d)
+				need = append(need, d)
 			}
 		}
-		fmt.Fprintf(&order, "/%s %s %s\n", name, m.Name, strings.Join(deps, ","))
+		fmt.Fprintf(&order, "/%s %s %s\n", name, m.Name, strings.Join(need, ","))
 	}
 	if err := file("lib/modules/order", 0o644, []byte(order.String())); err != nil {
 		return err

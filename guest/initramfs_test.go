@@ -13,6 +13,7 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
+	"faultline/guest/pid1"
 	"faultline/kernels"
 )
 
@@ -143,16 +144,16 @@ func TestWithConfig(t *testing.T) {
 				t.Fatalf("base %d: appended archive: %v", baseLen, err)
 			}
 			found[h.Name] = h
-			if "/"+h.Name == ConfigPath {
+			if "/"+h.Name == pid1.ConfigPath {
 				data, _ := io.ReadAll(r)
 				if string(data) != string(cfg) {
 					t.Errorf("config = %q, want %q", data, cfg)
 				}
 			}
 		}
-		h := found[strings.TrimPrefix(ConfigPath, "/")]
+		h := found[strings.TrimPrefix(pid1.ConfigPath, "/")]
 		if h == nil {
-			t.Fatalf("base %d: no %s in the appended archive (have %v)", baseLen, ConfigPath, found)
+			t.Fatalf("base %d: no %s in the appended archive (have %v)", baseLen, pid1.ConfigPath, found)
 		}
 		if h.Mode.Perm() != 0o600 {
 			t.Errorf("config mode %v, want 0600 (it holds the host key)", h.Mode.Perm())

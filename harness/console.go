@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faultline/guest"
+	"faultline/guest/pid1"
 )
 
 const consoleTailSize = 64 << 10
@@ -34,7 +34,9 @@ type consoleWriter struct {
 	isListen  bool
 	isReady   bool
 	writeErr  error  // the first error writing the console file
-	agentDied string // the agent's server-exited line
+	agentDied string // the agent's server-exited line, or its Go panic
+	goPanic   string // a Go panic's first line (the agent's runtime)
+	initDied  bool   // PID 1 (the agent) died of that panic: not a kernel crash
 }
 
 func newConsoleWriter(f *os.File, echo io.Writer) *consoleWriter {
@@ -88,16 +90,31 @@ func (c *consoleWriter) Write(p []byte) (int, error) {
 
 func (c *consoleWriter) scan(line string) {
 	switch {
-	case !c.isListen && strings.Contains(line, guest.ListeningLine):
+	case !c.isListen && strings.Contains(line, pid1.ListeningLine):
 		c.isListen = true
 		close(c.listening)
-	case !c.isReady && strings.Contains(line, guest.ReadyLine):
+	case !c.isReady && strings.Contains(line, pid1.ReadyLine):
 		c.isReady = true
 		close(c.ready)
-	case c.failed == "" && strings.Contains(line, guest.SetupFailedPrefix):
-		_, c.failed, _ = strings.Cut(line, guest.SetupFailedPrefix)
-	case c.agentDied == "" && strings.Contains(line, guest.ServerExitedPrefix):
+	case c.failed == "" && strings.Contains(line, pid1.SetupFailedPrefix):
+		_, c.failed, _ = strings.Cut(line, pid1.SetupFailedPrefix)
+	case c.agentDied == "" && strings.Contains(line, pid1.ServerExitedPrefix):
 		c.agentDied = strings.TrimSpace(line)
+	case c.goPanic == "" && strings.HasPrefix(strings.TrimSpace(line), "panic: "):
+		c.goPanic = strings.TrimSpace(line)
+	}
+	// The agent is PID 1 and runs the SSH server: a Go panic there ends
+	// PID 1, and the kernel panics for it. That is the agent's failure,
+	// not the kernel's (a fault the kernel sends is "fatal error: fault"
+	// or "unexpected signal", not "panic:").
+	if c.goPanic != "" && !c.panic && strings.Contains(line, "Attempted to kill init!") {
+		c.initDied = true
+		if c.agentDied == "" {
+			c.agentDied = "faultline-agent (PID 1) died: " + c.goPanic
+		}
+	}
+	if c.initDied {
+		return
 	}
 	for _, m := range panicMarkers {
 		if strings.Contains(line, m) {
@@ -128,6 +145,14 @@ func (c *consoleWriter) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return "  | " + strings.Join(lines, "\n  | ")
+}
+
+// agentPanicked reports whether PID 1 (the agent) died of a Go panic, which
+// made the kernel panic.
+func (c *consoleWriter) agentPanicked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.initDied
 }
 
 // serverDied returns the agent's line saying its SSH server died, or "".

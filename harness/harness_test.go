@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"faultline/guest"
+	"faultline/guest/pid1"
 )
 
 func TestQEMUArgs(t *testing.T) {
@@ -30,7 +30,6 @@ func TestQEMUArgs(t *testing.T) {
 		"-drive file=/tmp/a,,b.img,if=none,id=disk0,format=raw",
 		"-device virtio-blk-pci,drive=disk0",
 		"-device virtio-serial-pci,id=vser0 -chardev socket,id=agent,path=/tmp/vm/agent.sock,server=on,wait=off -device virtserialport,bus=vser0.0,chardev=agent,name=faultline.agent",
-		"-device virtio-rng-pci",
 		"-chardev socket,id=qmp,path=/tmp/q.sock,server=on,wait=off -mon chardev=qmp,mode=control",
 		"-serial chardev:con",
 	} {
@@ -40,6 +39,11 @@ func TestQEMUArgs(t *testing.T) {
 	}
 	if strings.Contains(got, "netdev") || strings.Contains(got, "hostfwd") {
 		t.Errorf("a guest without --net has a network device: %s", got)
+	}
+	// PCI slots follow the command line: the agent's port before the disk,
+	// so the guest's virtio_pci brings it up first.
+	if p, d := strings.Index(got, "virtio-serial-pci"), strings.Index(got, "virtio-blk-pci"); p < 0 || d < 0 || p > d {
+		t.Errorf("the agent's port must come before the disk on the command line: %s", got)
 	}
 	c.Net = true
 	if got := strings.Join(c.Args(), " "); !strings.Contains(got, "-netdev user,id=net0 -device virtio-net-pci,netdev=net0") || strings.Contains(got, "hostfwd") {
@@ -70,7 +74,7 @@ func TestQEMUArgs(t *testing.T) {
 // an in-memory connection and returns the client's error.
 func handshake(t *testing.T, serverHost, serverAuthorized, clientKey *KeyPair, pinned ssh.PublicKey) error {
 	t.Helper()
-	srv, err := guest.NewServerConfig(&guest.Config{HostKey: string(serverHost.PEM), AuthorizedKey: serverAuthorized.Public()})
+	srv, err := pid1.NewServerConfig(&pid1.Config{HostKey: string(serverHost.PEM), AuthorizedKey: serverAuthorized.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +162,38 @@ func TestConsoleWriter(t *testing.T) {
 	b, _ := os.ReadFile(f.Name())
 	if !strings.HasPrefix(string(b), "[ 1.0] boot") || !strings.HasSuffix(string(b), "sysrq\n") {
 		t.Errorf("console file = %q", b)
+	}
+}
+
+// TestConsoleAgentPanic: a Go panic in the agent (PID 1) makes the kernel
+// panic for init's death; that is the agent's failure, not a kernel crash.
+// A kernel panic before it, or a fault the kernel sent, stays a crash.
+func TestConsoleAgentPanic(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		console string
+		crash   bool
+	}{
+		{"agent panic", "panic: runtime error: index out of range [3] with length 3\r\n\r\ngoroutine 7 [running]:\r\n" +
+			"[ 9.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200\n[ 9.2] ---[ end Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200 ]---\n", false},
+		{"kernel fault in the agent", "fatal error: unexpected signal during runtime execution\r\n[signal SIGSEGV: segmentation violation]\r\n" +
+			"[ 9.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200\n", true},
+		{"kernel panic first", "[ 8.0] Kernel panic - not syncing: Fatal exception\npanic: later\n[ 9.1] Kernel panic - not syncing: Attempted to kill init!\n", true},
+		{"oops", "[ 8.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n[ 8.1] Kernel panic - not syncing: Fatal exception\n", true},
+	} {
+		f, err := os.CreateTemp(t.TempDir(), "console")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConsoleWriter(f, nil)
+		_, _ = c.Write([]byte(tc.console))
+		if c.panicked() != tc.crash || c.agentPanicked() == tc.crash {
+			t.Errorf("%s: panicked %v, agent panicked %v; want a kernel crash: %v", tc.name, c.panicked(), c.agentPanicked(), tc.crash)
+		}
+		if !tc.crash && !strings.Contains(c.serverDied(), "index out of range") {
+			t.Errorf("%s: serverDied %q does not name the panic", tc.name, c.serverDied())
+		}
+		c.close()
 	}
 }
 

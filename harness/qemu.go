@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"faultline/guest"
+	"faultline/guest/pid1"
 )
 
 // QEMUConfig is everything that goes on a QEMU command line. Args composes
@@ -42,9 +42,15 @@ func (c *QEMUConfig) Args() []string {
 	a = append(a, c.machineArgs()...)
 	a = append(a, c.bootArgs()...)
 	a = append(a, c.consoleArgs()...)
+	// The agent's port first: PCI slots go in command-line order, and the
+	// guest's virtio_pci probes the devices in slot order, so the port
+	// comes up before the disk and network devices are probed. No entropy
+	// device: random.trust_cpu=on (BaseCmdline) seeds the kernel's RNG
+	// from the CPU at boot, and a virtio-rng device cost a module load and
+	// a probe on the way to the agent's port.
+	a = append(a, c.portArgs()...)
 	a = append(a, c.diskArgs()...)
 	a = append(a, c.netArgs()...)
-	a = append(a, c.deviceArgs()...)
 	return a
 }
 
@@ -123,16 +129,15 @@ func (c *QEMUConfig) netArgs() []string {
 	return []string{"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0"}
 }
 
-func (c *QEMUConfig) deviceArgs() []string {
-	a := []string{"-device", "virtio-rng-pci"}
-	if c.AgentSocket != "" {
-		// The agent's port: a virtio-serial port whose host end is a unix
-		// socket QEMU listens on in the VM's private directory.
-		a = append(a, "-device", "virtio-serial-pci,id=vser0",
-			"-chardev", "socket,id=agent,path="+escapeComma(c.AgentSocket)+",server=on,wait=off",
-			"-device", "virtserialport,bus=vser0.0,chardev=agent,name="+guest.PortName)
+// portArgs is the agent's port: a virtio-serial port whose host end is a
+// unix socket QEMU listens on in the VM's private directory.
+func (c *QEMUConfig) portArgs() []string {
+	if c.AgentSocket == "" {
+		return nil
 	}
-	return a
+	return []string{"-device", "virtio-serial-pci,id=vser0",
+		"-chardev", "socket,id=agent,path=" + escapeComma(c.AgentSocket) + ",server=on,wait=off",
+		"-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + pid1.PortName}
 }
 
 // escapeComma doubles commas, QEMU's escape inside option values.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"faultline/guest"
+	"faultline/guest/pid1"
 	"faultline/kernels"
 	"faultline/verdict"
 )
@@ -124,9 +125,9 @@ func (o *Options) defaults() {
 }
 
 // GuestModules are the modules the agent loads when the kernel has them as
-// modules: virtio transport, the agent's port, disk and entropy (and
-// virtio_net when the guest has a network).
-var GuestModules = []string{"virtio_pci", "virtio_console", "virtio_blk", "virtio_rng"}
+// modules: virtio transport, the agent's port and the disk (and virtio_net
+// when the guest has a network).
+var GuestModules = []string{"virtio_pci", "virtio_console", "virtio_blk"}
 
 // VM is a QEMU virtual machine running the faultline agent.
 type VM struct {
@@ -255,7 +256,7 @@ func (v *VM) Boot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gcfg := guest.Config{HostKey: string(hostKey.PEM), AuthorizedKey: clientKey.Public(), Port: guest.PortName}
+	gcfg := pid1.Config{HostKey: string(hostKey.PEM), AuthorizedKey: clientKey.Public(), Port: pid1.PortName}
 	qc := &QEMUConfig{
 		Kernel: v.opts.Kernel.Vmlinuz, Initrd: initrd, Accel: accel, CPUModel: v.opts.CPUModel,
 		CPUs: v.opts.CPUs, MemoryMB: v.opts.MemoryMB, NUMANodes: v.opts.NUMANodes,
@@ -289,7 +290,11 @@ func (v *VM) Boot(ctx context.Context) error {
 	if v.opts.Baseline {
 		return v.waitPowerOff(ctx)
 	}
-	return v.waitReady(ctx, qc.AgentSocket, ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
+	cc := ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second)
+	if accel != "kvm" {
+		cc.Ciphers = tcgCiphers
+	}
+	return v.waitReady(ctx, qc.AgentSocket, cc)
 }
 
 // minimalInitramfs returns the cached initramfs whose /init powers off at
@@ -688,6 +693,9 @@ func (v *VM) Crashed() bool {
 	if v.consoleW != nil && v.consoleW.panicked() {
 		return true
 	}
+	if v.consoleW != nil && v.consoleW.agentPanicked() {
+		return false // the kernel's panic and reset were for the agent's death
+	}
 	for _, e := range v.Events() {
 		if strings.HasPrefix(e, "GUEST_PANICKED") || e == "SHUTDOWN (guest-reset)" {
 			return true
@@ -763,7 +771,7 @@ func (v *VM) stop() {
 		default:
 			v.powerReq = true
 			sent := make(chan error, 1)
-			go func() { _, _, err := v.client.SendRequest(guest.PoweroffRequest, true, nil); sent <- err }()
+			go func() { _, _, err := v.client.SendRequest(pid1.PoweroffRequest, true, nil); sent <- err }()
 			// A dead connection fails the request at once: go to QMP
 			// without waiting for a power-off that will not come.
 			select {

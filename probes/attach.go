@@ -18,7 +18,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -145,12 +144,25 @@ func pauseOptimizer() (resume func() error) {
 	}
 }
 
+// removeMemlock lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF
+// maps and programs to. It does what cilium/ebpf's rlimit.RemoveMemlock does
+// without that package, whose init probes the kernel with a BPF map in every
+// process that links it: in the guest agent, at every start of every
+// command (about 20 ms under TCG).
+func removeMemlock() error {
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Prlimit(0, unix.RLIMIT_MEMLOCK, &inf, nil); err != nil {
+		return fmt.Errorf("raise memlock limit for BPF: %w", err)
+	}
+	return nil
+}
+
 // Attach loads and attaches every injection. An injection that cannot
 // attach is an error naming what is missing, unless it is Optional: then it
 // is reported as not attached. On error nothing stays attached.
 func Attach(injs []Injection) (*Set, error) {
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("raise memlock limit for BPF: %w", err)
+	if err := removeMemlock(); err != nil {
+		return nil, err
 	}
 	resume := pauseOptimizer()
 	syms := &kallsyms{}

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"faultline/guest"
+	"faultline/guest/pid1"
 )
 
 // The exit codes both builds use; the rest, and the table from a VM's
@@ -78,11 +78,8 @@ Run "faultline COMMAND --help" for a command's flags.
 
 func main() {
 	if os.Getpid() == 1 {
-		guest.Init()
-	}
-	if len(os.Args) > 1 && os.Args[1] == guest.ServeArg {
-		guest.Serve()
-		return
+		// The agent is the guest's /init.
+		pid1.Init()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"faultline/guest"
+	"faultline/guest/pid1"
 	"faultline/workloads"
 )
 
@@ -39,7 +39,7 @@ func cmdWorkload(ctx context.Context, args []string) int {
 		}
 		return exitOK
 	}
-	w, err := workloads.Parse(args[0], args[1:], guest.ScratchDir, os.Stderr)
+	w, err := workloads.Parse(args[0], args[1:], pid1.ScratchDir, os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -1,4 +1,4 @@
-package guest
+package pid1
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,34 +25,27 @@ import (
 // power the guest off.
 const PoweroffRequest = "poweroff@faultline"
 
-// Serve runs the agent's SSH server until the guest is powered off. It
-// reads the configuration from the initramfs, opens the virtio-serial port
-// as soon as it appears, says so on the console, and serves one SSH
-// connection at a time on it (SSH multiplexes every channel the controller
-// needs over that one connection).
-func Serve() {
-	trace("server: main")
-	cfg, err := readConfig()
-	if err != nil {
-		logf("server: %v", err)
-		os.Exit(1)
-	}
+// serve runs the agent's SSH server until the guest is powered off. It opens
+// the virtio-serial port as soon as it appears, says so on the console, and
+// serves one SSH connection at a time on it (SSH multiplexes every channel
+// the controller needs over that one connection). It runs in PID 1: when it
+// cannot go on (or a handler it runs panics) it says why and powers off.
+func serve(cfg *Config) {
+	defer serverPanic()
+	trace("server: start")
 	srv, err := NewServerConfig(cfg)
 	if err != nil {
-		logf("server: %v", err)
-		os.Exit(1)
+		serverFailed(err)
 	}
 	dev, err := findPort(cfg.Port, 20*time.Second)
 	if err != nil {
-		statusLine(SetupFailedPrefix + err.Error())
-		os.Exit(1)
+		failSetup(err)
 	}
 	announced := false
 	for {
 		f, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err != nil {
-			logf("server: open %s: %v", dev, err)
-			os.Exit(1)
+			serverFailed(fmt.Errorf("open %s: %w", dev, err))
 		}
 		if !announced {
 			statusLine(ListeningLine)
@@ -62,6 +56,21 @@ func Serve() {
 		if !serveConn(&portConn{f: f}, srv) {
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// serverFailed says why the server stops, on the console, and powers off.
+func serverFailed(err error) {
+	statusLine(fmt.Sprintf("%s (%v); powering off", ServerExitedPrefix, err))
+	poweroff()
+}
+
+// serverPanic, deferred at the top of each of the server's goroutines, turns
+// a panic into the server's failure: without it, PID 1 would exit and the
+// kernel panic, which would read as a kernel crash.
+func serverPanic() {
+	if r := recover(); r != nil {
+		serverFailed(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 	}
 }
 
@@ -136,6 +145,7 @@ func serveConn(c net.Conn, srv *ssh.ServerConfig) bool {
 	trace("server: handshake done")
 	defer conn.Close()
 	go func() {
+		defer serverPanic()
 		for r := range reqs {
 			if r.Type == PoweroffRequest {
 				_ = r.Reply(true, nil)
@@ -183,6 +193,7 @@ var baseEnv = []string{
 }
 
 func (s *session) serve(reqs <-chan *ssh.Request) {
+	defer serverPanic()
 	defer s.kill()
 	for r := range reqs {
 		ok := false
@@ -250,7 +261,11 @@ func (s *session) start(command string) error {
 	}
 	s.cmd = cmd
 	if s.pty {
-		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: s.rows, Cols: s.cols})
+		var ptmx *os.File
+		err := startChild(cmd, func() (err error) {
+			ptmx, err = pty.StartWithSize(cmd, &pty.Winsize{Rows: s.rows, Cols: s.cols})
+			return err
+		})
 		if err != nil {
 			s.exit(127)
 			return err
@@ -258,8 +273,9 @@ func (s *session) start(command string) error {
 		s.ptmx = ptmx
 		go func() { _, _ = io.Copy(ptmx, s.ch) }()
 		go func() {
+			defer serverPanic()
 			_, _ = io.Copy(s.ch, ptmx) // ends with EIO once the shell and its children are gone
-			err := cmd.Wait()
+			err := waitChild(cmd)
 			s.done.Store(true)
 			s.exit(exitCode(err))
 		}()
@@ -272,14 +288,15 @@ func (s *session) start(command string) error {
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startChild(cmd, cmd.Start); err != nil {
 		s.exit(127)
 		return err
 	}
 	// Not waited for: the client's stdin may never end.
 	go func() { _, _ = io.Copy(stdin, s.ch); stdin.Close() }()
 	go func() {
-		err := cmd.Wait()
+		defer serverPanic()
+		err := waitChild(cmd)
 		s.done.Store(true)
 		s.exit(exitCode(err))
 	}()

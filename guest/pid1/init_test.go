@@ -1,11 +1,11 @@
-package guest
+package pid1
 
 import (
 	"slices"
 	"testing"
 )
 
-func TestOrderFirst(t *testing.T) {
+func TestOrderBus(t *testing.T) {
 	mods := parseOrder(`
 /lib/modules/virtio_ring.ko virtio_ring
 /lib/modules/virtio.ko virtio virtio_ring
@@ -19,7 +19,7 @@ func TestOrderFirst(t *testing.T) {
 	if len(mods) != 8 || mods[4].path != "/lib/modules/virtio_net.ko" || !slices.Equal(mods[4].deps, []string{"virtio", "net_failover"}) {
 		t.Fatalf("parseOrder: %+v", mods)
 	}
-	orderFirst(mods, []string{"virtio_net", "virtio_pci", "qemu_fw_cfg"})
+	orderBus(mods, []string{"virtio_console", "virtio_net", "virtio_blk", "qemu_fw_cfg"}, "virtio_pci")
 	deps := map[string][]string{}
 	for _, m := range mods {
 		deps[m.name] = m.deps
@@ -30,9 +30,9 @@ func TestOrderFirst(t *testing.T) {
 		"failover":     nil,
 		"net_failover": {"failover"},
 		"virtio_net":   {"virtio", "net_failover"},
-		"virtio_pci":   {"virtio", "virtio_net"},               // after the one before it
-		"virtio_blk":   {"virtio", "virtio_net", "virtio_pci"}, // after the first ones
-		"crc16":        {"virtio_net", "virtio_pci"},           // even without dependencies
+		"virtio_pci":   {"virtio", "virtio_net", "virtio_blk"}, // after the drivers that are there
+		"virtio_blk":   {"virtio"},                             // a driver: before the bus
+		"crc16":        nil,                                    // the rest: in parallel from the start
 	}
 	for n, w := range want {
 		if !slices.Equal(deps[n], w) {
@@ -41,15 +41,15 @@ func TestOrderFirst(t *testing.T) {
 	}
 }
 
-func TestOrderFirstNoCycle(t *testing.T) {
-	// b needs a; asking for b before a must not make a wait for b.
-	mods := parseOrder("a.ko a\nb.ko b a\nc.ko c\n")
-	orderFirst(mods, []string{"b", "a"})
-	if !slices.Equal(mods[0].deps, nil) || !slices.Equal(mods[1].deps, []string{"a"}) || !slices.Equal(mods[2].deps, []string{"b", "a"}) {
-		t.Errorf("deps: a %v, b %v, c %v", mods[0].deps, mods[1].deps, mods[2].deps)
+func TestOrderBusNoCycle(t *testing.T) {
+	// A driver that needs the bus stays after it; no bus, no change.
+	mods := parseOrder("bus.ko bus\nd.ko d bus\nc.ko c\n")
+	orderBus(mods, []string{"d"}, "bus")
+	if !slices.Equal(mods[0].deps, nil) || !slices.Equal(mods[1].deps, []string{"bus"}) || !slices.Equal(mods[2].deps, nil) {
+		t.Errorf("deps: bus %v, d %v, c %v", mods[0].deps, mods[1].deps, mods[2].deps)
 	}
 	none := parseOrder("a.ko a\n")
-	orderFirst(none, []string{"virtio_net"})
+	orderBus(none, []string{"virtio_net"}, "virtio_pci")
 	if none[0].deps != nil {
 		t.Errorf("modules that are not present added deps: %v", none[0].deps)
 	}

@@ -1,4 +1,4 @@
-package guest
+package pid1
 
 // Config is what the controller tells the agent, as JSON through fw_cfg.
 type Config struct {
