@@ -17,8 +17,9 @@ import (
 // TestSerialTransport boots the stock kernel without a network and checks
 // the agent's transport: QEMU has no TCP listener (nothing another local
 // user could connect to), the port's socket lives in a directory only the
-// user can enter, several commands share the one SSH connection, and 8 MiB
-// cross the port intact in both directions.
+// user can enter, several commands share the one SSH connection, PID 1
+// reaps orphans without taking a command's own status, and 8 MiB cross the
+// port intact in both directions.
 func TestSerialTransport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
@@ -43,6 +44,19 @@ func TestSerialTransport(t *testing.T) {
 	var out bytes.Buffer
 	if code, err := vm.Run(ctx, &Command{Shell: "ls /sys/class/net; test ! -e /sys/class/net/eth0", Stdout: &out, Stderr: &out}); err != nil || code != 0 {
 		t.Errorf("guest without --net: %d, %v: %s", code, err, out.String())
+	}
+	// PID 1 serves SSH and reaps orphans: the orphans of a command are
+	// reaped, and each command's own status still reaches its session
+	// (the reaper never takes a child the server waits for).
+	for i, want := range []int{0, 3, 0, 7} {
+		out.Reset()
+		cmd := "(sleep 0.2; exit 1) & (true &); sleep 0.05; exit " + strconv.Itoa(want)
+		if i == 3 {
+			cmd = "sleep 0.5; ps -o pid,ppid,stat,comm | awk '$3 ~ /^Z/' | grep . && exit 9; exit 7"
+		}
+		if code, err := vm.Run(ctx, &Command{Shell: cmd, Stdout: &out, Stderr: &out}); err != nil || code != want {
+			t.Errorf("command %d: exit %d, %v (want %d): %s", i, code, err, want, out.String())
+		}
 	}
 	data := make([]byte, 8<<20)
 	for i := range data {

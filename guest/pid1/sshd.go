@@ -45,7 +45,7 @@ func serve(cfg *Config) {
 	for {
 		f, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err != nil {
-			serverFailed(fmt.Errorf("open %s: %w", dev, err))
+			serverFailed(err) // names the port
 		}
 		if !announced {
 			statusLine(ListeningLine)
