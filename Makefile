@@ -147,7 +147,7 @@ nightly-demo: kernels $(DEMO_REPO)
 
 bench: deps build
 	$(BIN) kernels fetch $(KERNEL)
-	$(BIN) bench boot --kernel $(KERNEL) --fs ext4 -n 11
+	$(BIN) bench boot --kernel $(KERNEL) --fs ext4 -n 15
 
 # Probe attach+detach time with and without the kprobe optimizer pause, in
 # one guest of the seed D mutant (built by make kernels).
