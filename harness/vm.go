@@ -290,11 +290,7 @@ func (v *VM) Boot(ctx context.Context) error {
 	if v.opts.Baseline {
 		return v.waitPowerOff(ctx)
 	}
-	cc := ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second)
-	if accel != "kvm" {
-		cc.Ciphers = tcgCiphers
-	}
-	return v.waitReady(ctx, qc.AgentSocket, cc)
+	return v.waitReady(ctx, qc.AgentSocket, ClientConfig(clientKey, hostKey.Signer.PublicKey(), 10*time.Second))
 }
 
 // minimalInitramfs returns the cached initramfs whose /init powers off at

@@ -37,9 +37,9 @@ func Init() {
 	t := time.Now()
 	// devtmpfs first, for the console; then the modules start loading
 	// (the virtio drivers, then the PCI transport, whose probe brings up
-	// the agent's port first, then the rest); /proc and /sys, which the
-	// server needs to find the port; the server; and the other mounts
-	// overlap the loading.
+	// the agent's port first; the filesystem's at once); /proc and /sys,
+	// which the server needs to find the port; the server; and the other
+	// mounts overlap the loading.
 	if err := mountAll(baseMounts[:1]); err != nil {
 		failSetup(err)
 	}
@@ -181,9 +181,9 @@ func statusLine(s string) {
 }
 
 // traceOn is set by faultline_trace=1 on the kernel command line (the
-// kernel passes it to PID 1 as an environment variable, and PID 1 to the
-// server): each start-up step then leaves a kernel log record, whose
-// timestamp places it on the boot's time line.
+// kernel passes it to PID 1 as an environment variable): each start-up step
+// then leaves a kernel log record, whose timestamp places it on the boot's
+// time line.
 var traceOn = os.Getenv("faultline_trace") == "1"
 
 // trace records a start-up step when tracing is on.
