@@ -58,6 +58,14 @@ func TestSerialTransport(t *testing.T) {
 			t.Errorf("command %d: exit %d, %v (want %d): %s", i, code, err, want, out.String())
 		}
 	}
+	// A command on a pseudo-terminal (faultline vm's interactive shell):
+	// it runs on a terminal, and its status comes back through the same
+	// reaping rules.
+	out.Reset()
+	if code, err := vm.Run(ctx, &Command{Shell: "test -t 0 || exit 9; exit 5", Term: "xterm", Rows: 24, Cols: 80,
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}); err != nil || code != 5 {
+		t.Errorf("command on a pty: exit %d, %v (want 5): %q", code, err, out.String())
+	}
 	data := make([]byte, 8<<20)
 	for i := range data {
 		data[i] = byte(i*7 + i>>11)
