@@ -252,20 +252,15 @@ func (ir *Initramfs) write(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	symlink := func(name, target string) error {
-		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(target))}); err != nil {
-			return err
-		}
-		_, err := cw.Write([]byte(target))
-		return err
-	}
-	// The agent is /init, and also the guest's faultline and workload
-	// commands.
 	if err := file("init", 0o755, agent); err != nil {
 		return err
 	}
+	// The agent binary is also the guest's "workload" command.
 	for _, l := range []string{"bin/workload", "bin/faultline"} {
-		if err := symlink(l, "../init"); err != nil {
+		if err := cw.WriteHeader(&cpio.Header{Name: l, Mode: cpio.TypeSymlink | 0o777, Size: int64(len("../init"))}); err != nil {
+			return err
+		}
+		if _, err := cw.Write([]byte("../init")); err != nil {
 			return err
 		}
 	}
@@ -319,13 +314,13 @@ func (ir *Initramfs) write(w io.Writer) error {
 		if err := file(name, 0o644, data); err != nil {
 			return err
 		}
-		var need []string
+		var deps []string
 		for _, d := range ir.Requires[m.Name] {
 			if in[d] && d != m.Name {
-				need = append(need, d)
+				deps = append(deps, d)
 			}
 		}
-		fmt.Fprintf(&order, "/%s %s %s\n", name, m.Name, strings.Join(need, ","))
+		fmt.Fprintf(&order, "/%s %s %s\n", name, m.Name, strings.Join(deps, ","))
 	}
 	if err := file("lib/modules/order", 0o644, []byte(order.String())); err != nil {
 		return err

@@ -123,6 +123,23 @@ func TestVMExt4StdinStderr(t *testing.T) {
 	noQEMULeft(t, tmp)
 }
 
+// TestVMNet: with --net the guest has eth0 at 10.0.2.15 and a default route
+// through the user-mode network's gateway (virtio_net loaded with the other
+// virtio drivers, the route set by PID 1).
+func TestVMNet(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "none", "--net",
+		"--", "sh", "-c", "ip -4 addr show eth0; ip route")
+	if r.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "inet 10.0.2.15/24") || !strings.Contains(r.stdout, "default via 10.0.2.2 dev eth0") {
+		t.Errorf("guest network: %q", r.stdout)
+	}
+	noQEMULeft(t, tmp)
+}
+
 func TestVMKernelCrash(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()

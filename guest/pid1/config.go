@@ -1,6 +1,6 @@
 package pid1
 
-// Config is what the controller tells the agent, as JSON through fw_cfg.
+// Config is what the controller tells the agent, as JSON at ConfigPath.
 type Config struct {
 	// HostKey is the SSH host private key (OpenSSH PEM) the controller made
 	// for this VM; the controller pins its public half.
