@@ -183,7 +183,26 @@ func (r *Report) firstStack() []string {
 	return out
 }
 
-var irqEndRE = re(`</IRQ>|<EOI>|\bapic_timer_interrupt\b|sysvec_apic_timer_interrupt|asm_sysvec_apic_timer_interrupt|Exception stack|el1h_64_irq`)
+// irqEndRE marks the interrupt frames of a stack: their end (</IRQ>,
+// <EOI>, arm's exception stack) or the timer interrupt's entry.
+var irqEndRE = re(`</IRQ>|<EOI>|\bapic_timer_interrupt\b|sysvec_apic_timer_interrupt|Exception stack|el1h_64_irq`)
+
+// irqEnd reports whether irqEndRE matches t, testing cheap strings first.
+func irqEnd(t string) bool {
+	return (strings.Contains(t, "</IRQ>") || strings.Contains(t, "<EOI>") || strings.Contains(t, "apic_timer_interrupt") ||
+		strings.Contains(t, "Exception stack") || strings.Contains(t, "el1h_64_irq")) && irqEndRE.MatchString(t)
+}
+
+// irqEndIndex is the index of the first line after the header that irqEnd
+// matches, or -1.
+func (r *Report) irqEndIndex() int {
+	for i := 1; i < len(r.lines); i++ {
+		if irqEnd(r.lines[i].text) {
+			return i
+		}
+	}
+	return -1
+}
 
 // stallFrame returns the guilty frame of a stall or lockup. The stuck CPU
 // loops somewhere in a larger piece of code, so the top frame is random;
@@ -194,7 +213,7 @@ var irqEndRE = re(`</IRQ>|<EOI>|\bapic_timer_interrupt\b|sysvec_apic_timer_inter
 // non-generic frame.
 func (r *Report) stallFrame() string {
 	start := 1
-	if i := r.firstLineIndex(irqEndRE, 1); i >= 0 {
+	if i := r.irqEndIndex(); i >= 0 {
 		start = i + 1
 	}
 	var fns []string
@@ -667,6 +686,14 @@ var kinds = []*oopsKind{
 		},
 		describe: func(r *Report, m []string) {
 			r.skipping("apic_timer_interrupt", "rcu")
+			// The stall is what the CPU was doing when the timer interrupt
+			// found it: a report without the interrupted stack (only the
+			// tasks that block the grace period) cannot say what stalled.
+			if r.irqEndIndex() < 0 {
+				r.CorruptedReason = "no interrupted stack in the stall report"
+				r.set("HANG", "INFO: rcu detected stall in %s", "", "stall in %s")
+				return
+			}
 			r.set("HANG", "INFO: rcu detected stall in %s", r.stallFrame(), "stall in %s")
 		},
 	},
@@ -827,11 +854,16 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle:  "INFO: Freed in ",
-		noStack: true,
-		header:  re(`INFO: Freed in ([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+ age=\d+ cpu=\d+ pid=\d+`),
+		// SLUB debug's record of an object's last free or allocation. Inside
+		// a SLUB report it is part of it; alone, it is what is left of an
+		// old KASAN or SLUB report whose header was lost.
+		needle:       "INFO: Freed in |INFO: Allocated in ",
+		noStack:      true,
+		continuation: true,
+		header:       re(`INFO: (Freed|Allocated) in (.+)`),
 		describe: func(r *Report, m []string) {
-			r.setNoFrame("MEMORY_SAFETY_BUG", "INFO: Freed in "+titleFunc(cleanFunc(m[1]))+" age=NUM cpu=NUM pid=NUM")
+			r.setNoFrame("MEMORY_SAFETY_BUG", "INFO: "+m[1]+" in "+strings.TrimSpace(m[2]))
+			r.Corrupted, r.CorruptedReason = true, "only SLUB's record of the object is left of the report"
 		},
 	},
 	{
@@ -884,6 +916,16 @@ var kinds = []*oopsKind{
 		noStack: true,
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("DoS", "VFS: Close: file count is zero (use-after-free)")
+		},
+	},
+	{
+		// A header cut off after its first word: the rest of the report
+		// was lost.
+		needle: "BUG:|WARNING:|INFO:",
+		header: re(`(?:^|\s)(BUG|WARNING|INFO):\s*$`),
+		describe: func(r *Report, m []string) {
+			r.setNoFrame(m[1], m[1]+": corrupted")
+			r.Corrupted, r.CorruptedReason = true, "the report's first line ends after "+m[1]+":"
 		},
 	},
 	// --- panics (last: an oops before them names the bug) ---
@@ -1008,13 +1050,14 @@ var warningKinds = []struct {
 }
 
 func describeWarning(r *Report, file, fn string) {
+	// The header's file and function choose the kind of WARNING.
+	key := file + " " + fn
 	if !r.hasStack() {
 		// A WARNING names its function, but without a stack the report
 		// was cut short or interleaved with other output.
 		r.CorruptedReason = "no stack trace after the WARNING line"
 		fn = "-"
 	}
-	key := file + " " + fn
 	for _, w := range warningKinds {
 		if w.match.MatchString(key) {
 			if fn == "-" {

@@ -101,8 +101,9 @@ var mangledRE = lazy(`^_Z(\d+)([A-Za-z_]\w*)`)
 
 // armFrameRE matches the 32-bit ARM unwinder's "[<pc>] (func) from [<lr>]
 // (caller+0x18/0x1c)" lines. The frame is the caller: with tail calls the
-// next line does not always name it again.
-var armFrameRE = lazy(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<[0-9a-f]+>\] \(([A-Za-z0-9_.$]+)`)
+// next line does not always name it again. A caller printed as a bare
+// address ("(0xffffffff)": the unwinder lost it) is no frame.
+var armFrameRE = lazy(`^\s*\[<[0-9a-f]+>\] \([A-Za-z0-9_.$]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\) from \[<[0-9a-f]+>\] \(([A-Za-z_.$][A-Za-z0-9_.$]*)\b`)
 
 // parseFrame returns the frame a line holds, if any.
 func parseFrame(text string) (frame, bool) {

@@ -106,13 +106,34 @@ func Parse(log []byte) []*Report {
 				used[j] = true
 			}
 		}
-		r := &Report{StartLine: lines[0].num, EndLine: lines[end].num, lines: lines[:end+1]}
+		// Without caller ids, a message that prints a stack of its own (an
+		// allocation failure, an injected fault) inside the report makes
+		// the stack after it someone else's: the report is described
+		// from the lines before it.
+		described := end
+		if idx == nil {
+			for j := 1; j <= end; j++ {
+				if infoWithStack(lines[j].text) {
+					described = j - 1
+					break
+				}
+			}
+		}
+		r := &Report{StartLine: lines[0].num, EndLine: lines[end].num, lines: lines[:described+1]}
 		k.describe(r, m)
 		if !r.Corrupted && !k.noStack && !noStackTitleRE.MatchString(r.Title) {
-			if why := stackProblem(r.lines); why != "" {
+			// With caller ids, the task's own lines after the report still
+			// tell whether it printed a stack (a BUG line whose stack is
+			// that of the WARNING it raised).
+			check := r.lines
+			if idx != nil {
+				check = lines
+			}
+			if why := stackProblem(check); why != "" {
 				r.Corrupted, r.CorruptedReason = true, why
 			}
 		}
+		r.lines = lines[:end+1]
 		for _, l := range r.lines {
 			if f, ok := parseFrame(l.text); ok {
 				r.frames = append(r.frames, f.fn)
@@ -161,6 +182,13 @@ func reportEnd(lines []line, start int, cur *oopsKind) int {
 		}
 	}
 	return limit
+}
+
+// infoWithStack reports whether t is a message that is not a bug but
+// prints a stack of its own (an allocation failure, an injected fault).
+func infoWithStack(t string) bool {
+	return strings.Contains(t, "vmalloc: allocation failure:") || strings.Contains(t, "FAULT_INJECTION: forcing a failure") ||
+		strings.Contains(t, "FAULT_FLAG_ALLOW_RETRY missing")
 }
 
 // hasFrame reports whether some line is a stack frame.
@@ -248,43 +276,78 @@ func (k *oopsKind) confirmed(lines []line, i int) bool {
 	return false
 }
 
-// stackKeywordRE starts a stack trace in a report (riscv's show_regs ends
-// with its status line and the frames follow with no header).
-var stackKeywordRE = lazy(`Call (?:T|t)race|Allocated:|Allocated by task \d+:|Freed:|Freed by task \d+:|[^k] backtrace(?: \(crc [0-9a-f]*\))?:|Backtrace:|Uninit was stored to memory at|status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}`)
+// stackKeywords start a stack trace in a report, one pattern per kind of
+// stack (riscv's show_regs ends with its status line and the frames follow
+// with no header).
+var stackKeywords = []*lazyRE{
+	lazy(`Call (?:T|t)race`),
+	lazy(`Allocated:`),
+	lazy(`Allocated by task \d+:`),
+	lazy(`Freed:`),
+	lazy(`Freed by task \d+:`),
+	lazy(`[^k] backtrace(?: \(crc [0-9a-f]*\))?:`),
+	lazy(`Backtrace:`),
+	lazy(`Uninit was stored to memory at`),
+	lazy(`status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}`),
+}
 
-// mayStartStack is a cheap test that t could match stackKeywordRE.
+// mayStartStack is a cheap test that t could match a stack keyword.
 func mayStartStack(t string) bool {
 	return strings.Contains(t, "race") || strings.Contains(t, "Allocated") || strings.Contains(t, "Freed") ||
 		strings.Contains(t, "acktrace") || strings.Contains(t, "Uninit") || strings.Contains(t, "badaddr")
 }
 
+// isStackKeyword reports whether t starts a stack trace.
+func isStackKeyword(t string) bool {
+	if !mayStartStack(t) {
+		return false
+	}
+	for _, k := range stackKeywords {
+		if k.MatchString(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // noStackTitleRE are reports whose message is the whole report: lockdep's
-// check on the way back to user space, the dentry check at unmount (its
-// stack, if any, is the WARNING or BUG after it), workqueue watchdogs.
-var noStackTitleRE = lazy(`lock held when returning to user space|Dentry still in use|workqueue lockup|workqueue leaked lock`)
+// check on the way back to user space, workqueue watchdogs.
+var noStackTitleRE = lazy(`lock held when returning to user space|workqueue lockup|workqueue leaked lock`)
 
 // stackProblem says why a report's stack cannot be trusted, or "": a
-// report of a kind that prints a stack must have one, and every stack it
-// starts must hold a frame within its first lines (a report cut short, or
-// broken by other output, loses them).
+// report of a kind that prints a stack must have one, and the first stack
+// of each kind it starts (the report's own, where the object was allocated,
+// where it was freed) must hold a frame within its first lines (a report
+// cut short, or broken by other output, loses them).
 func stackProblem(lines []line) string {
 	found := false
-	for i, l := range lines {
+	first := make([]int, len(stackKeywords)) // each kind's first line, +1
+	for j, l := range lines {
 		if !mayStartStack(l.text) {
 			continue
 		}
-		if !stackKeywordRE.MatchString(l.text) {
-			found = found || strings.Contains(l.text, "backtrace") // "stack backtrace:": a stack, not one to check
+		found = found || strings.Contains(l.text, "backtrace") // "stack backtrace:" too: a stack, though not one checked below
+		for k, re := range stackKeywords {
+			if first[k] == 0 && re.MatchString(l.text) {
+				first[k], found = j+1, true
+			}
+		}
+	}
+	if !found {
+		return "no stack trace in report"
+	}
+	for _, f := range first {
+		if f == 0 {
 			continue
 		}
-		found = true
+		i := f - 1
 		if len(lines)-i < 4 {
 			return "call trace is missed"
 		}
 		ok := false
 		for j := i + 1; j < len(lines) && j <= i+15; j++ {
 			t := lines[j].text
-			if mayStartStack(t) && stackKeywordRE.MatchString(t) {
+			if isStackKeyword(t) {
 				break
 			}
 			if _, isFrame := parseFrame(t); isFrame || strings.Contains(t, "(stack is not available)") {
@@ -295,9 +358,6 @@ func stackProblem(lines []line) string {
 		if !ok {
 			return "no frames in a stack trace"
 		}
-	}
-	if !found {
-		return "no stack trace in report"
 	}
 	return ""
 }
