@@ -617,7 +617,7 @@ var kinds = []*oopsKind{
 	},
 	{
 		needle: "BUG: ",
-		header: re(`BUG: (?:\S+ )?(held lock freed|bad unlock balance|lock held when returning to user space|still has locks held|spinlock bad magic|rwlock bad magic|spinlock lockup suspected|spinlock already unlocked|spinlock recursion|spinlock wrong owner|workqueue lockup)`),
+		header: re(`BUG: (?:\S+ )?(held lock freed|bad unlock balance|lock held when returning to user space|still has locks held|spinlock bad magic|rwlock bad magic|spinlock lockup suspected|spinlock already unlocked|spinlock recursion|spinlock wrong owner|spinlock wrong CPU)`),
 		describe: func(r *Report, m []string) {
 			if strings.HasPrefix(m[1], "spinlock") || strings.HasPrefix(m[1], "rwlock") {
 				r.skipping("spin_", "_lock", "_unlock")
@@ -782,6 +782,13 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
+		// Messages that are the whole report: titled by their fixed part.
+		needle:  "BUG: ",
+		noStack: true,
+		header:  re(`BUG: (workqueue lockup|non-zero (?:nr_ptes|nr_pmds|pgtables_bytes) on freeing mm)`),
+		describe: func(r *Report, m []string) { r.setNoFrame("BUG", "BUG: "+m[1]) },
+	},
+	{
 		needle:   "BUG: Bad rss-counter state",
 		noStack:  true,
 		header:   re(`BUG: Bad rss-counter state`),
@@ -926,6 +933,33 @@ var kinds = []*oopsKind{
 		describe: func(r *Report, m []string) {
 			r.setNoFrame(m[1], m[1]+": corrupted")
 			r.Corrupted, r.CorruptedReason = true, "the report's first line ends after "+m[1]+":"
+		},
+	},
+	{
+		// The x86 decompressor's last words: the machine booted again in
+		// the middle of the log.
+		needle:   "Booting the kernel.",
+		noStack:  true,
+		header:   re(`^Booting the kernel\.`),
+		describe: func(r *Report, m []string) { r.setNoFrame("DoS", "unexpected kernel reboot") },
+	},
+	{
+		// Any other "BUG:" or "INFO:" line is a report of a kind these rules
+		// do not know, titled by its text as syzbot does. Inside another
+		// report it is part of that report (SLUB's "INFO: Slab ..." lines).
+		needle:       "BUG: |INFO: ",
+		noStack:      true,
+		continuation: true,
+		header:       re(`(?:^|[^A-Za-z0-9_])((?:BUG|INFO): \S.*?)\s*$`),
+		suppress: []*lazyRE{
+			re(`INFO: lockdep is turned off|INFO: Stall ended before state dump start|INFO: NMI handler|(?:handler|interrupt).*took too long|INFO: recovery required on readonly filesystem|_INFO::|INFO: \S+ is not present in /proc/kallsyms|(?:BUG|INFO): no syscalls can create resource`),
+		},
+		describe: func(r *Report, m []string) {
+			typ := "BUG"
+			if strings.HasPrefix(m[1], "INFO") {
+				typ = "INFO"
+			}
+			r.setNoFrame(typ, m[1])
 		},
 	},
 	// --- panics (last: an oops before them names the bug) ---

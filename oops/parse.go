@@ -80,17 +80,30 @@ func Parse(log []byte) []*Report {
 		}
 		// With caller ids (CONFIG_PRINTK_CALLER), a report is the lines of
 		// its own task or CPU: other tasks' lines interleaved with it,
-		// reports included, are left for their own reports.
+		// reports included, are left for their own reports. Once the report
+		// asks the other CPUs for their stacks ("Sending NMI from CPU"),
+		// what every CPU prints belongs to it too.
 		lines, idx := all[i:], []int(nil)
 		if ctx := all[i].ctx; ctx != "" {
 			lines = nil
 			same := byCtx[ctx]
 			k, _ := slices.BinarySearch(same, i)
+			nmi := -1
 			for _, j := range same[k:] {
 				if len(lines) > maxReportLines {
 					break // reportEnd looks no further
 				}
 				if !used[j] {
+					lines = append(lines, all[j])
+					idx = append(idx, j)
+					if strings.Contains(all[j].text, "Sending NMI from CPU") {
+						nmi = j
+						break
+					}
+				}
+			}
+			for j := nmi + 1; nmi >= 0 && j < len(all) && j-nmi <= 4*maxReportLines && len(lines) <= maxReportLines; j++ {
+				if c := all[j].ctx; !used[j] && (c == ctx || strings.HasPrefix(c, "C")) {
 					lines = append(lines, all[j])
 					idx = append(idx, j)
 				}
