@@ -206,11 +206,12 @@ func (r *Report) irqEndIndex() int {
 
 // stallFrame returns the guilty frame of a stall or lockup. The stuck CPU
 // loops somewhere in a larger piece of code, so the top frame is random;
-// what identifies the bug is what the task was doing: in the interrupted
-// stack (after the interrupt frames), the last non-generic frame before the
-// first anchor (a dispatcher such as ioctl, sendmsg or a workqueue, whose
-// caller says which device, protocol or work item loops), else the first
-// non-generic frame.
+// what identifies the bug is what the task was doing: among the non-generic
+// frames of the interrupted stack (after the interrupt frames), the one
+// before the first anchor (a dispatcher such as ioctl, sendmsg or a
+// workqueue, whose caller says which device, protocol or work item loops),
+// or the anchor itself when it comes first. A stack with no anchor at all
+// does not say what the task was doing: no frame.
 func (r *Report) stallFrame() string {
 	start := 1
 	if i := r.irqEndIndex(); i >= 0 {
@@ -221,22 +222,21 @@ func (r *Report) stallFrame() string {
 		fns = append(fns, fn)
 	}
 	fns = append(fns, r.reliableFrames(start)...)
-	last := ""
+	var usable []string
 	for _, fn := range fns {
-		if stallAnchorRE.MatchString(stripSyscallPrefixes(fn)) {
-			if strings.HasPrefix(fn, "smp_call_function") {
-				return "smp_call_function"
-			}
-			if last != "" {
-				return last
-			}
-			break
-		}
 		if !skipFrame(fn) && (r.skip == nil || !r.skip.MatchString(fn)) {
-			last = fn
+			usable = append(usable, fn)
 		}
 	}
-	return r.pick(fns...)
+	for i, fn := range usable {
+		if stallAnchorRE.MatchString(stripSyscallPrefixes(fn)) {
+			if strings.Contains(fn, "smp_call_function") {
+				return "smp_call_function"
+			}
+			return usable[max(i-1, 0)]
+		}
+	}
+	return ""
 }
 
 func (r *Report) ripFuncFrom(from int) string {
@@ -993,10 +993,10 @@ var odebugSkip = []string{"debug_", "rcu", "hrtimer_", "timer_", "work_", "percp
 var pageAllocatedRE = re(`page last allocated`)
 
 // hungAnchors are the waits a hung task report is grouped by: everything
-// stuck on the RTNL lock is one bug, everything stuck waiting for a grace
-// period another.
+// stuck on the RTNL lock is one bug (titled by the frame that takes it),
+// everything stuck waiting for a grace period another.
 var hungAnchors = []struct{ prefix, title string }{
-	{"rtnl_lock", "rtnl_lock"}, {"synchronize_rcu", "synchronize_rcu"}, {"synchronize_srcu", "synchronize_rcu"},
+	{"rtnl_lock", ""}, {"synchronize_rcu", "synchronize_rcu"}, {"synchronize_srcu", "synchronize_rcu"},
 	{"synchronize_net", "synchronize_rcu"}, {"synchronize_sched", "synchronize_rcu"},
 }
 
@@ -1010,6 +1010,9 @@ func (r *Report) hungFrame() string {
 	for _, fn := range frames {
 		for _, a := range hungAnchors {
 			if strings.Contains(fn, a.prefix) {
+				if a.title == "" {
+					return fn // rtnl_lock, rtnl_lock_killable: the wait as named
+				}
 				return a.title
 			}
 		}
