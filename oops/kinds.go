@@ -1144,11 +1144,18 @@ func describePanic(r *Report, m []string) {
 		r.setNoFrame("DoS", "kernel panic: Attempted to kill init!") // the exit code varies
 	case strings.HasPrefix(msg, "Couldn't open N_TTY ldisc"):
 		r.setNoFrame("DoS", "kernel panic: Couldn't open N_TTY ldisc")
+	case strings.HasPrefix(msg, "Fatal exception"), strings.HasPrefix(msg, "panic_on_warn set"),
+		strings.HasPrefix(msg, "hung_task: blocked tasks"):
+		// Printed after the report that caused it: alone, the report itself
+		// was lost.
+		for _, fixed := range []string{"Fatal exception", "panic_on_warn set", "hung_task: blocked tasks"} {
+			if strings.HasPrefix(msg, fixed) {
+				r.setNoFrame("DoS", "kernel panic: "+fixed)
+			}
+		}
+		r.Corrupted, r.CorruptedReason = true, "only the panic that followed the report is left"
 	default:
-		// The reason, without the details that vary between runs.
-		msg, _, _ = strings.Cut(msg, " for ")
-		msg = strings.TrimSuffix(msg, " in interrupt")
-		msg = strings.TrimRight(strings.TrimSuffix(msg, " ..."), " .")
+		// The reason as printed (numbers and addresses sanitised).
 		r.setNoFrame("DoS", "kernel panic: "+msg)
 	}
 }
