@@ -471,7 +471,7 @@ var kinds = []*oopsKind{
 	},
 	{
 		needle: "NULL pointer dereference",
-		header: re(`BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference)`),
+		header: re(`BUG: (?:unable to handle kernel NULL pointer dereference|[Kk]ernel NULL pointer dereference)`),
 		describe: func(r *Report, m []string) {
 			r.set("NULL-POINTER-DEREFERENCE", "BUG: unable to handle kernel NULL pointer dereference in %s", r.guilty(true), "bad-access in %s")
 		},
@@ -490,7 +490,9 @@ var kinds = []*oopsKind{
 	},
 	{
 		needle: "Unable to handle kernel",
-		header: re(`Unable to handle kernel (?:paging request|NULL pointer dereference|access to user memory)`),
+		// arm64 names the access ("paging request", "write to read-only
+		// memory", ...), powerpc its kind ("data access on read").
+		header: re(`Unable to handle kernel (?:paging request|NULL pointer dereference|access to user memory|execute from non-executable memory|read from unreadable memory|write to read-only memory|data access|instruction fetch)`),
 		describe: func(r *Report, m []string) {
 			if strings.Contains(m[0], "NULL pointer") {
 				r.set("NULL-POINTER-DEREFERENCE", "BUG: unable to handle kernel NULL pointer dereference in %s", r.guilty(true), "bad-access in %s")
