@@ -276,8 +276,16 @@ func (r *Report) hasStack() bool {
 
 // setNoFrame fills in a title that names no function.
 func (r *Report) setNoFrame(typ, title string) {
+	if timestampRE.MatchString(title) {
+		// Another line's printk timestamp inside the message: two lines
+		// were merged.
+		r.Corrupted, r.CorruptedReason = true, "a timestamp inside the title"
+	}
 	r.Type, r.Title, r.Frame = typ, sanitizeTitle(title), ""
 }
+
+// timestampRE is a printk timestamp.
+var timestampRE = re(`\[ *[0-9]+\.[0-9]+\]`)
 
 // Title parts that differ between two reports of one bug: a function's
 // offset and size, an address, a source line number, a CPU number, any

@@ -101,6 +101,8 @@ func TestRules(t *testing.T) {
 			"BUG: unable to handle kernel NULL pointer dereference in ext4_x", false},
 		{"arm64's write to read-only memory", "Unable to handle kernel write to read-only memory at virtual address ffff800008123456\nMem abort info:\npc : ext4_z+0x1/0x2\nCall trace:\n" + frames("ext4_z", "vfs_write", "ksys_write"),
 			"BUG: unable to handle kernel paging request in ext4_z", false},
+		{"a message with another line's timestamp inside", "WARNING: something odd[   12.345678] happened here\n",
+			"WARNING: something odd[   NUM.NUM] happened here", true},
 		{"a header cut after its first word", "INFO:\n", "INFO: corrupted", true},
 		{"what is left of an old SLUB report", "INFO: Freed in fasync_free_rcu+0x14/0x20 age=57 cpu=0 pid=18338\n",
 			"INFO: Freed in fasync_free_rcu age=NUM cpu=NUM pid=NUM", true},
