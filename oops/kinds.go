@@ -55,6 +55,23 @@ func (r *Report) reliableFrames(from int) []string {
 	return out
 }
 
+// faultFrame is the guilty frame of an x86 fault (general protection,
+// page fault, divide error, ...): the faulting function, then the stack.
+// Such a report always names the faulting instruction; without that line
+// it is cut or garbled.
+func (r *Report) faultFrame() string {
+	if r.firstLineIndex(ipLineRE, 1) < 0 {
+		r.CorruptedReason = "no instruction pointer line in the fault report"
+		return ""
+	}
+	return r.guilty(true)
+}
+
+// ipLineRE is any line that gives the faulting instruction, with or
+// without a function: x86 RIP/EIP/IP, arm64 "pc :", arm "PC is at",
+// powerpc NIP.
+var ipLineRE = re(`(?:^|\s)(?:[RE]?IP|NIP):? |^\s*pc : |PC is at `)
+
 // ripFunc returns the function of the first kernel RIP/IP/pc line.
 func (r *Report) ripFunc() string {
 	for _, l := range r.lines {
@@ -474,14 +491,14 @@ var kinds = []*oopsKind{
 		needle: "general protection fault",
 		header: re(`general protection fault(?:: [0-9a-f]+ \[#\d+\]|, probably for non-canonical address|, maybe for address| for non-canonical address)`),
 		describe: func(r *Report, m []string) {
-			r.set("DoS", "general protection fault in %s", r.guilty(true), "bad-access in %s")
+			r.set("DoS", "general protection fault in %s", r.faultFrame(), "bad-access in %s")
 		},
 	},
 	{
 		needle: "NULL pointer dereference",
 		header: re(`BUG: (?:unable to handle kernel NULL pointer dereference|[Kk]ernel NULL pointer dereference)`),
 		describe: func(r *Report, m []string) {
-			r.set("NULL-POINTER-DEREFERENCE", "BUG: unable to handle kernel NULL pointer dereference in %s", r.guilty(true), "bad-access in %s")
+			r.set("NULL-POINTER-DEREFERENCE", "BUG: unable to handle kernel NULL pointer dereference in %s", r.faultFrame(), "bad-access in %s")
 		},
 	},
 	{
@@ -493,7 +510,7 @@ var kinds = []*oopsKind{
 				r.setNoFrame("MEMORY_SAFETY_BUG", "BUG: unable to handle kernel")
 				return
 			}
-			r.set("MEMORY_SAFETY_BUG", "BUG: unable to handle kernel paging request in %s", r.guilty(true), "bad-access in %s")
+			r.set("MEMORY_SAFETY_BUG", "BUG: unable to handle kernel paging request in %s", r.faultFrame(), "bad-access in %s")
 		},
 	},
 	{
@@ -534,12 +551,12 @@ var kinds = []*oopsKind{
 	{
 		needle:   "double fault",
 		header:   re(`PANIC: double fault`),
-		describe: func(r *Report, m []string) { r.set("DoS", "PANIC: double fault in %s", r.guilty(true)) },
+		describe: func(r *Report, m []string) { r.set("DoS", "PANIC: double fault in %s", r.faultFrame()) },
 	},
 	{
 		needle:   "divide",
 		header:   re(`divide(?: |_)error: [0-9a-f]+`),
-		describe: func(r *Report, m []string) { r.set("DoS", "divide error in %s", r.guilty(true)) },
+		describe: func(r *Report, m []string) { r.set("DoS", "divide error in %s", r.faultFrame()) },
 	},
 	{
 		needle:   "int3",
@@ -896,7 +913,7 @@ var kinds = []*oopsKind{
 	{
 		needle:   "stack segment: ",
 		header:   re(`stack segment: [0-9a-f]+`),
-		describe: func(r *Report, m []string) { r.set("DoS", "stack segment fault in %s", r.guilty(true)) },
+		describe: func(r *Report, m []string) { r.set("DoS", "stack segment fault in %s", r.faultFrame()) },
 	},
 	{
 		// A kernel BUG prints it after its own header; alone, it is a
@@ -904,7 +921,7 @@ var kinds = []*oopsKind{
 		needle:       "invalid opcode: ",
 		header:       re(`invalid opcode: [0-9a-f]+`),
 		continuation: true,
-		describe:     func(r *Report, m []string) { r.set("DoS", "invalid opcode in %s", r.guilty(true)) },
+		describe:     func(r *Report, m []string) { r.set("DoS", "invalid opcode in %s", r.faultFrame()) },
 	},
 	{
 		// arm's oops line: after "Unable to handle kernel ..." it is part

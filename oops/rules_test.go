@@ -103,6 +103,8 @@ func TestRules(t *testing.T) {
 			"BUG: unable to handle kernel paging request in ext4_z", false},
 		{"a message with another line's timestamp inside", "WARNING: something odd[   12.345678] happened here\n",
 			"WARNING: something odd[   NUM.NUM] happened here", true},
+		{"a fault report without its instruction pointer line", "general protection fault: 0000 [#1] SMP KASAN\nCPU: 0 PID: 1 Comm: a Not tainted\nCall Trace:\n" + frames("ext4_q", "vfs_read", "ksys_read"),
+			"general protection fault in corrupted", true},
 		{"a header cut after its first word", "INFO:\n", "INFO: corrupted", true},
 		{"what is left of an old SLUB report", "INFO: Freed in fasync_free_rcu+0x14/0x20 age=57 cpu=0 pid=18338\n",
 			"INFO: Freed in fasync_free_rcu age=NUM cpu=NUM pid=NUM", true},
