@@ -59,6 +59,7 @@ func isEnd(t string) bool {
 // Parse returns the crash reports in a console log, in log order.
 func Parse(log []byte) []*Report {
 	all := splitLines(log)
+	hc := newHeaderCache(len(all))
 	used := make([]bool, len(all))
 	// byCtx lists, per caller id, the indexes of its lines, in order.
 	byCtx := map[string][]int{}
@@ -73,7 +74,7 @@ func Parse(log []byte) []*Report {
 			i++
 			continue
 		}
-		k, m := findHeader(all[i].text)
+		k, m := hc.find(all[i])
 		if k == nil || !k.confirmed(all, i) {
 			i++
 			continue
@@ -109,7 +110,7 @@ func Parse(log []byte) []*Report {
 				}
 			}
 		}
-		end := reportEnd(lines, 0, k)
+		end := hc.reportEnd(lines, 0, k)
 		if idx == nil {
 			for j := i; j <= i+end; j++ {
 				used[j] = true
@@ -174,11 +175,11 @@ func Parse(log []byte) []*Report {
 // reportEnd returns the index of the last line of the report starting at
 // start: the line before the next report, an end marker, or the cap. A panic
 // that the oops caused stays in the same report.
-func reportEnd(lines []line, start int, cur *oopsKind) int {
+func (hc *headerCache) reportEnd(lines []line, start int, cur *oopsKind) int {
 	limit := min(len(lines)-1, start+maxReportLines)
 	for j := start + 1; j <= limit; j++ {
 		t := lines[j].text
-		if k, _ := findHeader(t); k != nil && !k.continuation && k.confirmed(lines, j) {
+		if k, _ := hc.find(lines[j]); k != nil && !k.continuation && k.confirmed(lines, j) {
 			if cur.absorbs != nil && j-start <= 8 && cur.absorbs.MatchString(t) {
 				continue
 			}
@@ -188,7 +189,7 @@ func reportEnd(lines []line, start int, cur *oopsKind) int {
 			return j - 1
 		}
 		if isEnd(t) {
-			if panicFollows(lines, j, limit) {
+			if hc.panicFollows(lines, j, limit) {
 				continue
 			}
 			return j
@@ -218,17 +219,39 @@ func hasFrame(lines []line) bool {
 // caused comes within a few lines after its end marker (6.x x86 re-prints
 // RIP and registers between "---[ end trace" and the panic line), before any
 // other report starts.
-func panicFollows(lines []line, end, limit int) bool {
+func (hc *headerCache) panicFollows(lines []line, end, limit int) bool {
 	for k := end + 1; k <= min(limit, end+24); k++ {
 		t := lines[k].text
 		if strings.Contains(t, "Kernel panic - not syncing") {
 			return true
 		}
-		if h, _ := findHeader(t); h != nil && !h.continuation {
+		if h, _ := hc.find(lines[k]); h != nil && !h.continuation {
 			return false
 		}
 	}
 	return false
+}
+
+// headerCache remembers findHeader's answer for each line of a log: the
+// scan for a report's end looks at the same lines again for every report.
+type headerCache struct {
+	kinds []*oopsKind
+	ms    [][]string
+	done  []bool
+}
+
+func newHeaderCache(n int) *headerCache {
+	return &headerCache{kinds: make([]*oopsKind, n), ms: make([][]string, n), done: make([]bool, n)}
+}
+
+// find returns findHeader's answer for l.
+func (hc *headerCache) find(l line) (*oopsKind, []string) {
+	i := l.num - 1
+	if !hc.done[i] {
+		hc.kinds[i], hc.ms[i] = findHeader(l.text)
+		hc.done[i] = true
+	}
+	return hc.kinds[i], hc.ms[i]
 }
 
 // findHeader returns the oops kind whose header line t is, if any.
