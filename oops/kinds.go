@@ -810,9 +810,9 @@ var kinds = []*oopsKind{
 	},
 	{
 		// Messages that are the whole report: titled by their fixed part.
-		needle:  "BUG: ",
-		noStack: true,
-		header:  re(`BUG: (workqueue lockup|non-zero (?:nr_ptes|nr_pmds|pgtables_bytes) on freeing mm)`),
+		needle:   "BUG: ",
+		noStack:  true,
+		header:   re(`BUG: (workqueue lockup|non-zero (?:nr_ptes|nr_pmds|pgtables_bytes) on freeing mm)`),
 		describe: func(r *Report, m []string) { r.setNoFrame("BUG", "BUG: "+m[1]) },
 	},
 	{
