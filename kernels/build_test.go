@@ -513,3 +513,54 @@ func configDiff(a, b []byte) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestResolveBuiltName: --kernel NAME finds a build of a spec file outside
+// kernels/specs by the name in that file: the build the file gives today,
+// not a superseded one; with only superseded builds it says to build again;
+// a build whose spec file is gone is used when it is the only one.
+func TestResolveBuiltName(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed (part of a build's cache key)")
+	}
+	root := t.TempDir()
+	s := &Store{Root: filepath.Join(root, "kernels"), Apt: fakeApt{}}
+	b := &Builder{Store: s}
+	specFile := filepath.Join(root, "mine.yaml")
+	text := "name: mine\nsource: debian-source:6.1\nconfig:\n  base: tinyconfig\n  fragments: [guest, harness]\npatches:\n  - faultline-hooks.patch\n"
+	if err := os.WriteFile(specFile, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := LoadBuildSpec(specFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.resolve(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(dir string, k *Kernel) {
+		k.Dir = filepath.Join(s.Root, dir)
+		if err := os.MkdirAll(k.Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeManifest(k, k.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(p.kernelDirName(), &Kernel{Name: "mine", Source: "build", Spec: specFile, Key: p.key})
+	add("mine-000000000000", &Kernel{Name: "mine", Source: "build", Spec: specFile, Key: strings.Repeat("0", 64)})
+	add("theirs-111111111111", &Kernel{Name: "theirs", Source: "build", Spec: filepath.Join(root, "gone.yaml"), Key: strings.Repeat("1", 64)})
+
+	if k, err := s.Resolve("mine", false, nil); err != nil || filepath.Base(k.Dir) != p.kernelDirName() {
+		t.Errorf("Resolve(mine) = %v, %v; want the current build %s", k, err, p.kernelDirName())
+	}
+	if k, err := s.Resolve("theirs", false, nil); err != nil || k.Name != "theirs" {
+		t.Errorf("Resolve(theirs) = %v, %v; want the only build, its spec gone", k, err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.Root, p.kernelDirName())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve("mine", false, nil); !errors.Is(err, ErrUnknownSpec) || !strings.Contains(err.Error(), "kernels build "+specFile) {
+		t.Errorf("Resolve(mine) with only a superseded build = %v; want ErrUnknownSpec saying to build %s again", err, specFile)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -200,7 +201,38 @@ func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel
 	if k, err := s.Lookup(spec); err == nil {
 		return k, nil
 	}
+	if k, err := s.builtNamed(spec); k != nil || err != nil {
+		return k, err
+	}
 	return nil, fmt.Errorf("%w %q; valid specs: %s", ErrUnknownSpec, spec, s.validSpecs())
+}
+
+// builtNamed returns the cached build named name (the name in its spec
+// file): the one its spec file builds today when that file is still there,
+// else the only one. It returns nil, nil when no build has that name.
+func (s *Store) builtNamed(name string) (*Kernel, error) {
+	ks, _ := s.List()
+	var named []*Kernel
+	b := &Builder{Store: s, Cache: filepath.Dir(s.Root)}
+	for _, k := range ks {
+		if k.Source != "build" || k.Name != name {
+			continue
+		}
+		if b.State(k) == BuildCurrent {
+			return k, nil
+		}
+		named = append(named, k)
+	}
+	switch len(named) {
+	case 0:
+		return nil, nil
+	case 1:
+		if b.State(named[0]) == BuildUnknown {
+			return named[0], nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q: no current build of it (its spec %s changed since); build it again: faultline kernels build %s",
+		ErrUnknownSpec, name, named[0].Spec, named[0].Spec)
 }
 
 func (s *Store) validSpecs() string {
@@ -209,7 +241,9 @@ func (s *Store) validSpecs() string {
 	specs = append(specs, "linux-image-<release>-<flavour>-amd64-unsigned", "file:PATH[,modules=DIR]", "SPEC.yaml")
 	if ks, _ := s.List(); len(ks) > 0 {
 		for _, k := range ks {
-			specs = append(specs, k.Name)
+			if !slices.Contains(specs, k.Name) {
+				specs = append(specs, k.Name)
+			}
 		}
 	}
 	return strings.Join(specs, ", ")
