@@ -549,9 +549,12 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
-		needle:   "double fault",
-		header:   re(`PANIC: double fault`),
-		describe: func(r *Report, m []string) { r.set("DoS", "PANIC: double fault in %s", r.faultFrame()) },
+		needle: "double fault",
+		header: re(`PANIC: double fault`),
+		// A fault while handling another fault: inside a report it is
+		// part of it.
+		continuation: true,
+		describe:     func(r *Report, m []string) { r.set("DoS", "PANIC: double fault in %s", r.faultFrame()) },
 	},
 	{
 		needle:   "divide",
@@ -937,9 +940,12 @@ var kinds = []*oopsKind{
 		describe: func(r *Report, m []string) { r.set("DoS", "Alignment trap in %s", r.guilty(true)) },
 	},
 	{
-		needle:  "unregister_netdevice: waiting for",
-		header:  re(`unregister_netdevice: waiting for \S+ to become free`),
-		noStack: true,
+		needle: "unregister_netdevice: waiting for",
+		header: re(`unregister_netdevice: waiting for \S+ to become free`),
+		// Repeated every few seconds from a kworker while other reports
+		// are printed: it does not end them.
+		continuation: true,
+		noStack:      true,
 		describe: func(r *Report, m []string) {
 			r.setNoFrame("HANG", "unregister_netdevice: waiting for DEV to become free")
 		},
