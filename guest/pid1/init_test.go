@@ -1,8 +1,11 @@
 package pid1
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestOrderBus(t *testing.T) {
@@ -53,4 +56,30 @@ func TestOrderBusNoCycle(t *testing.T) {
 	if none[0].deps != nil {
 		t.Errorf("modules that are not present added deps: %v", none[0].deps)
 	}
+}
+
+// TestWaitComing: a module that needs another starts once the other is in
+// /sys/module (being initialised) or its load has ended, whichever is first.
+func TestWaitComing(t *testing.T) {
+	sysModule = t.TempDir()
+	defer func() { sysModule = "/sys/module" }()
+	done := make(chan struct{})
+	returned := make(chan struct{})
+	go func() { waitComing("raid6_pq", done); close(returned) }()
+	select {
+	case <-returned:
+		t.Fatal("returned before the module was in /sys/module or done")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := os.Mkdir(filepath.Join(sysModule, "raid6_pq"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not return once the module was in /sys/module")
+	}
+	closed := make(chan struct{})
+	close(closed)
+	waitComing("never_there", closed) // returns at once: the load ended
 }
