@@ -326,6 +326,11 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 					waitComing(d, ch)
 				}
 			}
+			for _, d := range m.after {
+				if ch, ok := done[d]; ok {
+					<-ch
+				}
+			}
 			f, err := os.Open(m.path)
 			if err != nil {
 				logf("load module %s: %v", m.path, err)
@@ -378,7 +383,8 @@ var sysModule = "/sys/module"
 // orderEntry is one line of the initramfs's module order file.
 type orderEntry struct {
 	path, name string
-	deps       []string
+	deps       []string // the modules whose symbols it uses
+	after      []string // the modules that must be loaded before it starts (orderBus)
 }
 
 // parseOrder reads the module order file: "PATH NAME [DEP,DEP...]" lines.
@@ -429,7 +435,7 @@ func orderBus(mods []orderEntry, drivers []string, bus string) {
 		if _, ok := byName[d]; !ok || slices.Contains(mods[b].deps, d) || needs(d, bus, map[string]bool{}) {
 			continue
 		}
-		mods[b].deps = append(mods[b].deps, d)
+		mods[b].after = append(mods[b].after, d)
 	}
 }
 

@@ -25,22 +25,28 @@ func TestOrderBus(t *testing.T) {
 	orderBus(mods, []string{"virtio_console", "virtio_net", "virtio_blk", "qemu_fw_cfg"}, "virtio_pci")
 	deps := map[string][]string{}
 	for _, m := range mods {
-		deps[m.name] = m.deps
+		deps[m.name] = append(append([]string{}, m.deps...), m.after...)
+		if m.name != "virtio_pci" && m.after != nil {
+			t.Errorf("%s: loads after %v, want only its own dependencies", m.name, m.after)
+		}
 	}
 	want := map[string][]string{
-		"virtio_ring":  nil,
+		"virtio_ring":  {},
 		"virtio":       {"virtio_ring"},
-		"failover":     nil,
+		"failover":     {},
 		"net_failover": {"failover"},
 		"virtio_net":   {"virtio", "net_failover"},
-		"virtio_pci":   {"virtio", "virtio_net", "virtio_blk"}, // after the drivers that are there
+		"virtio_pci":   {"virtio", "virtio_net", "virtio_blk"}, // after the drivers that are there (loaded, not only started)
 		"virtio_blk":   {"virtio"},                             // a driver: before the bus
-		"crc16":        nil,                                    // the rest: in parallel from the start
+		"crc16":        {},                                     // the rest: in parallel from the start
 	}
 	for n, w := range want {
 		if !slices.Equal(deps[n], w) {
 			t.Errorf("%s: deps %v, want %v", n, deps[n], w)
 		}
+	}
+	if i := slices.IndexFunc(mods, func(m orderEntry) bool { return m.name == "virtio_pci" }); !slices.Equal(mods[i].after, []string{"virtio_net", "virtio_blk"}) {
+		t.Errorf("virtio_pci loads after %v, want the drivers", mods[i].after)
 	}
 }
 
@@ -48,13 +54,13 @@ func TestOrderBusNoCycle(t *testing.T) {
 	// A driver that needs the bus stays after it; no bus, no change.
 	mods := parseOrder("bus.ko bus\nd.ko d bus\nc.ko c\n")
 	orderBus(mods, []string{"d"}, "bus")
-	if !slices.Equal(mods[0].deps, nil) || !slices.Equal(mods[1].deps, []string{"bus"}) || !slices.Equal(mods[2].deps, nil) {
-		t.Errorf("deps: bus %v, d %v, c %v", mods[0].deps, mods[1].deps, mods[2].deps)
+	if mods[0].deps != nil || mods[0].after != nil || !slices.Equal(mods[1].deps, []string{"bus"}) || mods[2].deps != nil {
+		t.Errorf("deps: bus %v after %v, d %v, c %v", mods[0].deps, mods[0].after, mods[1].deps, mods[2].deps)
 	}
 	none := parseOrder("a.ko a\n")
 	orderBus(none, []string{"virtio_net"}, "virtio_pci")
-	if none[0].deps != nil {
-		t.Errorf("modules that are not present added deps: %v", none[0].deps)
+	if none[0].deps != nil || none[0].after != nil {
+		t.Errorf("modules that are not present added deps: %v %v", none[0].deps, none[0].after)
 	}
 }
 
