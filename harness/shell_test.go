@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"bytes"
+	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -21,5 +24,27 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 	}
 	if !slices.Equal(got, argv) {
 		t.Errorf("round trip of %q through %q:\n got %q", argv, q, got)
+	}
+}
+
+// sliceWriter is a writer whose values cannot be compared.
+type sliceWriter []byte
+
+func (s sliceWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestSameWriter: one writer given as both streams is serialised; a type
+// that cannot be compared is not the same writer, and does not panic.
+func TestSameWriter(t *testing.T) {
+	var a, b bytes.Buffer
+	for _, c := range []struct {
+		x, y io.Writer
+		want bool
+	}{
+		{&a, &a, true}, {&a, &b, false}, {nil, nil, false}, {os.Stdout, os.Stderr, false},
+		{sliceWriter{1}, sliceWriter{1}, false},
+	} {
+		if got := sameWriter(c.x, c.y); got != c.want {
+			t.Errorf("sameWriter(%T, %T) = %v, want %v", c.x, c.y, got, c.want)
+		}
 	}
 }

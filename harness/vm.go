@@ -545,7 +545,8 @@ type Command struct {
 	// Shell is the command line, run with /bin/sh -c; empty for an
 	// interactive login shell.
 	Shell string
-	// Stdin, Stdout and Stderr are connected to the command.
+	// Stdin, Stdout and Stderr are connected to the command. When Stdout
+	// and Stderr are the same writer, one write at a time reaches it.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Term, if set, asks for a pseudo-terminal of that type and size.
@@ -561,6 +562,29 @@ type Command struct {
 	HangAfter time.Duration
 }
 
+// sameWriter reports whether a and b are the same writer (values of a type
+// that cannot be compared are not).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a != nil && a == b
+}
+
+// lockedWriter lets one Write at a time through to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // Run runs cmd in the guest and returns its exit status.
 func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 	if v.client == nil {
@@ -572,6 +596,13 @@ func (v *VM) Run(ctx context.Context, cmd *Command) (int, error) {
 	}
 	defer sess.Close()
 	sess.Stdin, sess.Stdout, sess.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	if sameWriter(cmd.Stdout, cmd.Stderr) {
+		// The session copies the two streams from two goroutines; a
+		// bytes.Buffer given as both loses what one copy wrote while the
+		// other grew it.
+		w := &lockedWriter{w: cmd.Stdout}
+		sess.Stdout, sess.Stderr = w, w
+	}
 	if cmd.Term != "" {
 		if err := sess.RequestPty(cmd.Term, cmd.Rows, cmd.Cols, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
 			return -1, v.lost(fmt.Errorf("request pty: %w", err))
