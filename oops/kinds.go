@@ -1010,7 +1010,11 @@ var kinds = []*oopsKind{
 		header:  re(`(?:^|\S: )WARNING: ([^\s\[].*?)\s*$`),
 		suppress: []*lazyRE{
 			re(`WARNING: CPU|WARNING: \S+\.[ch]:\d+|WARNING: at `),
-			re(`(?i)deprecated|fbcon: |wireless extensions|/etc/ssh/|workqueue cpumask|WARNING: Unsupported|WARNING: unable to open an initial console`),
+			re(`(?i)deprecated|fbcon: |wireless extensions|/etc/ssh/|workqueue cpumask|WARNING: Unsupported|WARNING: unable to open an initial console|mand mount option`),
+			// CPU-mitigation notices at boot (they depend on the host's
+			// CPU: under KVM a clean guest may print them) and file
+			// systems' own warnings.
+			re(`Unprivileged eBPF is enabled|WARNING: See https?://\S+ for mitigation options|not compiled with CPU_SRSO|EXT4-fs|XFS \(\S+\): WARNING`),
 		},
 		describe: func(r *Report, m []string) { r.setNoFrame("WARNING", "WARNING: "+m[1]) },
 	},

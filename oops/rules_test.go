@@ -107,6 +107,8 @@ func TestRules(t *testing.T) {
 			"general protection fault in corrupted", true},
 		{"a device wait printed into a fault report does not cut it", "general protection fault: 0000 [#1] SMP KASAN\nunregister_netdevice: waiting for lo to become free. Usage count = 2\nRIP: 0010:ext4_q+0x1/0x2\nCall Trace:\n" + frames("ext4_r", "vfs_read", "ksys_read"),
 			"general protection fault in ext4_q", false},
+		{"a CPU-mitigation notice at boot is no report", "Speculative Return Stack Overflow: WARNING: kernel not compiled with CPU_SRSO.\nINFO: something new happened\n",
+			"INFO: something new happened", false},
 		{"a header cut after its first word", "INFO:\n", "INFO: corrupted", true},
 		{"what is left of an old SLUB report", "INFO: Freed in fasync_free_rcu+0x14/0x20 age=57 cpu=0 pid=18338\n",
 			"INFO: Freed in fasync_free_rcu age=NUM cpu=NUM pid=NUM", true},
