@@ -812,6 +812,20 @@ var kinds = []*oopsKind{
 		},
 	},
 	{
+		// A work item returned with a lock held or in atomic context: the
+		// work function is named on the next line.
+		needle:  "BUG: workqueue leaked lock",
+		noStack: true,
+		header:  re(`BUG: workqueue leaked lock or atomic`),
+		describe: func(r *Report, m []string) {
+			fn := ""
+			if i := r.firstLineIndex(lastFunctionRE, 1); i >= 0 && i <= 3 {
+				fn = cleanFunc(lastFunctionRE.FindStringSubmatch(r.lines[i].text)[1])
+			}
+			r.set("LOCKDEP", "BUG: workqueue leaked lock or atomic in %s", fn)
+		},
+	},
+	{
 		// Messages that are the whole report: titled by their fixed part.
 		needle:   "BUG: ",
 		noStack:  true,
@@ -1061,6 +1075,10 @@ func (r *Report) hungFrame() string {
 	}
 	return ""
 }
+
+// lastFunctionRE names the work function of a workqueue that leaked a
+// lock.
+var lastFunctionRE = re(`last function: ([A-Za-z0-9_.]+)`)
 
 // numRE matches the numbers a title must not carry.
 var numRE = re(`\d+`)

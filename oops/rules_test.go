@@ -109,6 +109,8 @@ func TestRules(t *testing.T) {
 			"general protection fault in ext4_q", false},
 		{"a CPU-mitigation notice at boot is no report", "Speculative Return Stack Overflow: WARNING: kernel not compiled with CPU_SRSO.\nINFO: something new happened\n",
 			"INFO: something new happened", false},
+		{"a work item that leaked a lock is named by its function", "BUG: workqueue leaked lock or atomic: kworker/0:1/0x00000000/7\n     last function: ext4_discard_work\n1 lock held by kworker/0:1/7:\n",
+			"BUG: workqueue leaked lock or atomic in ext4_discard_work", false},
 		{"a header cut after its first word", "INFO:\n", "INFO: corrupted", true},
 		{"what is left of an old SLUB report", "INFO: Freed in fasync_free_rcu+0x14/0x20 age=57 cpu=0 pid=18338\n",
 			"INFO: Freed in fasync_free_rcu age=NUM cpu=NUM pid=NUM", true},
