@@ -13,9 +13,65 @@ type line struct {
 	ctx  string // the caller id ("T123", "C1"), if the log had one
 }
 
-// prefixRE matches what printk and serial capture put before a message:
-// a syslog level, a timestamp, a caller id (CONFIG_PRINTK_CALLER).
-var prefixRE = lazy(`^(?:<\d+>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])?`)
+// What printk and serial capture put before a message: a syslog level
+// (<6>), a timestamp ([  12.345678]), a caller id ([T123], [  C1]:
+// CONFIG_PRINTK_CALLER); see printkPrefix.
+
+// printkPrefix returns the length of the printk prefix at the start of r
+// (what ^(?:<\d+>)?(?:\[\s*\d+\.\d+\])?(?:\[\s*([TC]\d+)\])? matches) and
+// the caller id in it, without a regexp: this runs on every line.
+func printkPrefix(r string) (end int, ctx string) {
+	i := 0
+	// <level>
+	if i < len(r) && r[i] == '<' {
+		j := i + 1
+		for j < len(r) && isDigit(r[j]) {
+			j++
+		}
+		if j > i+1 && j < len(r) && r[j] == '>' {
+			i = j + 1
+		}
+	}
+	// [  123.456789]
+	if i < len(r) && r[i] == '[' {
+		j := skipSpace(r, i+1)
+		k := skipDigits(r, j)
+		if k > j && k < len(r) && r[k] == '.' {
+			m := skipDigits(r, k+1)
+			if m > k+1 && m < len(r) && r[m] == ']' {
+				i = m + 1
+			}
+		}
+	}
+	// [T123] or [  C1]
+	if i < len(r) && r[i] == '[' {
+		j := skipSpace(r, i+1)
+		if j < len(r) && (r[j] == 'T' || r[j] == 'C') {
+			k := skipDigits(r, j+1)
+			if k > j+1 && k < len(r) && r[k] == ']' {
+				return k + 1, r[j:k]
+			}
+		}
+	}
+	return i, ""
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func skipDigits(r string, i int) int {
+	for i < len(r) && isDigit(r[i]) {
+		i++
+	}
+	return i
+}
+
+// skipSpace skips what \s matches.
+func skipSpace(r string, i int) int {
+	for i < len(r) && (r[i] == ' ' || r[i] == '\t' || r[i] == '\n' || r[i] == '\f' || r[i] == '\r') {
+		i++
+	}
+	return i
+}
 
 func splitLines(log []byte) []line {
 	s := strings.ReplaceAll(string(log), "\r", "")
@@ -26,14 +82,10 @@ func splitLines(log []byte) []line {
 	out := make([]line, len(raw))
 	for i, r := range raw {
 		l := line{num: i + 1, raw: r}
-		m := prefixRE.FindStringSubmatchIndex(r)
 		text := r
-		if m != nil && m[1] > 0 {
-			text = r[m[1]:]
-			if m[2] >= 0 {
-				l.ctx = r[m[2]:m[3]]
-			}
-			text = strings.TrimPrefix(text, " ")
+		if end, ctx := printkPrefix(r); end > 0 {
+			text = strings.TrimPrefix(r[end:], " ")
+			l.ctx = ctx
 		}
 		l.text = text
 		out[i] = l
