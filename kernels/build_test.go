@@ -271,15 +271,7 @@ func TestStateAndPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add := func(dir string, k *Kernel) {
-		k.Dir = filepath.Join(root, dir)
-		if err := os.MkdirAll(k.Dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := writeManifest(k, k.Dir); err != nil {
-			t.Fatal(err)
-		}
-	}
+	add := func(dir string, k *Kernel) { addKernel(t, root, dir, k) }
 	add(p.kernelDirName(), &Kernel{Name: "6.1-harness", Source: "build", Spec: "kernels/specs/6.1-harness.yaml", Key: p.key})
 	add("6.1-harness-000000000000", &Kernel{Name: "6.1-harness", Source: "build", Spec: "kernels/specs/6.1-harness.yaml", Key: strings.Repeat("0", 64)})
 	add("mine-111111111111", &Kernel{Name: "mine", Source: "build", Spec: filepath.Join(root, "gone.yaml"), Key: strings.Repeat("1", 64)})
@@ -538,15 +530,7 @@ func TestResolveBuiltName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add := func(dir string, k *Kernel) {
-		k.Dir = filepath.Join(s.Root, dir)
-		if err := os.MkdirAll(k.Dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := writeManifest(k, k.Dir); err != nil {
-			t.Fatal(err)
-		}
-	}
+	add := func(dir string, k *Kernel) { addKernel(t, s.Root, dir, k) }
 	add(p.kernelDirName(), &Kernel{Name: "mine", Source: "build", Spec: specFile, Key: p.key})
 	add("mine-000000000000", &Kernel{Name: "mine", Source: "build", Spec: specFile, Key: strings.Repeat("0", 64)})
 	add("theirs-111111111111", &Kernel{Name: "theirs", Source: "build", Spec: filepath.Join(root, "gone.yaml"), Key: strings.Repeat("1", 64)})
@@ -562,5 +546,21 @@ func TestResolveBuiltName(t *testing.T) {
 	}
 	if _, err := s.Resolve("mine", false, nil); !errors.Is(err, ErrUnknownSpec) || !strings.Contains(err.Error(), "kernels build "+specFile) {
 		t.Errorf("Resolve(mine) with only a superseded build = %v; want ErrUnknownSpec saying to build %s again", err, specFile)
+	}
+	add("theirs-222222222222", &Kernel{Name: "theirs", Source: "build", Spec: filepath.Join(root, "gone.yaml"), Key: strings.Repeat("2", 64)})
+	if _, err := s.Resolve("theirs", false, nil); !errors.Is(err, ErrUnknownSpec) || !strings.Contains(err.Error(), "theirs-111111111111, theirs-222222222222") {
+		t.Errorf("Resolve(theirs) with two builds and no spec file = %v; want ErrUnknownSpec naming both directories", err)
+	}
+}
+
+// addKernel writes a cached kernel's manifest into root/dir.
+func addKernel(t *testing.T, root, dir string, k *Kernel) {
+	t.Helper()
+	k.Dir = filepath.Join(root, dir)
+	if err := os.MkdirAll(k.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeManifest(k, k.Dir); err != nil {
+		t.Fatal(err)
 	}
 }

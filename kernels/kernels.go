@@ -212,27 +212,36 @@ func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel
 // else the only one. It returns nil, nil when no build has that name.
 func (s *Store) builtNamed(name string) (*Kernel, error) {
 	ks, _ := s.List()
-	var named []*Kernel
 	b := &Builder{Store: s, Cache: filepath.Dir(s.Root)}
+	var superseded, unknown []*Kernel
 	for _, k := range ks {
 		if k.Source != "build" || k.Name != name {
 			continue
 		}
-		if b.State(k) == BuildCurrent {
+		switch b.State(k) {
+		case BuildCurrent:
 			return k, nil
-		}
-		named = append(named, k)
-	}
-	switch len(named) {
-	case 0:
-		return nil, nil
-	case 1:
-		if b.State(named[0]) == BuildUnknown {
-			return named[0], nil
+		case BuildSuperseded:
+			superseded = append(superseded, k)
+		default:
+			unknown = append(unknown, k)
 		}
 	}
-	return nil, fmt.Errorf("%w %q: no current build of it (its spec %s changed since); build it again: faultline kernels build %s",
-		ErrUnknownSpec, name, named[0].Spec, named[0].Spec)
+	switch {
+	case len(superseded) > 0:
+		return nil, fmt.Errorf("%w %q: no current build of it (its spec %s changed since); build it again: faultline kernels build %s",
+			ErrUnknownSpec, name, superseded[0].Spec, superseded[0].Spec)
+	case len(unknown) == 1:
+		return unknown[0], nil
+	case len(unknown) > 1:
+		var dirs []string
+		for _, k := range unknown {
+			dirs = append(dirs, filepath.Base(k.Dir))
+		}
+		return nil, fmt.Errorf("%w %q: %d cached builds of it and its spec file is gone; name one by its directory: %s",
+			ErrUnknownSpec, name, len(unknown), strings.Join(dirs, ", "))
+	}
+	return nil, nil
 }
 
 func (s *Store) validSpecs() string {
