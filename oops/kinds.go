@@ -230,10 +230,13 @@ func (r *Report) irqEndIndex() int {
 // or the anchor itself when it comes first. A stack with no anchor at all
 // does not say what the task was doing: no frame.
 func (r *Report) stallFrame() string {
-	start := 1
-	if i := r.irqEndIndex(); i >= 0 {
-		start = i + 1
-	}
+	return r.stallFrameFrom(r.irqEndIndex() + 1)
+}
+
+// stallFrameFrom is stallFrame over the report's lines from index start on
+// (1 when the report shows no interrupt frames).
+func (r *Report) stallFrameFrom(start int) string {
+	start = max(start, 1)
 	var fns []string
 	if fn := r.ripFuncFrom(start); fn != "" {
 		fns = append(fns, fn)
@@ -719,12 +722,13 @@ var kinds = []*oopsKind{
 			// The stall is what the CPU was doing when the timer interrupt
 			// found it: a report without the interrupted stack (only the
 			// tasks that block the grace period) cannot say what stalled.
-			if r.irqEndIndex() < 0 {
+			i := r.irqEndIndex()
+			if i < 0 {
 				r.CorruptedReason = "no interrupted stack in the stall report"
 				r.set("HANG", "INFO: rcu detected stall in %s", "", "stall in %s")
 				return
 			}
-			r.set("HANG", "INFO: rcu detected stall in %s", r.stallFrame(), "stall in %s")
+			r.set("HANG", "INFO: rcu detected stall in %s", r.stallFrameFrom(i+1), "stall in %s")
 		},
 	},
 	{

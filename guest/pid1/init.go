@@ -299,7 +299,8 @@ func openConsole() {
 // the start: btrfs with its dependencies decides when a Debian guest is
 // ready (raid6_pq benchmarks its algorithms for about 0.3 s under TCG, and
 // btrfs.ko is 3.9 MB), so each module starts as soon as the modules it
-// needs are being initialised (waitComing). Built-in ones are simply not in the order file.
+// needs are being initialised (waitComing). Built-in ones are simply not in
+// the order file.
 var (
 	virtioDrivers = []string{"virtio_console", "virtio_blk", "virtio_net"}
 	virtioBus     = "virtio_pci"
@@ -373,11 +374,13 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 // algorithm benchmark that way.
 func waitComing(name string, done <-chan struct{}) {
 	dir := filepath.Join(sysModule, name)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case <-time.After(time.Millisecond):
+		case <-tick.C:
 			if _, err := os.Stat(dir); err == nil {
 				return
 			}
