@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // natsServer starts the Debian package's nats-server with JetStream on a
@@ -39,14 +41,16 @@ func natsServer(t *testing.T, dir string) string {
 	}
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	// Ready once a NATS client completes its handshake (a bare TCP
+	// connection can be accepted while the server still starts up).
 	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
+		if nc, err := nats.Connect(url, nats.Timeout(time.Second)); err == nil {
+			nc.Close()
 			return url
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("nats-server did not listen")
+	t.Fatal("nats-server did not answer")
 	return ""
 }
 
