@@ -61,6 +61,10 @@ type Options struct {
 	// up (infra-error).
 	AckWait    time.Duration
 	MaxDeliver int
+	// Wait is how long the first connection keeps trying while no server
+	// answers at URL (one started at the same time may still be coming
+	// up); 0 tries once. A refused login or certificate fails at once.
+	Wait time.Duration
 }
 
 // RegisterFlags adds the connection flags to fs.
@@ -72,6 +76,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
 	fs.StringVar(&o.TLSCert, "nats-tls-cert", "", "client certificate for NATS (with --nats-tls-key)")
 	fs.StringVar(&o.TLSKey, "nats-tls-key", "", "client key for NATS")
+	fs.DurationVar(&o.Wait, "nats-wait", 30*time.Second, "at start, keep trying this long while no NATS server answers")
 }
 
 // RegisterWorkerFlags adds the flags that set the workers' consumers: how
@@ -83,8 +88,10 @@ func (o *Options) RegisterWorkerFlags(fs *flag.FlagSet) {
 }
 
 // Connect connects to the server with the options' credentials; the
-// connection retries for ever when the server goes away.
-func Connect(o Options, name string) (*nats.Conn, error) {
+// connection retries for ever when the server goes away. While no server
+// answers at all, the first connection is tried again for o.Wait, with a
+// line to progress (which may be nil) when it starts waiting.
+func Connect(o Options, name string, progress func(string)) (*nats.Conn, error) {
 	if o.URL == "" {
 		return nil, errors.New("no NATS URL")
 	}
@@ -111,11 +118,33 @@ func Connect(o Options, name string) (*nats.Conn, error) {
 	if o.TLSCert != "" || o.TLSKey != "" {
 		opts = append(opts, nats.ClientCert(o.TLSCert, o.TLSKey))
 	}
-	nc, err := nats.Connect(o.URL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", o.URL, err)
+	return connectWait(o.URL, o.Wait, func() (*nats.Conn, error) { return nats.Connect(o.URL, opts...) }, progress)
+}
+
+// connectPause is the time between two tries of a first connection.
+var connectPause = 250 * time.Millisecond
+
+// connectWait calls dial until it succeeds, fails for another reason than
+// no server answering, or wait has passed.
+func connectWait(url string, wait time.Duration, dial func() (*nats.Conn, error), progress func(string)) (*nats.Conn, error) {
+	start := time.Now()
+	for tries := 1; ; tries++ {
+		nc, err := dial()
+		if err == nil {
+			return nc, nil
+		}
+		waited := time.Since(start)
+		if !errors.Is(err, nats.ErrNoServers) || waited+connectPause > wait {
+			if tries > 1 {
+				return nil, fmt.Errorf("connect to NATS at %s (%d tries in %s; --nats-wait sets how long): %w", url, tries, waited.Round(time.Millisecond), err)
+			}
+			return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		}
+		if tries == 1 && progress != nil {
+			progress(fmt.Sprintf("no NATS server at %s yet: trying for up to %s", url, wait))
+		}
+		time.Sleep(connectPause)
 	}
-	return nc, nil
 }
 
 // Setup creates (or updates) the streams and buckets faultline uses.
@@ -289,7 +318,7 @@ func NewCoordinator(o Options, labelList string, sigIDs []string, progress func(
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
 	}
-	nc, js, err := connectJS(o, "faultline coordinator")
+	nc, js, err := connectJS(o, "faultline coordinator", progress)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +333,7 @@ func NewWorker(o Options, id, labelList string, capacity int, exec campaign.Exec
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadLabels, err)
 	}
-	_, js, err := connectJS(o, "faultline worker "+id)
+	_, js, err := connectJS(o, "faultline worker "+id, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -312,8 +341,8 @@ func NewWorker(o Options, id, labelList string, capacity int, exec campaign.Exec
 }
 
 // connectJS connects and opens JetStream on the connection.
-func connectJS(o Options, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := Connect(o, name)
+func connectJS(o Options, name string, progress func(string)) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := Connect(o, name, progress)
 	if err != nil {
 		return nil, nil, err
 	}

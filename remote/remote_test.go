@@ -5,7 +5,9 @@ package remote
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +47,7 @@ func startServer(t *testing.T, dir string, port int) *server.Server {
 
 func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := Connect(Options{URL: url}, "test")
+	nc, err := Connect(Options{URL: url}, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,5 +416,80 @@ func TestBuiltKernelTravels(t *testing.T) {
 	// A kernel that is neither Debian's nor built cannot run remotely.
 	if _, err := w.kernel(ctx, KernelRef{Spec: "file:/x", Source: "file"}); err == nil {
 		t.Error("a file: kernel was accepted for a remote run")
+	}
+}
+
+// TestConnectWaitsForServer: a coordinator started before its nats-server
+// connects once the server is up, and says it is waiting.
+func TestConnectWaitsForServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	// Nobody there and no wait: one try, an error naming the URL.
+	if _, err := Connect(Options{URL: url}, "test", nil); err == nil || !errors.Is(err, nats.ErrNoServers) || !strings.Contains(err.Error(), url) {
+		t.Errorf("no server, no wait: %v", err)
+	}
+	var lines []string
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		nc, err := Connect(Options{URL: url, Wait: 30 * time.Second}, "test", func(s string) { lines = append(lines, s) })
+		got <- result{nc, err}
+	}()
+	time.Sleep(3 * connectPause)
+	s := startServer(t, t.TempDir(), port)
+	defer s.Shutdown()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("connect while the server came up: %v", r.err)
+	}
+	r.nc.Close()
+	if len(lines) != 1 || !strings.Contains(lines[0], url) {
+		t.Errorf("progress %q, want one line naming %s", lines, url)
+	}
+}
+
+func TestConnectWaitTries(t *testing.T) {
+	defer func(p time.Duration) { connectPause = p }(connectPause)
+	connectPause = time.Millisecond
+	refused := nats.ErrNoServers
+	denied := nats.ErrAuthorization
+	for _, tc := range []struct {
+		name  string
+		errs  []error // dial's answers in turn; nil connects
+		wait  time.Duration
+		tries int
+		ok    bool
+	}{
+		{"up at once", []error{nil}, time.Minute, 1, true},
+		{"up after three refusals", []error{refused, refused, refused, nil}, time.Minute, 4, true},
+		{"login refused: no retry", []error{denied, nil}, time.Minute, 1, false},
+		{"refused, then login refused", []error{refused, denied, nil}, time.Minute, 2, false},
+		{"no wait: one try", []error{refused, nil}, 0, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tries := 0
+			nc, err := connectWait("nats://x", tc.wait, func() (*nats.Conn, error) {
+				e := tc.errs[tries]
+				tries++
+				if e != nil {
+					return nil, e
+				}
+				return &nats.Conn{}, nil
+			}, nil)
+			if (err == nil) != tc.ok || (nc != nil) != tc.ok || tries != tc.tries {
+				t.Errorf("err %v, conn %v, %d tries; want ok=%v after %d tries", err, nc != nil, tries, tc.ok, tc.tries)
+			}
+			if err != nil && !errors.Is(err, tc.errs[tries-1]) {
+				t.Errorf("error %v does not wrap %v", err, tc.errs[tries-1])
+			}
+		})
 	}
 }
