@@ -214,7 +214,7 @@ func specArg(s *BuildSpec) string {
 var requiredTools = []struct{ file, pkg string }{
 	{"gcc", "gcc"}, {"make", "make"}, {"flex", "flex"}, {"bison", "bison"},
 	{"bc", "bc"}, {"perl", "perl"}, {"patch", "patch"}, {"tar", "tar"},
-	{"xz", "xz-utils"}, {"pahole", "dwarves"},
+	{"xz", "xz-utils"}, {"lz4", "lz4"}, {"pahole", "dwarves"},
 	{"/usr/include/libelf.h", "libelf-dev"},
 	{"/usr/include/openssl/opensslv.h", "libssl-dev"},
 }

@@ -171,6 +171,8 @@ func writeManifest(k *Kernel, dir string) error {
 //	NAME                      a shipped build spec (6.1-harness), once built
 //	FILE.yaml                 a build spec file, once built
 //	NAME                      a kernel already in the cache (kernels list)
+//	DIR                       a kernel's directory in the cache, as kernels
+//	                          build and kernels list print it
 func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel, error) {
 	if progress == nil {
 		progress = func(string) {}
@@ -197,6 +199,9 @@ func (s *Store) Resolve(spec string, fetch bool, progress func(string)) (*Kernel
 		return s.debianPackage(pkg, fetch, progress)
 	case strings.HasPrefix(spec, "linux-image-"):
 		return s.debianPackage(spec, fetch, progress)
+	}
+	if dir := filepath.Clean(spec); filepath.IsAbs(dir) && filepath.Dir(dir) == filepath.Clean(s.Root) {
+		spec = filepath.Base(dir)
 	}
 	if k, err := s.Lookup(spec); err == nil {
 		return k, nil

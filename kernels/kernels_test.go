@@ -82,6 +82,25 @@ func TestResolveUnknownListsSpecs(t *testing.T) {
 	}
 }
 
+// TestResolveCacheDir: the directory kernels build prints names its kernel.
+func TestResolveCacheDir(t *testing.T) {
+	root := t.TempDir()
+	s := &Store{Root: root, Apt: fakeApt{aptNames}}
+	addKernel(t, root, "6.1-harness-0123456789ab", &Kernel{Name: "6.1-harness-0123456789ab", Release: "6.1.192"})
+	for _, spec := range []string{"6.1-harness-0123456789ab", filepath.Join(root, "6.1-harness-0123456789ab"), filepath.Join(root, "6.1-harness-0123456789ab") + "/"} {
+		k, err := s.Resolve(spec, false, nil)
+		if err != nil || k.Name != "6.1-harness-0123456789ab" {
+			t.Errorf("Resolve(%q) = %+v, %v", spec, k, err)
+		}
+	}
+	// A directory elsewhere is not a cached kernel.
+	other := t.TempDir()
+	addKernel(t, other, "6.1-harness-0123456789ab", &Kernel{Name: "6.1-harness-0123456789ab"})
+	if _, err := s.Resolve(filepath.Join(other, "6.1-harness-0123456789ab", "x", ".."), false, nil); !errors.Is(err, ErrUnknownSpec) {
+		t.Errorf("a directory outside the cache: %v, want ErrUnknownSpec", err)
+	}
+}
+
 func TestFileSpec(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "bzImage")
