@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"faultline/guest/pid1"
 	"faultline/verdict"
 )
 
@@ -272,6 +273,15 @@ func TestVMKeepsExistingConsole(t *testing.T) {
 	b, _ := os.ReadFile(old)
 	if r.code != exitError || !strings.Contains(r.stderr, "exists and is not empty") || string(b) != "an earlier run\n" {
 		t.Errorf("exit %d, console now %q; stderr:\n%s", r.code, b, r.stderr)
+	}
+	// A new file gets the run's console: a power-off asked for ends it
+	// without a word from the SSH server (it used to say it died, when it
+	// reopened its port while the guest went down).
+	fresh := filepath.Join(tmp, "fresh.log")
+	r = faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--console", fresh, "--", "true")
+	b, _ = os.ReadFile(fresh)
+	if r.code != 0 || !strings.Contains(string(b), pid1.ReadyLine) || !strings.Contains(string(b), "reboot: Power down") || strings.Contains(string(b), pid1.ServerExitedPrefix) {
+		t.Errorf("exit %d, console:\n%s\nstderr:\n%s", r.code, b, r.stderr)
 	}
 	noQEMULeft(t, tmp)
 }

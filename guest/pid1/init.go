@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -216,7 +217,11 @@ func failSetup(err error) {
 	poweroff()
 }
 
+// poweringOff is set once the guest is being powered off.
+var poweringOff atomic.Bool
+
 func poweroff() {
+	poweringOff.Store(true)
 	unix.Sync()
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	for {

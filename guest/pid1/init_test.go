@@ -1,11 +1,14 @@
 package pid1
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOrderBus(t *testing.T) {
@@ -88,4 +91,40 @@ func TestWaitComing(t *testing.T) {
 	closed := make(chan struct{})
 	close(closed)
 	waitComing("never_there", closed) // returns at once: the load ended
+}
+
+// TestOpenPort: a port still busy from its previous open is tried again;
+// other errors, and a port busy for longer than the patience, are not.
+func TestOpenPort(t *testing.T) {
+	defer func(f func(string, int, os.FileMode) (*os.File, error)) { openFile = f }(openFile)
+	busy := &os.PathError{Op: "open", Path: "/dev/vport0p1", Err: unix.EBUSY}
+	missing := &os.PathError{Op: "open", Path: "/dev/vport0p1", Err: unix.ENOENT}
+	for _, tc := range []struct {
+		name     string
+		errs     []error // open's answers in turn; nil opens
+		patience time.Duration
+		tries    int
+		want     error
+	}{
+		{"free", []error{nil}, time.Second, 1, nil},
+		{"busy twice, then free", []error{busy, busy, nil}, time.Second, 3, nil},
+		{"missing: no retry", []error{missing, nil}, time.Second, 1, unix.ENOENT},
+		{"busy past the patience", []error{busy, nil}, 0, 1, unix.EBUSY},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tries := 0
+			openFile = func(string, int, os.FileMode) (*os.File, error) {
+				err := tc.errs[tries]
+				tries++
+				if err != nil {
+					return nil, err
+				}
+				return os.Stdin, nil
+			}
+			f, err := openPort("/dev/vport0p1", tc.patience)
+			if tries != tc.tries || (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) || (err == nil) != (f != nil) {
+				t.Errorf("%d tries, %v, %v; want %d tries and %v", tries, f, err, tc.tries, tc.want)
+			}
+		})
+	}
 }

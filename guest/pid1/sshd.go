@@ -3,6 +3,7 @@ package pid1
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,10 @@ func serve(cfg *Config) {
 	}
 	announced := false
 	for {
-		f, err := os.OpenFile(dev, os.O_RDWR, 0)
+		f, err := openPort(dev, 2*time.Second)
+		if poweringOff.Load() {
+			select {} // the guest is going down: nothing more to serve
+		}
 		if err != nil {
 			serverFailed(err) // names the port
 		}
@@ -58,6 +62,24 @@ func serve(cfg *Config) {
 		}
 	}
 }
+
+// openPort opens the port's device. A port stays busy until the last
+// reference to its previous open is gone, which can come just after Close
+// returned (a read still in flight): a busy port is tried again for up to
+// patience.
+func openPort(dev string, patience time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(patience)
+	for {
+		f, err := openFile(dev, os.O_RDWR, 0)
+		if err == nil || !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return f, err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// openFile is os.OpenFile; tests replace it.
+var openFile = os.OpenFile
 
 // serverFailed says why the server stops, on the console, and powers off.
 func serverFailed(err error) {
