@@ -213,7 +213,7 @@ func (ir *Initramfs) key() (string, error) {
 		fmt.Fprintf(h, "%s\x00%d\x00%d\n", p, st.Size(), st.ModTime().UnixNano())
 		return nil
 	}
-	fmt.Fprintf(h, "layout 4\n")
+	fmt.Fprintf(h, "layout 5\n")
 	if err := add(ir.Agent); err != nil {
 		return "", err
 	}
@@ -310,6 +310,7 @@ func (ir *Initramfs) write(w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		data = stripSignature(data)
 		name := fmt.Sprintf("lib/modules/%03d-%s.ko", i, m.Name)
 		if err := file(name, 0o644, data); err != nil {
 			return err
@@ -326,6 +327,38 @@ func (ir *Initramfs) write(w io.Writer) error {
 		return err
 	}
 	return cw.Close()
+}
+
+// moduleSigMarker ends a module file that carries a signature (the
+// kernel's MODULE_SIG_STRING).
+const moduleSigMarker = "~Module signature appended~\n"
+
+// stripSignature returns a module image without its appended signature, or
+// data itself when it carries none or its trailer does not add up. A signed
+// module ends with the signature, a 12-byte struct module_signature whose
+// last four bytes are the signature's length (big-endian), and the marker.
+//
+// The guest kernel verifies every signed module it loads: a SHA-256 of the
+// whole file, then an RSA check. Under TCG that is slow: without it, a
+// Debian guest with btrfs is ready 0.14 s sooner after /init (1.03 -> 0.89
+// s, 10 alternating boots each), one with ext4 0.04 s sooner. An unsigned
+// module is loaded all the same when signatures are not enforced (Debian's
+// kernels do not enforce them without Secure Boot or lockdown), and the
+// kernel is tainted E ("unsigned module"), which oops headers show. The
+// version checks stay: the module is not forced (no F taint).
+func stripSignature(data []byte) []byte {
+	const sigInfo = 12
+	n := len(data) - len(moduleSigMarker)
+	if n < sigInfo || string(data[n:]) != moduleSigMarker {
+		return data
+	}
+	info := data[n-sigInfo : n]
+	sigLen := int(info[8])<<24 | int(info[9])<<16 | int(info[10])<<8 | int(info[11])
+	end := n - sigInfo - sigLen
+	if sigLen <= 0 || end <= 0 {
+		return data
+	}
+	return data[:end]
 }
 
 // MinimalInitramfs writes (once) an initramfs whose /init powers the guest

@@ -3,6 +3,8 @@
 package guest
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
 	"io"
 	"os"
@@ -218,5 +220,55 @@ func TestPruneInitramfsSize(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
 		}
+	}
+}
+
+func TestStripSignature(t *testing.T) {
+	mod := []byte("\x7fELF module body")
+	signed := func(sig []byte, sigLen uint32) []byte {
+		b := append(append([]byte{}, mod...), sig...)
+		b = append(b, 0, 0, 2, 0, 0, 0, 0, 0, byte(sigLen>>24), byte(sigLen>>16), byte(sigLen>>8), byte(sigLen))
+		return append(b, moduleSigMarker...)
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want []byte
+	}{
+		{"signed", signed([]byte("PKCS#7 blob"), 11), mod},
+		{"unsigned", mod, mod},
+		{"length past the start", signed([]byte("PKCS#7 blob"), 1000), nil},
+		{"zero length", signed(nil, 0), nil},
+		{"marker alone", []byte(moduleSigMarker), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if want == nil {
+				want = tc.in // left as it is
+			}
+			if got := stripSignature(tc.in); !bytes.Equal(got, want) {
+				t.Errorf("stripSignature = %q, want %q", got, want)
+			}
+		})
+	}
+	// A real signed module from the kernel cache, when there is one: what
+	// is left is the ELF image, and stripping again changes nothing.
+	paths, _ := filepath.Glob(filepath.Join(os.Getenv("HOME"), ".cache/faultline/kernels/linux-image-*/lib/modules/*/kernel/lib/libcrc32c.ko"))
+	if len(paths) == 0 {
+		t.Skip("no Debian kernel in the cache")
+	}
+	data, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(data, []byte(moduleSigMarker)) {
+		t.Skipf("%s is not signed", paths[0])
+	}
+	got := stripSignature(data)
+	if len(got) >= len(data) || bytes.Contains(got, []byte(moduleSigMarker)) || !bytes.Equal(stripSignature(got), got) {
+		t.Fatalf("%s: %d bytes left of %d", paths[0], len(got), len(data))
+	}
+	if _, err := elf.NewFile(bytes.NewReader(got)); err != nil {
+		t.Errorf("%s stripped is not an ELF file: %v", paths[0], err)
 	}
 }
