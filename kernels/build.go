@@ -113,7 +113,6 @@ type plan struct {
 	frags    []fragment
 	patches  [][]byte
 	cc       string
-	cflags   string // KCFLAGS (kcflags)
 	key      string
 }
 
@@ -182,8 +181,7 @@ func (b *Builder) resolve(spec *BuildSpec) (*plan, error) {
 	if p.cc, err = ccVersion(); err != nil {
 		return nil, err
 	}
-	p.cflags = kcflags()
-	p.key = cacheKey(p.sourceID, spec, p.frags, p.patches, p.cc, p.cflags)
+	p.key = cacheKey(p.sourceID, spec, p.frags, p.patches, p.cc)
 	return p, nil
 }
 
@@ -352,9 +350,6 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 		if pahole != "" {
 			cmd.Args = append(cmd.Args, "PAHOLE_FLAGS="+pahole)
 		}
-		if p.cflags != "" {
-			cmd.Args = append(cmd.Args, "KCFLAGS="+p.cflags)
-		}
 		if cc != nil {
 			// CC on make's command line (not in the environment): the
 			// kernel's Makefile sets CC itself otherwise.
@@ -400,19 +395,6 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	}
 	return res, nil
 }
-
-// extraCFlags are added to every C compile of a kernel build (after the
-// user's own KCFLAGS). -fno-var-tracking leaves the variables' locations
-// out of the debug info: the code is the same (fs/btrfs/inode.o's .text is
-// byte for byte), the BTF that BPF needs comes from the types, which stay,
-// and a compile takes 17% less time with a 43% smaller object (inode.c:
-// 3.4 s against 4.1 s), so the links and pahole have less to read. gdb
-// shows fewer local variables of a faultline-built vmlinux.
-const extraCFlags = "-fno-var-tracking"
-
-// kcflags returns the KCFLAGS of a build: the environment's, then
-// extraCFlags.
-func kcflags() string { return strings.TrimSpace(os.Getenv("KCFLAGS") + " " + extraCFlags) }
 
 // reproducibleEnv keeps the build's time, user, host and build counter
 // (uname -v) out of the image, so that they do not make two builds of the

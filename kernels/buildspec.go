@@ -318,7 +318,7 @@ func checkConfig(frags []fragment, final []byte) error {
 }
 
 // cacheKey hashes everything that determines the built kernel.
-func cacheKey(sourceID string, s *BuildSpec, frags []fragment, patches [][]byte, cc, cflags string) string {
+func cacheKey(sourceID string, s *BuildSpec, frags []fragment, patches [][]byte, cc string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "faultline-build 1\nsource %s\nbase %s\n", sourceID, s.Config.Base)
 	for _, f := range frags {
@@ -332,9 +332,6 @@ func cacheKey(sourceID string, s *BuildSpec, frags []fragment, patches [][]byte,
 		fmt.Fprintf(h, "patch %s %x\n", s.Patches[i], sha256.Sum256(p))
 	}
 	fmt.Fprintf(h, "cc %s\n", cc)
-	if cflags != "" {
-		fmt.Fprintf(h, "cflags %s\n", cflags)
-	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
