@@ -110,6 +110,18 @@ func TestVMBtrfsCompressed(t *testing.T) {
 	noQEMULeft(t, tmp)
 }
 
+// TestVMSigEnforce: a kernel told to enforce module signatures refuses the
+// initramfs's unsigned modules; the boot fails at once (123) and says why.
+func TestVMSigEnforce(t *testing.T) {
+	needKernel(t)
+	tmp := t.TempDir()
+	r := faultline(t, tmp, "", "vm", "--kernel", "debian:6.1-cloud", "--fs", "ext4", "--append", "module.sig_enforce=1", "--", "true")
+	if r.code != 123 || !strings.Contains(r.stderr, "enforces module signatures") {
+		t.Errorf("exit %d, want 123 naming the signature enforcement; stderr:\n%s", r.code, r.stderr)
+	}
+	noQEMULeft(t, tmp)
+}
+
 func TestVMExt4StdinStderr(t *testing.T) {
 	needKernel(t)
 	tmp := t.TempDir()

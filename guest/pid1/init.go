@@ -353,7 +353,15 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 			defer f.Close()
 			trace("load " + m.name)
 			defer trace("loaded " + m.name)
-			if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+			err = unix.FinitModule(int(f.Fd()), "", 0)
+			switch {
+			case errors.Is(err, unix.EKEYREJECTED):
+				// The initramfs carries the modules without their
+				// signatures (guest.stripSignature): a kernel that
+				// enforces them cannot be set up. Say so now, not
+				// when a device fails to appear.
+				failSetup(fmt.Errorf("module %s refused: the kernel enforces module signatures (module.sig_enforce=1 or lockdown), and faultline's initramfs holds the modules without their signatures; boot without that option", m.name))
+			case err != nil && !errors.Is(err, unix.EEXIST):
 				logf("load module %s: %v", m.path, err)
 			}
 		}()
@@ -373,8 +381,8 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 
 // waitComing returns once module name is at least being initialised (its
 // /sys/module directory exists) or its load has ended (done is closed). A
-// module that needs it can start loading then: the kernel checks its
-// signature and lays it out meanwhile, and waits for name's init to end
+// module that needs it can start loading then: the kernel reads it and
+// lays it out meanwhile, and waits for name's init to end
 // before it resolves name's symbols. btrfs's load overlaps raid6_pq's
 // algorithm benchmark that way.
 func waitComing(name string, done <-chan struct{}) {
