@@ -59,6 +59,28 @@ func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// waitWorkers waits until each named worker has announced itself (its
+// consumers exist by then).
+func waitWorkers(t *testing.T, js jetstream.JetStream, ids ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, id := range ids {
+		for {
+			kv, err := js.KeyValue(ctx, WorkersBucket)
+			if err == nil {
+				if _, err = kv.Get(ctx, id); err == nil {
+					break
+				}
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("worker %s did not announce itself: %v", id, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 func debianKernel(_ context.Context, ref KernelRef) (*kernels.Kernel, error) {
 	return &kernels.Kernel{Name: ref.Name, Release: "6.1.0-fake", Source: ref.Source}, nil
 }
@@ -128,9 +150,13 @@ func finals(runs []*results.Run) map[int]*results.Run {
 func TestCampaignOnTwoWorkers(t *testing.T) {
 	s := startServer(t, t.TempDir(), -1)
 	defer s.Shutdown()
+	// Both workers subscribed before the campaign starts: otherwise one
+	// can take all eight jobs before the other has asked for any (seen
+	// under load).
 	w1 := startWorker(t, s.ClientURL(), "w1", nil, clean, 2*time.Second)
 	w2 := startWorker(t, s.ClientURL(), "w2", []string{"kvm"}, clean, 2*time.Second)
 	nc, js := connect(t, s.ClientURL())
+	waitWorkers(t, js, "w1", "w2")
 	c, co := newCampaign(t, js, nc, t.TempDir(), 8, nil)
 	defer c.Close()
 	defer co.Close()
