@@ -353,7 +353,21 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 			defer f.Close()
 			trace("load " + m.name)
 			defer trace("loaded " + m.name)
-			err = unix.FinitModule(int(f.Fd()), "", 0)
+			err = finitModule(int(f.Fd()), "", 0)
+			if errors.Is(err, unix.EBUSY) && len(m.deps) > 0 {
+				// The kernel waits for a dependency's init in an
+				// interruptible sleep; a signal to this thread (the
+				// Go runtime sends some) ends that wait and the load
+				// fails with EBUSY ("gave up waiting for init of
+				// module"). Once the dependencies are loaded there is
+				// nothing left to wait for: load it again.
+				for _, d := range m.deps {
+					if ch, ok := done[d]; ok {
+						<-ch
+					}
+				}
+				err = finitModule(int(f.Fd()), "", 0)
+			}
 			switch {
 			case errors.Is(err, unix.EKEYREJECTED):
 				// The initramfs carries the modules without their
@@ -378,6 +392,9 @@ func loadModules(orderFile string, drivers []string, bus string) func(names ...s
 		}
 	}
 }
+
+// finitModule is unix.FinitModule; tests replace it.
+var finitModule = unix.FinitModule
 
 // waitComing returns once module name is at least being initialised (its
 // /sys/module directory exists) or its load has ended (done is closed). A

@@ -2,9 +2,11 @@ package pid1
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +128,47 @@ func TestOpenPort(t *testing.T) {
 				t.Errorf("%d tries, %v, %v; want %d tries and %v", tries, f, err, tc.tries, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadRetriesInterruptedWait: a load that started while a dependency
+// was being initialised, and failed with EBUSY because a signal ended the
+// kernel's wait, is tried again once the dependency is loaded.
+func TestLoadRetriesInterruptedWait(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.ko", "b.ko"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	order := filepath.Join(dir, "order")
+	os.WriteFile(order, []byte(dir+"/a.ko a\n"+dir+"/b.ko b a\n"), 0o644)
+	defer func(s string) { sysModule = s }(sysModule)
+	sysModule = t.TempDir()
+	os.Mkdir(filepath.Join(sysModule, "a"), 0o755) // a is coming at once
+	defer func(f func(int, string, int) error) { finitModule = f }(finitModule)
+	var mu sync.Mutex
+	var aLoaded bool
+	var bTries []bool // was a loaded at each of b's tries
+	finitModule = func(fd int, _ string, _ int) error {
+		path, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if filepath.Base(path) == "a.ko" {
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			aLoaded = true
+			mu.Unlock()
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		bTries = append(bTries, aLoaded)
+		if !aLoaded {
+			return unix.EBUSY
+		}
+		return nil
+	}
+	loadModules(order, nil, "")()
+	if !slices.Equal(bTries, []bool{false, true}) {
+		t.Errorf("b's tries saw a loaded: %v; want a first try while a was coming, then one after", bTries)
 	}
 }
