@@ -378,7 +378,15 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if cfg, _ := os.ReadFile(filepath.Join(objDir, ".config")); bytes.Contains(cfg, []byte("\nCONFIG_MODULES=y\n")) {
 		targets = append(targets, "modules")
 	}
+	ownCheck := ownsLocalExportCheck(srcDir)
+	if ownCheck {
+		targets = append(targets, checkLocalExportOff)
+	}
+	makeStart := time.Now()
 	compiled, err := b.runMake(ctx, spec.Name, mk(targets...), logw, start, expect)
+	if err == nil && ownCheck {
+		err = checkLocalExports(objDir, treeDir, makeStart)
+	}
 	if err != nil {
 		return nil, &BuildError{Spec: spec.Name, Log: logPath, Err: err}
 	}
