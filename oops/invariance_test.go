@@ -58,3 +58,34 @@ func TestDecorationInvariance(t *testing.T) {
 		}
 	}
 }
+
+var (
+	callerIDLineRE = regexp.MustCompile(`^((?:<\d+>)?\[\s*\d+\.\d+\])\[\s*T\d+\]`)
+	hasCallerIDRE  = regexp.MustCompile(`(?m)^(?:<\d+>)?\[\s*\d+\.\d+\]\[\s*T`)
+)
+
+// TestOtherTasksLinesIgnored: in a log with printk caller ids, lines of
+// another task, even stack frames, interleaved anywhere (here after every
+// third line), change no report.
+func TestOtherTasksLinesIgnored(t *testing.T) {
+	n := 0
+	for _, c := range loadCorpus(t) {
+		if !hasCallerIDRE.Match(c.log) {
+			continue
+		}
+		n++
+		var out [][]byte
+		for i, l := range bytes.Split(c.log, []byte("\n")) {
+			out = append(out, l)
+			if m := callerIDLineRE.FindSubmatch(l); m != nil && i%3 == 0 {
+				out = append(out, append(bytes.Clone(m[1]), "[T99999]  other_task_fn+0x10/0x20"...))
+			}
+		}
+		if got, want := reportsOf(bytes.Join(out, []byte("\n"))), reportsOf(c.log); !slices.Equal(got, want) {
+			t.Errorf("log %s: %q, want %q", c.name, got, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no corpus log has caller ids")
+	}
+}
