@@ -312,7 +312,11 @@ func TestCoordinatorKilledAndResumed(t *testing.T) {
 	if res.Status != "interrupted" {
 		t.Fatalf("status %s", res.Status)
 	}
-	w := startWorker(t, s.ClientURL(), "w", nil, clean, 2*time.Second)
+	// An ack wait no stall of a loaded machine reaches: a job whose
+	// heartbeats came late would be redelivered and run twice (at least
+	// once is the contract), and this test counts runs to show that the
+	// resumed coordinator republishes nothing.
+	w := startWorker(t, s.ClientURL(), "w", nil, clean, 30*time.Second)
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) && w.w.Finished() < 4 {
 		time.Sleep(100 * time.Millisecond)
