@@ -307,52 +307,85 @@ func (r *Report) setNoFrame(typ, title string) {
 // timestampRE is a printk timestamp.
 var timestampRE = re(`\[ *[0-9]+\.[0-9]+\]`)
 
-// Title parts that differ between two reports of one bug: a function's
-// offset and size, an address, a source line number, a CPU number, any
-// other number.
-var (
-	titleFuncRE = re(`([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+`)
-	titleHexRE  = re(`\b0x[0-9a-f]+\b`)
-	titleAddrRE = re(`\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b|\b[0-9]{10,}\b`)
-	titleLineRE = re(`(?:\.[ch]|\.S|\.rs):[0-9]+(?::[0-9]+)?\b`)
-	titleCPURE  = re(`CPU#[0-9]+`)
-	titleNumRE  = re(`\b[0-9]+\b`)
-)
-
-// sanitizeTitle replaces in a title what varies between reports of one
-// bug: offsets (FUNC+0x1/0x2: FUNC), addresses (ADDR), line numbers
-// (:LINE), CPU numbers (CPU), other numbers (NUM).
-func sanitizeTitle(t string) string {
-	if !strings.ContainsAny(t, "0123456789") {
-		return t
-	}
-	t = titleFuncRE.ReplaceAllString(t, "$1")
-	t = titleLineRE.ReplaceAllStringFunc(t, func(s string) string { return s[:strings.IndexByte(s, ':')] + ":LINE" })
-	t = titleCPURE.ReplaceAllLiteralString(t, "CPU")
-	t = replaceOutsideWords(t, titleHexRE, "ADDR", 0)
-	t = replaceOutsideWords(t, titleAddrRE, "ADDR", 8)
-	return replaceOutsideWords(t, titleNumRE, "NUM", 0)
+// titleReplacements are syzkaller's, in its order: what differs between
+// two reports of one bug (executor process ids, addresses, IP addresses,
+// source line numbers, function offsets, CPU numbers, other numbers)
+// becomes a fixed word. Each is applied until the title stops changing
+// (matches can overlap: "0,1,2"). An address is six or more hex digits,
+// with or without 0x, after anything but a letter or a digit (so a run of
+// the letters a-f after an underscore is one too, as syzbot has it); a
+// number stands between non-word characters, or is seven digits or more.
+var titleReplacements = []struct {
+	re   *lazyRE
+	with string
+	// can reports whether the title may hold a match (a cheap test
+	// first: most titles hold no number).
+	can func(t string, digits, hex6 bool) bool
+}{
+	{re(`syz-executor\.?[0-9]+(?:[/:][0-9]+)?`), "syz-executor", func(t string, d, _ bool) bool { return d && strings.Contains(t, "syz-executor") }},
+	{re(`syzkaller[0-9]+(?:[/:][0-9]+)?`), "syzkaller", func(t string, d, _ bool) bool { return d && strings.Contains(t, "syzkaller") }},
+	{re(`([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}`), "${1}ADDR", func(_ string, _, h bool) bool { return h }},
+	{re(`([^a-zA-Z0-9])(?:[0-9]{1,3}\.){3}[0-9]{1,3}`), "${1}IP", func(t string, d, _ bool) bool { return d && strings.Contains(t, ".") }},
+	{re(`(\.\w+)(?::[0-9]+)+`), "${1}:LINE", func(t string, d, _ bool) bool { return d && strings.Contains(t, ":") }},
+	{re(`([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+`), "${1}", func(t string, _, _ bool) bool { return strings.Contains(t, "+0x") }},
+	{re(`CPU#[0-9]+`), "CPU", func(t string, d, _ bool) bool { return d && strings.Contains(t, "CPU#") }},
+	{re(`(\W)(\d+)(\W|$)`), "${1}NUM${3}", func(_ string, d, _ bool) bool { return d }},
+	{re(`\d{7,}`), "NUM", func(_ string, d, _ bool) bool { return d }},
 }
 
-// replaceOutsideWords replaces matches of re that stand alone (not part of
-// an identifier such as sha256 or ext4_x, and at least min long).
-func replaceOutsideWords(t string, re *lazyRE, with string, min int) string {
-	var b strings.Builder
-	last := 0
-	for _, m := range re.FindAllStringIndex(t, -1) {
-		if m[1]-m[0] < min || (m[0] > 0 && isIdent(t[m[0]-1])) || (m[1] < len(t) && isIdent(t[m[1]])) {
+// hexRun reports whether t holds n hex digits (0-9, a-f) in a row.
+func hexRun(t string, n int) bool {
+	run := 0
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c >= '0' && c <= '9' || c >= 'a' && c <= 'f' {
+			if run++; run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// maxTitleLen is where syzbot cuts a title (a corrupted or intermixed
+// line can be very long).
+const maxTitleLen = 120
+
+// sanitizeTitle makes a title the same for every report of one bug, as
+// syzbot does: titleReplacements, then at most maxTitleLen bytes, tabs as
+// spaces, control and non-ASCII bytes dropped, runs of spaces as one, no
+// space at either end.
+func sanitizeTitle(t string) string {
+	for _, r := range titleReplacements {
+		if !r.can(t, strings.ContainsAny(t, "0123456789"), hexRun(t, 6)) {
 			continue
 		}
-		b.WriteString(t[last:m[0]])
-		b.WriteString(with)
-		last = m[1]
+		for {
+			n := r.re.ReplaceAllString(t, r.with)
+			if n == t {
+				break
+			}
+			t = n
+		}
 	}
-	b.WriteString(t[last:])
-	return b.String()
-}
-
-func isIdent(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	b := make([]byte, 0, len(t))
+	prev := byte(' ')
+	for i := 0; i < len(t) && i < maxTitleLen; i++ {
+		c := t[i]
+		switch {
+		case c == '\t':
+			c = ' '
+		case c < 0x20 || c >= 0x7f:
+			continue
+		}
+		if c == ' ' && prev == ' ' {
+			continue
+		}
+		b = append(b, c)
+		prev = c
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // set fills in the title from format, where %s stands for the frame.
@@ -369,7 +402,7 @@ func (r *Report) set(typ, format, fn string, alts ...string) {
 	r.Frame = fn
 	r.Title = sanitizeTitle(strings.Replace(format, "%s", fn, 1))
 	for _, a := range alts {
-		r.AltTitles = append(r.AltTitles, strings.Replace(a, "%s", fn, 1))
+		r.AltTitles = append(r.AltTitles, sanitizeTitle(strings.Replace(a, "%s", fn, 1)))
 	}
 }
 
@@ -886,7 +919,7 @@ var kinds = []*oopsKind{
 		// and must not cut a kernel report.
 		continuation: true,
 		describe: func(r *Report, m []string) {
-			r.setNoFrame("SYZ_FAILURE", m[1]+": "+numRE.ReplaceAllString(strings.TrimSpace(m[2]), "NUM"))
+			r.setNoFrame("SYZ_FAILURE", m[1]+": "+strings.TrimSpace(m[2]))
 		},
 	},
 	{
@@ -1083,9 +1116,6 @@ func (r *Report) hungFrame() string {
 // lastFunctionRE names the work function of a workqueue that leaked a
 // lock.
 var lastFunctionRE = re(`last function: ([A-Za-z0-9_.]+)`)
-
-// numRE matches the numbers a title must not carry.
-var numRE = re(`\d+`)
 
 // Lines some kinds look for inside their report.
 var (
