@@ -1,6 +1,7 @@
 package oops
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 )
@@ -169,8 +170,22 @@ func Parse(log []byte) []*Report {
 		reports = append(reports, r)
 		i++
 	}
+	// GCE's serial console prints this when its connection drops, often
+	// right after a panic: what the log holds of any report may be cut, so
+	// syzbot marks them all corrupted.
+	if bytes.Contains(log, consoleHangup) {
+		for _, r := range reports {
+			if !r.Corrupted {
+				r.Corrupted, r.CorruptedReason = true, "the console connection dropped (serialport: VM disconnected.)"
+			}
+		}
+	}
 	return reports
 }
+
+// consoleHangup is the line GCE's serial console prints when it loses the
+// VM.
+var consoleHangup = []byte("serialport: VM disconnected.")
 
 // reportEnd returns the index of the last line of the report starting at
 // start: the line before the next report, an end marker, or the cap. A panic

@@ -57,6 +57,8 @@ func TestRules(t *testing.T) {
 			"UBSAN: shift-out-of-bounds in ext4_fill_super", false},
 		{"UBSAN before 5.9", "UBSAN: Undefined behaviour in fs/ext4/super.c:99:16\nshift exponent 64 is too large\nCall Trace:\n" + frames("dump_stack", "ubsan_epilogue", "__ubsan_handle_shift_out_of_bounds", "ext4_fill_super"),
 			"UBSAN: undefined-behaviour in ext4_fill_super", false},
+		{"a dropped GCE console leaves every report in doubt", "WARNING: CPU: 0 PID: 1 at fs/ext4/inode.c:99 ext4_baz+0x1/0x2\nCall Trace:\n" + frames("ext4_baz", "ext4_file_write_iter", "vfs_write", "ksys_write") + "serialport: VM disconnected.\n",
+			"WARNING in ext4_baz", true},
 		{"a device that is never released", "unregister_netdevice: waiting for lo to become free. Usage count = 2\n",
 			"unregister_netdevice: waiting for DEV to become free", false},
 		{"a stack segment fault", "stack segment: 0000 [#1] PREEMPT SMP\nRIP: 0010:ext4_c+0x1/0x2\nCall Trace:\n" + frames("ext4_d", "vfs_read", "ksys_read"),
