@@ -382,6 +382,9 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	if ownCheck {
 		targets = append(targets, checkLocalExportOff)
 	}
+	if skipsEmptySteps(srcDir) {
+		targets = append(targets, kbuildCmdSkipEmpty)
+	}
 	makeStart := time.Now()
 	compiled, err := b.runMake(ctx, spec.Name, mk(targets...), logw, start, expect)
 	if err == nil && ownCheck {
