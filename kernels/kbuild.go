@@ -27,6 +27,13 @@ const kbuildCmdSkipEmpty = "cmd=@$(if $(cmd_$(1)),set -e; $(echo-cmd) $($(quiet)
 // skipsEmptySteps reports whether the tree's kbuild defines cmd as 6.1
 // does, so that kbuildCmdSkipEmpty may replace it.
 func skipsEmptySteps(srcDir string) bool {
-	b, err := os.ReadFile(filepath.Join(srcDir, "scripts", "Kbuild.include"))
-	return err == nil && bytes.Contains(b, []byte("\n"+kbuildCmdDef+"\n"))
+	return kbuildDefines(srcDir, "Kbuild.include", kbuildCmdDef)
+}
+
+// kbuildDefines reports whether the tree's scripts/FILE holds def as a
+// line of its own: faultline replaces a kbuild definition on make's
+// command line only where it is exactly the one it was measured against.
+func kbuildDefines(srcDir, file, def string) bool {
+	b, err := os.ReadFile(filepath.Join(srcDir, "scripts", file))
+	return err == nil && bytes.Contains(b, []byte("\n"+def+"\n"))
 }

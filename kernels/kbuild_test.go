@@ -84,25 +84,35 @@ func TestSkipEmptySteps(t *testing.T) {
 	}
 }
 
-// TestSkipsEmptySteps: only 6.1's exact definition of cmd is replaced.
-func TestSkipsEmptySteps(t *testing.T) {
+// TestKbuildDefines: each override replaces only 6.1's exact definition,
+// in the file kbuild keeps it in.
+func TestKbuildDefines(t *testing.T) {
 	for _, c := range []struct {
-		include string
-		want    bool
+		file, text string
+		want       bool
 	}{
-		{"x\n" + kbuildCmdDef + "\ny\n", true},
-		{"x\ncmd = @$(if $(cmd_$(1)),set -e; $($(quiet)log_print) $(delete-on-interrupt) $(cmd_$(1)),:)\n", false},
-		{"nothing\n", false},
+		{"Kbuild.include", "x\n" + kbuildCmdDef + "\ny\n", true},
+		{"Kbuild.include", "x\ncmd = @$(if $(cmd_$(1)),set -e; $($(quiet)log_print) $(delete-on-interrupt) $(cmd_$(1)),:)\n", false},
+		{"Makefile.build", "x\n" + checkLocalExportDef + "\ny\n", true},
+		{"Makefile.build", "x\ncmd_check_local_export = $(srctree)/scripts/check-local-export $@ --other\n", false},
+		{"Makefile.build", "no such check\n", false},
 	} {
 		dir := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "scripts", "Kbuild.include"), []byte(c.include), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "scripts", c.file), []byte(c.text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if got := skipsEmptySteps(dir); got != c.want {
-			t.Errorf("%q: %v, want %v", c.include, got, c.want)
+		got := skipsEmptySteps(dir)
+		if c.file == "Makefile.build" {
+			got = ownsLocalExportCheck(dir)
 		}
+		if got != c.want {
+			t.Errorf("%s %q: %v, want %v", c.file, c.text, got, c.want)
+		}
+	}
+	if empty := t.TempDir(); skipsEmptySteps(empty) || ownsLocalExportCheck(empty) {
+		t.Error("a tree without kbuild's files gets an override")
 	}
 }

@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -38,8 +37,7 @@ const exportsCheckedStamp = "exports-checked"
 // ownsLocalExportCheck reports whether faultline checks the tree's
 // exports itself: the tree runs check-local-export the way 6.1 does.
 func ownsLocalExportCheck(srcDir string) bool {
-	b, err := os.ReadFile(filepath.Join(srcDir, "scripts", "Makefile.build"))
-	return err == nil && bytes.Contains(b, []byte("\n"+checkLocalExportDef+"\n"))
+	return kbuildDefines(srcDir, "Makefile.build", checkLocalExportDef)
 }
 
 // LocalExportError is an object that exports a symbol it defines as
@@ -161,7 +159,10 @@ func checkLocalExports(dir, treeDir string, from time.Time) error {
 		return errors.Join(bad...)
 	}
 	if err := os.WriteFile(stamp, nil, 0o644); err != nil {
-		return err
+		return fmt.Errorf("record the export check: %w", err)
 	}
-	return os.Chtimes(stamp, from, from)
+	if err := os.Chtimes(stamp, from, from); err != nil {
+		return fmt.Errorf("record the export check: %w", err)
+	}
+	return nil
 }

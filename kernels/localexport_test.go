@@ -125,30 +125,3 @@ func TestCheckLocalExports(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-// TestOwnsLocalExportCheck: only a Makefile.build with 6.1's exact
-// definition gets the override.
-func TestOwnsLocalExportCheck(t *testing.T) {
-	for _, c := range []struct {
-		makefile string
-		want     bool
-	}{
-		{"x\n" + checkLocalExportDef + "\ny\n", true},
-		{"x\ncmd_check_local_export = $(srctree)/scripts/check-local-export $@ --other\n", false},
-		{"no such check\n", false},
-	} {
-		dir := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "scripts", "Makefile.build"), []byte(c.makefile), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if got := ownsLocalExportCheck(dir); got != c.want {
-			t.Errorf("%q: %v, want %v", c.makefile, got, c.want)
-		}
-	}
-	if ownsLocalExportCheck(t.TempDir()) {
-		t.Error("a tree without Makefile.build is owned")
-	}
-}
