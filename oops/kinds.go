@@ -320,18 +320,20 @@ var titleReplacements = []struct {
 	with string
 	// can reports whether the title may hold a match (a cheap test
 	// first: most titles hold no number).
-	can func(t string, digits, hex6 bool) bool
+	can func(t string) bool
 }{
-	{re(`syz-executor\.?[0-9]+(?:[/:][0-9]+)?`), "syz-executor", func(t string, d, _ bool) bool { return d && strings.Contains(t, "syz-executor") }},
-	{re(`syzkaller[0-9]+(?:[/:][0-9]+)?`), "syzkaller", func(t string, d, _ bool) bool { return d && strings.Contains(t, "syzkaller") }},
-	{re(`([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}`), "${1}ADDR", func(_ string, _, h bool) bool { return h }},
-	{re(`([^a-zA-Z0-9])(?:[0-9]{1,3}\.){3}[0-9]{1,3}`), "${1}IP", func(t string, d, _ bool) bool { return d && strings.Contains(t, ".") }},
-	{re(`(\.\w+)(?::[0-9]+)+`), "${1}:LINE", func(t string, d, _ bool) bool { return d && strings.Contains(t, ":") }},
-	{re(`([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+`), "${1}", func(t string, _, _ bool) bool { return strings.Contains(t, "+0x") }},
-	{re(`CPU#[0-9]+`), "CPU", func(t string, d, _ bool) bool { return d && strings.Contains(t, "CPU#") }},
-	{re(`(\W)(\d+)(\W|$)`), "${1}NUM${3}", func(_ string, d, _ bool) bool { return d }},
-	{re(`\d{7,}`), "NUM", func(_ string, d, _ bool) bool { return d }},
+	{re(`syz-executor\.?[0-9]+(?:[/:][0-9]+)?`), "syz-executor", func(t string) bool { return strings.Contains(t, "syz-executor") }},
+	{re(`syzkaller[0-9]+(?:[/:][0-9]+)?`), "syzkaller", func(t string) bool { return strings.Contains(t, "syzkaller") }},
+	{re(`([^a-zA-Z0-9])(?:0x)?[0-9a-f]{6,}`), "${1}ADDR", func(t string) bool { return hexRun(t, 6) }},
+	{re(`([^a-zA-Z0-9])(?:[0-9]{1,3}\.){3}[0-9]{1,3}`), "${1}IP", func(t string) bool { return strings.Contains(t, ".") && hasDigit(t) }},
+	{re(`(\.\w+)(?::[0-9]+)+`), "${1}:LINE", func(t string) bool { return strings.Contains(t, ":") && hasDigit(t) }},
+	{re(`([a-zA-Z][a-zA-Z0-9_.]+)\+0x[0-9a-z]+/0x[0-9a-z]+`), "${1}", func(t string) bool { return strings.Contains(t, "+0x") }},
+	{re(`CPU#[0-9]+`), "CPU", func(t string) bool { return strings.Contains(t, "CPU#") }},
+	{re(`(\W)(\d+)(\W|$)`), "${1}NUM${3}", hasDigit},
+	{re(`\d{7,}`), "NUM", hasDigit},
 }
+
+func hasDigit(t string) bool { return strings.ContainsAny(t, "0123456789") }
 
 // hexRun reports whether t holds n hex digits (0-9, a-f) in a row.
 func hexRun(t string, n int) bool {
@@ -358,7 +360,7 @@ const maxTitleLen = 120
 // space at either end.
 func sanitizeTitle(t string) string {
 	for _, r := range titleReplacements {
-		if !r.can(t, strings.ContainsAny(t, "0123456789"), hexRun(t, 6)) {
+		if !r.can(t) {
 			continue
 		}
 		for {
