@@ -328,9 +328,17 @@ func (v *VM) waitPowerOff(ctx context.Context) error {
 // console, an oops is a panic (a BUG or fault ends the run as a crash at
 // once, instead of leaving a half-dead guest to time out), reboot (hence
 // QEMU exit) at once on panic, printk timestamps, no rate limit on user
-// space's /dev/kmsg lines (the agent's status lines, injection counters). Warnings do not panic;
-// --append oops=continue undoes the oops rule.
-var BaseCmdline = []string{"console=ttyS0", "oops=panic", "panic=-1", "printk.time=1", "printk.devkmsg=on", "mitigations=off", "random.trust_cpu=on"}
+// space's /dev/kmsg lines (the agent's status lines, injection counters),
+// no crypto self-tests. Warnings do not panic; --append oops=continue undoes
+// the oops rule.
+//
+// cryptomgr.notests: kernels built without CRYPTO_MANAGER_DISABLE_TESTS
+// (Debian's) test every crypto algorithm as it registers, at boot and at
+// each module load (btrfs's checksums). Under TCG that is a quarter to half
+// a second before /init on Debian's 6.1; faultline's own kernels are built
+// without the tests. --append cryptomgr.notests=0 brings them back (the last
+// value on the command line wins). FIPS mode runs them regardless.
+var BaseCmdline = []string{"console=ttyS0", "oops=panic", "panic=-1", "printk.time=1", "printk.devkmsg=on", "mitigations=off", "random.trust_cpu=on", "cryptomgr.notests"}
 
 func (v *VM) buildInitramfs() (string, error) {
 	bb, err := ToolBusybox.Find()
