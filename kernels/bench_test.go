@@ -74,6 +74,18 @@ func TestDerive(t *testing.T) {
 		len(d.Patches) != len(h.Patches)+1 || d.Patches[len(d.Patches)-1] != patch {
 		t.Errorf("derived %+v from %+v", d, h)
 	}
+	if d.Linker != h.Linker {
+		t.Errorf("derived spec links with %q, its parent with %q", d.Linker, h.Linker)
+	}
+	lld := *h
+	lld.Linker = "lld"
+	text, err = lld.DeriveSource("old", "", "git:/repo@abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), "linker: lld") {
+		t.Errorf("an lld spec's derived source spec does not say linker: lld:\n%s", text)
+	}
 	if _, err := h.Derive("y", "", []string{"relative.patch"}); err == nil {
 		t.Error("a relative extra patch was accepted")
 	}

@@ -116,13 +116,39 @@ type plan struct {
 	key      string
 }
 
-// ccVersion returns the compiler version used for kernel builds.
-func ccVersion() (string, error) {
+// toolchainID names the compiler and linker a spec's kernel is built with:
+// gcc12.2.0 (GNU ld) or gcc12.2.0+lld14.0.6. It is part of the cache key
+// and of the build tree's name.
+func toolchainID(linker string) (string, error) {
 	out, err := exec.Command("gcc", "-dumpfullversion").Output()
 	if err != nil {
 		return "", fmt.Errorf("%w: gcc (install: apt-get install gcc)", ErrMissingTools)
 	}
-	return "gcc" + strings.TrimSpace(string(out)), nil
+	id := "gcc" + strings.TrimSpace(string(out))
+	if linker != "lld" {
+		return id, nil
+	}
+	out, err = exec.Command("ld.lld", "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%w: ld.lld (install: apt-get install lld; or set linker: bfd in the spec)", ErrMissingTools)
+	}
+	v, err := lldVersion(string(out))
+	if err != nil {
+		return "", err
+	}
+	return id + "+lld" + v, nil
+}
+
+// lldVersion reads the version from ld.lld --version ("Debian LLD 14.0.6
+// (compatible with GNU linkers)", "LLD 17.0.1").
+func lldVersion(out string) (string, error) {
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "LLD" && len(f[i+1]) > 0 && f[i+1][0] >= '0' && f[i+1][0] <= '9' {
+			return f[i+1], nil
+		}
+	}
+	return "", fmt.Errorf("ld.lld --version: no version in %q", strings.TrimSpace(out))
 }
 
 // sourceID identifies the source's content without unpacking it.
@@ -178,7 +204,7 @@ func (b *Builder) resolve(spec *BuildSpec) (*plan, error) {
 		}
 		p.patches = append(p.patches, c)
 	}
-	if p.cc, err = ccVersion(); err != nil {
+	if p.cc, err = toolchainID(spec.Linker); err != nil {
 		return nil, err
 	}
 	p.key = cacheKey(p.sourceID, spec, p.frags, p.patches, p.cc)
@@ -355,6 +381,11 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 			// kernel's Makefile sets CC itself otherwise.
 			cmd.Args = append(cmd.Args, "CC="+cc.bin+" gcc")
 			cmd.Env = append(cmd.Env, cc.env(srcDir)...)
+		}
+		if spec.Linker == "lld" {
+			// On every make, configuration included: Kconfig records
+			// the linker (LD_IS_LLD), and a change rebuilds the tree.
+			cmd.Args = append(cmd.Args, "LD=ld.lld")
 		}
 		return cmd
 	}
