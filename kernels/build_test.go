@@ -86,7 +86,7 @@ func TestBuildSpecErrors(t *testing.T) {
 		"name: x\nsource: debian-source:6.1\npatches: [nope.patch]\n":             `patch "nope.patch" not found`,
 		"name: x\nsource: tree:/src/linux\npatches: [mine.patch]\n":               "apply the patches in the tree",
 		"name: x\nsource: debian-source:6.1\nconfig: {fragments: [harness]}\nx\n": "line 4",
-		"name: x\nsource: debian-source:6.1\nlinker: gold\n":                     "want bfd (the default) or lld",
+		"name: x\nsource: debian-source:6.1\nlinker: gold\n":                      "want bfd (the default) or lld",
 	} {
 		_, err := LoadBuildSpec(writeSpec(t, dir, body))
 		if err == nil || !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), want) {
@@ -572,10 +572,10 @@ func addKernel(t *testing.T, root, dir string, k *Kernel) {
 func TestLLDVersion(t *testing.T) {
 	for out, want := range map[string]string{
 		"Debian LLD 14.0.6 (compatible with GNU linkers)\n": "14.0.6",
-		"LLD 17.0.1 (compatible with GNU linkers)":           "17.0.1",
-		"Ubuntu LLD 18.1.3 (compatible with GNU linkers)":    "18.1.3",
-		"GNU ld (GNU Binutils for Debian) 2.40":              "",
-		"LLD (compatible with GNU linkers)":                  "",
+		"LLD 17.0.1 (compatible with GNU linkers)":          "17.0.1",
+		"Ubuntu LLD 18.1.3 (compatible with GNU linkers)":   "18.1.3",
+		"GNU ld (GNU Binutils for Debian) 2.40":             "",
+		"LLD (compatible with GNU linkers)":                 "",
 	} {
 		got, err := lldVersion(out)
 		if got != want || (want == "") != (err != nil) {
