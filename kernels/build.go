@@ -365,6 +365,12 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	var logw io.Writer = logf
 	cc := b.findCCache()
 	pahole := serialPaholeFlags(srcDir)
+	ld := "ld.lld"
+	if spec.Linker != "lld" {
+		if ld, err = btfLinker(treeDir, srcDir); err != nil {
+			return nil, err
+		}
+	}
 	mk := func(args ...string) *exec.Cmd {
 		all := []string{"-C", srcDir}
 		if objDir != srcDir {
@@ -382,10 +388,10 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 			cmd.Args = append(cmd.Args, "CC="+cc.bin+" gcc")
 			cmd.Env = append(cmd.Env, cc.env(srcDir)...)
 		}
-		if spec.Linker == "lld" {
+		if ld != "" {
 			// On every make, configuration included: Kconfig records
 			// the linker (LD_IS_LLD), and a change rebuilds the tree.
-			cmd.Args = append(cmd.Args, "LD=ld.lld")
+			cmd.Args = append(cmd.Args, "LD="+ld)
 		}
 		return cmd
 	}
