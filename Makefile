@@ -67,7 +67,7 @@ demo: deps build
 # cores; each mutant after it rebuilds only what its patch touches).
 KERNEL_SPECS ?= 6.1-harness 6.1-mutant-seed-a 6.1-mutant-seed-b 6.1-mutant-seed-c 6.1-mutant-seed-d
 kernel-deps:
-	@scripts/deps.sh gcc make flex bison bc perl patch libelf-dev libssl-dev dwarves lz4 git ccache
+	@scripts/deps.sh gcc make flex bison bc perl patch libelf-dev libssl-dev dwarves lz4 lld git ccache
 
 kernels: deps kernel-deps build
 	$(BIN) kernels build $(KERNEL_SPECS)
