@@ -389,8 +389,10 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 			cmd.Env = append(cmd.Env, cc.env(srcDir)...)
 		}
 		if ld != "" {
-			// On every make, configuration included: Kconfig records
-			// the linker (LD_IS_LLD), and a change rebuilds the tree.
+			// On every make, configuration included: Kconfig asks the
+			// linker its version and records lld (LD_IS_LLD; a change
+			// rebuilds the tree), and kbuild relinks what names LD
+			// when it changes.
 			cmd.Args = append(cmd.Args, "LD="+ld)
 		}
 		return cmd

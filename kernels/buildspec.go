@@ -47,12 +47,13 @@ type BuildSpec struct {
 	// Patches are applied in order (paths relative to the spec file, or
 	// names of shipped patches in kernels/patches/).
 	Patches []string `yaml:"patches"`
-	// Linker links vmlinux: bfd (GNU ld, the default) or lld (LLVM's
-	// ld.lld: a one-patch rebuild's vmlinux links take 1-3 s each instead
-	// of 2.5-6.5 s, a switch about 30 s instead of 47 s). The compiler is
-	// gcc either way and the objects are the same, but the data is laid
-	// out differently, and seed A's plan never fired on an lld-linked
-	// mutant (docs/kernels.md): lld is not the default.
+	// Linker links vmlinux: bfd (GNU ld, the default; only kbuild's link
+	// for pahole goes to ld.lld where it is installed, btfLinker) or lld
+	// (LLVM's ld.lld for every link: a one-patch rebuild's links take 1-3
+	// s each instead of 2.5-6.5 s, a switch 28-33 s against 46-47 s). The
+	// compiler is gcc either way and the objects are the same, but the
+	// data is laid out differently, and seed A's plan never fired on an
+	// lld-linked mutant (docs/kernels.md): lld is not the default.
 	Linker string `yaml:"linker"`
 
 	// file is where the spec was read from; dir resolves relative paths
