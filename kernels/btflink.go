@@ -1,7 +1,6 @@
 package kernels
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,10 +39,10 @@ done
 exec ld "$@"
 `
 
-// btfLinkDef is the line of link-vmlinux.sh's gen_btf that links
+// btfLinkDef is the lines of link-vmlinux.sh's gen_btf that link
 // .tmp_vmlinux.btf with $(LD): the script is used only in trees that link
 // for pahole as 6.1 does.
-const btfLinkDef = "\tvmlinux_link ${1}\n\n\tinfo \"BTF\" ${2}\n"
+const btfLinkDef = "\tvmlinux_link ${1}\n\n\tinfo \"BTF\" ${2}"
 
 // btfLinker returns the LD to pass for a GNU-ld build in treeDir: the path
 // of btfLinkScript, written there, when ld.lld is installed and the
@@ -53,8 +52,7 @@ func btfLinker(treeDir, srcDir string) (string, error) {
 	if _, err := exec.LookPath("ld.lld"); err != nil {
 		return "", nil
 	}
-	b, err := os.ReadFile(filepath.Join(srcDir, "scripts", "link-vmlinux.sh"))
-	if err != nil || !bytes.Contains(b, []byte(btfLinkDef)) {
+	if !kbuildDefines(srcDir, "link-vmlinux.sh", btfLinkDef) {
 		return "", nil
 	}
 	path := filepath.Join(treeDir, "faultline-ld")

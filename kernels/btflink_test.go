@@ -40,7 +40,7 @@ func TestBTFLinkScript(t *testing.T) {
 	if ld, err := btfLinker(tree, src); err != nil || ld != "" {
 		t.Fatalf("btfLinker on another link-vmlinux.sh = %q, %v; want \"\"", ld, err)
 	}
-	os.WriteFile(filepath.Join(src, "scripts", "link-vmlinux.sh"), []byte("gen_btf()\n{\n"+btfLinkDef+"}\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "scripts", "link-vmlinux.sh"), []byte("gen_btf()\n{\n"+btfLinkDef+"\n}\n"), 0o644)
 	ld, err := btfLinker(tree, src)
 	if err != nil || ld != filepath.Join(tree, "faultline-ld") {
 		t.Fatalf("btfLinker = %q, %v", ld, err)

@@ -48,7 +48,7 @@ type BuildSpec struct {
 	// names of shipped patches in kernels/patches/).
 	Patches []string `yaml:"patches"`
 	// Linker links vmlinux: bfd (GNU ld, the default; only kbuild's link
-	// for pahole goes to ld.lld where it is installed, btfLinker) or lld
+	// for pahole goes to ld.lld where it is installed) or lld
 	// (LLVM's ld.lld for every link: a one-patch rebuild's links take 1-3
 	// s each instead of 2.5-6.5 s, a switch 28-33 s against 46-47 s). The
 	// compiler is gcc either way and the objects are the same, but the
