@@ -367,7 +367,7 @@ func (b *Builder) Build(ctx context.Context, spec *BuildSpec) (*BuildResult, err
 	pahole := serialPaholeFlags(srcDir)
 	ld := "ld.lld"
 	if spec.Linker != "lld" {
-		if ld, err = btfLinker(treeDir, srcDir); err != nil {
+		if ld, err = kbuildLinker(treeDir, srcDir); err != nil {
 			return nil, err
 		}
 	}
