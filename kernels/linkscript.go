@@ -32,11 +32,13 @@ import (
 // stay GNU ld's.
 
 // linkScript is the LD faultline passes: GNU ld without DWARF for the
-// link whose output is vmlinux when strip is true, ld.lld (without GNU
+// link whose output is vmlinux when strip is true; ld.lld (without GNU
 // ld's --no-warn-rwx-segments, which ld.lld does not know) for the link
-// whose output is .tmp_vmlinux.btf when lld is true, GNU ld as called for
-// everything else.
-func linkScript(strip, lld bool) string {
+// whose output is .tmp_vmlinux.btf when btf is true, and for vmlinux.o when
+// vmlinuxO is true and the configuration does not make vmlinux.o more than
+// modpost's input (vmlinuxOConfigs); GNU ld as called for everything else.
+func linkScript(strip, btf, vmlinuxO bool) string {
+	lld := btf || vmlinuxO
 	var b strings.Builder
 	b.WriteString("#!/bin/sh\n# faultline: GNU ld, except for kbuild's links of vmlinux named here.\n")
 	if strip {
@@ -45,21 +47,32 @@ func linkScript(strip, lld bool) string {
 `)
 	}
 	if lld {
-		b.WriteString(`# The link for pahole (-o .tmp_vmlinux.btf) goes to ld.lld, which does it in
-# half the time with the same BTF coming out of it.
+		b.WriteString(`# ld.lld, in half the time, links for pahole (-o .tmp_vmlinux.btf: the same BTF
+# comes out of it) and vmlinux.o where only modpost reads it (no LTO, IBT,
+# noinstr validation or symbol versions).
+lld() {
+	for b do
+		shift
+		[ "$b" = --no-warn-rwx-segments ] || set -- "$@" "$b"
+	done
+	exec ld.lld "$@"
+}
 `)
 	}
 	b.WriteString("prev=\nfor a do\n\tif [ \"$prev\" = -o ]; then\n\t\tcase $a in\n")
 	if strip {
 		b.WriteString("\t\tvmlinux) exec ld --strip-debug \"$@\" ;;\n")
 	}
-	if lld {
-		b.WriteString(`		.tmp_vmlinux.btf)
-			for b do
-				shift
-				[ "$b" = --no-warn-rwx-segments ] || set -- "$@" "$b"
-			done
-			exec ld.lld "$@" ;;
+	if btf {
+		b.WriteString("\t\t.tmp_vmlinux.btf) lld \"$@\" ;;\n")
+	}
+	if vmlinuxO {
+		b.WriteString(`		vmlinux.o)
+			# grep's 1 is "none of them"; 0 or an error keep GNU ld.
+			if [ -f include/config/auto.conf ]; then
+				grep -Eq '^CONFIG_(` + vmlinuxOConfigs + `)=y' include/config/auto.conf
+				[ $? -eq 1 ] && lld "$@"
+			fi ;;
 `)
 	}
 	b.WriteString(`		esac
@@ -71,27 +84,38 @@ exec ld "$@"
 	return b.String()
 }
 
+// vmlinuxOConfigs are the options under which 6.1's vmlinux.o is more
+// than modpost's input, so that GNU ld links it: LTO and IBT link the image
+// from it, noinstr validation runs objtool on it, and with symbol versions
+// modpost writes their CRCs into the image in vmlinux.o's symbol order
+// (ld.lld orders the exports differently: Module.symvers then lists the
+// same lines in another order).
+const vmlinuxOConfigs = "LTO_CLANG|X86_KERNEL_IBT|NOINSTR_VALIDATION|MODVERSIONS"
+
 // btfLinkDef is the lines of link-vmlinux.sh's gen_btf that link
-// .tmp_vmlinux.btf with $(LD), and finalLinkDef the line that links
-// vmlinux: the script is used only in trees that link as 6.1 does.
+// .tmp_vmlinux.btf with $(LD), finalLinkDef the line that links vmlinux,
+// and vmlinuxODef the heading of Makefile.vmlinux_o's link of vmlinux.o:
+// each link is changed only in trees that do it as 6.1 does.
 const (
 	btfLinkDef   = "\tvmlinux_link ${1}\n\n\tinfo \"BTF\" ${2}"
 	finalLinkDef = "vmlinux_link vmlinux \"${kallsymso}\" ${btf_vmlinux_bin_o}"
+	vmlinuxODef  = "# Link of vmlinux.o used for section mismatch analysis"
 )
 
 // kbuildLinker returns the LD to pass for a GNU-ld build in treeDir: the
-// path of linkScript, written there, when the tree's link-vmlinux.sh links
-// vmlinux as 6.1 does (the final link without DWARF; the link for pahole
-// with ld.lld where ld.lld is installed); "" (make's own ld) when neither
-// applies.
+// path of linkScript, written there, when the tree links vmlinux as 6.1
+// does (the final link without DWARF; the link for pahole and vmlinux.o
+// with ld.lld where ld.lld is installed); "" (make's own ld) when none of
+// that applies.
 func kbuildLinker(treeDir, srcDir string) (string, error) {
 	strip := kbuildDefines(srcDir, "link-vmlinux.sh", finalLinkDef)
 	_, err := exec.LookPath("ld.lld")
-	lld := err == nil && kbuildDefines(srcDir, "link-vmlinux.sh", btfLinkDef)
-	if !strip && !lld {
+	btf := err == nil && kbuildDefines(srcDir, "link-vmlinux.sh", btfLinkDef)
+	vmlinuxO := err == nil && kbuildDefines(srcDir, "Makefile.vmlinux_o", vmlinuxODef)
+	if !strip && !btf && !vmlinuxO {
 		return "", nil
 	}
-	script := linkScript(strip, lld)
+	script := linkScript(strip, btf, vmlinuxO)
 	path := filepath.Join(treeDir, "faultline-ld")
 	if cur, err := os.ReadFile(path); err == nil && string(cur) == script {
 		return path, nil
