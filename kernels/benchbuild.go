@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -74,6 +75,9 @@ func (b *Builder) BenchBuild(ctx context.Context, spec, other *BuildSpec, vsBase
 		w := *b
 		w.Store = &Store{Root: filepath.Join(dir, "kernels"), Apt: b.Store.Apt}
 		w.TreeRoot, w.CCacheDir, w.NoCCache, w.Rebuild = filepath.Join(dir, trees), filepath.Join(dir, ccache), noCC, true
+		// Configurations are kept with the compiler cache they were
+		// built with: a fresh tree on a warm ccache is a lost tree.
+		w.ConfigDir = filepath.Join(dir, strings.Replace(ccache, "ccache", "configs", 1))
 		b.progress("bench: %s: %s (%s)", name, s.Name, s.recipeName())
 		r, err := w.Build(ctx, s)
 		if err != nil {

@@ -424,7 +424,7 @@ func TestTinyconfigBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj := t.TempDir()
-	b := &Builder{}
+	b := &Builder{ConfigDir: t.TempDir()}
 	p := &plan{spec: &BuildSpec{Config: ConfigRecipe{Base: "tinyconfig"}}}
 	if err := b.configure(p, mkIn(obj), src, obj, io.Discard); err != nil {
 		t.Fatal(err)
@@ -459,6 +459,33 @@ func TestTinyconfigBase(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(obj, ".config")); !bytes.Contains(got, []byte("\nCONFIG_64BIT=y\n")) {
 		t.Errorf("the changed fragment's option is not in .config")
+	}
+
+	// A new tree with a recipe configured before takes its .config from
+	// the configurations kept, without make (none here: it would fail).
+	fresh := t.TempDir()
+	noMake := func(args ...string) *exec.Cmd { return exec.Command("false") }
+	log.Reset()
+	if err := b.configure(p, noMake, src, fresh, &log); err != nil {
+		t.Fatalf("configure in a new tree: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "from "+b.ConfigDir) {
+		t.Errorf("a new tree was configured again:\n%s", log.String())
+	}
+	want, _ = os.ReadFile(filepath.Join(obj, ".config"))
+	if got, _ := os.ReadFile(filepath.Join(fresh, ".config")); !bytes.Equal(got, want) {
+		t.Errorf("the new tree's .config differs from the one made for the recipe:\n%s", configDiff(want, got))
+	}
+	// Then it is that tree's configuration: unchanged next time.
+	log.Reset()
+	if err := b.configure(p, noMake, src, fresh, &log); err != nil || !strings.Contains(log.String(), "configuration unchanged") {
+		t.Errorf("second configure of the new tree: %v\n%s", err, log.String())
+	}
+	// Another recipe is not in the configurations kept: make runs (and
+	// fails here).
+	p.frags = append(p.frags, fragment{name: "more", content: []byte("CONFIG_SMP=y\n")})
+	if err := b.configure(p, noMake, src, fresh, io.Discard); err == nil {
+		t.Error("a recipe never configured was taken from the configurations kept")
 	}
 }
 
