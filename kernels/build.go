@@ -868,6 +868,8 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 			if err := writeConfig(objDir, cfg); err != nil {
 				return err
 			}
+			now := time.Now()
+			_ = os.Chtimes(saved, now, now) // used: kept longest (trimDir)
 			fmt.Fprintf(logw, "faultline: configuration %s from %s\n", key[:12], saved)
 			return os.WriteFile(stamp, []byte(key+" "+fileSHA(filepath.Join(objDir, ".config"))), 0o644)
 		}
@@ -945,9 +947,38 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 	}
 	if saved != "" {
 		// Best effort: without it the next new tree configures again.
-		_ = writeFileAtomic(saved, final)
+		if writeFileAtomic(saved, final) == nil {
+			trimDir(filepath.Dir(saved), keptConfigs)
+		}
 	}
 	return nil
+}
+
+// keptConfigs bounds the configurations kept: a bisection over a git
+// history makes one per commit (a .config is 20-150 KB).
+const keptConfigs = 200
+
+// trimDir removes the oldest files (by modification time) of dir beyond
+// the newest keep.
+func trimDir(dir string, keep int) {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) <= keep {
+		return
+	}
+	type aged struct {
+		name string
+		mod  time.Time
+	}
+	var files []aged
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			files = append(files, aged{e.Name(), info.ModTime()})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod.After(files[j].mod) })
+	for _, f := range files[min(keep, len(files)):] {
+		os.Remove(filepath.Join(dir, f.name))
+	}
 }
 
 // configDir is where configurations are kept by recipe (configKey).

@@ -610,3 +610,37 @@ func TestLLDVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimDir keeps the newest files of a directory and removes the rest.
+func TestTrimDir(t *testing.T) {
+	for _, c := range []struct {
+		files, keep int
+		want        []string
+	}{
+		{4, 2, []string{"f2", "f3"}},
+		{2, 2, []string{"f0", "f1"}},
+		{3, 0, nil},
+	} {
+		dir := t.TempDir()
+		base := time.Now().Add(-time.Hour)
+		for i := range c.files {
+			p := filepath.Join(dir, fmt.Sprintf("f%d", i))
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mod := base.Add(time.Duration(i) * time.Minute) // f0 oldest
+			if err := os.Chtimes(p, mod, mod); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trimDir(dir, c.keep)
+		ents, _ := os.ReadDir(dir)
+		var got []string
+		for _, e := range ents {
+			got = append(got, e.Name())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%d files, keep %d: %v, want %v", c.files, c.keep, got, c.want)
+		}
+	}
+}
