@@ -851,7 +851,8 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 	stamp := filepath.Join(objDir, configStamp)
 	key := p.configKey()
 	if p.src.kind != "tree" && key != "" {
-		if want, err := os.ReadFile(stamp); err == nil && string(want) == key+" "+fileSHA(filepath.Join(objDir, ".config")) {
+		cur, err := os.ReadFile(filepath.Join(objDir, ".config"))
+		if want, err2 := os.ReadFile(stamp); err == nil && err2 == nil && string(want) == stampText(key, cur) {
 			fmt.Fprintf(logw, "faultline: configuration unchanged (%s)\n", key[:12])
 			return nil
 		}
@@ -871,7 +872,7 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 			now := time.Now()
 			_ = os.Chtimes(saved, now, now) // used: kept longest (trimDir)
 			fmt.Fprintf(logw, "faultline: configuration %s from %s\n", key[:12], saved)
-			return os.WriteFile(stamp, []byte(key+" "+fileSHA(filepath.Join(objDir, ".config"))), 0o644)
+			return os.WriteFile(stamp, []byte(stampText(key, cfg)), 0o644)
 		}
 	}
 	cand := ".config.faultline"
@@ -943,7 +944,7 @@ func (b *Builder) configure(p *plan, mk func(...string) *exec.Cmd, srcDir, objDi
 		return err
 	}
 	if key != "" {
-		_ = os.WriteFile(stamp, []byte(key+" "+fileSHA(filepath.Join(objDir, ".config"))), 0o644)
+		_ = os.WriteFile(stamp, []byte(stampText(key, final)), 0o644)
 	}
 	if saved != "" {
 		// Best effort: without it the next new tree configures again.
@@ -1067,14 +1068,11 @@ func touchesConfig(patch []byte) bool {
 	return false
 }
 
-// fileSHA is the hex SHA-256 of a file's content, "" when it cannot be read.
-func fileSHA(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// stampText is what configStamp holds for a .config made from the recipe
+// key: the key and the .config's SHA-256.
+func stampText(key string, cfg []byte) string {
+	sum := sha256.Sum256(cfg)
+	return key + " " + hex.EncodeToString(sum[:])
 }
 
 var makeStepRE = regexp.MustCompile(`^\s+(CC|LD|AR|AS|BTF|CC \[M\]|LD \[M\]|OBJCOPY|GEN|HOSTCC)\s+(\S+)`)
